@@ -1,0 +1,174 @@
+"""Read a submitted notebook (or ``.py``) and decide what of it the grader runs.
+
+This runs in the trusted process: it only parses text, it never executes it.
+The rules (docs/notebook-format.md): solution and setup cells run in full,
+test cells never, every other cell contributes only its top-level
+definitions, and magics or shell escapes are dropped.
+"""
+from __future__ import annotations
+
+import ast
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
+"""A notebook larger than this is refused unread (outputs are ignored anyway)."""
+
+
+class SubmissionError(Exception):
+    """The file cannot be graded at all; the message is shown to the student and the TA."""
+
+
+@dataclass
+class Cell:
+    """One code cell as the grader sees it."""
+
+    index: int
+    grade_id: str | None
+    kind: str  # "solution", "setup", "test" or "other"
+    source: str
+    locked: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return self.grade_id or f"cell {self.index + 1}"
+
+
+def _nbgrader(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def cell_kind(cell) -> str:
+    meta = _nbgrader(cell)
+    if meta.get("grade") and not meta.get("solution"):
+        return "test"
+    if meta.get("solution"):
+        return "solution"
+    if meta.get("grade_id") == "setup":
+        return "setup"
+    return "other"
+
+
+def strip_magics(source: str) -> tuple[str, list[str]]:
+    """Drop IPython magics and shell escapes; they are never run by the grader.
+
+    Written by hand because IPython's transformers turn ``!ls`` into a
+    ``get_ipython().system`` call, which is exactly what must not run.
+    """
+    kept, notes = [], []
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        return "", [f"the cell magic {lines[0].strip().split()[0]} was not run"]
+    for number, line in enumerate(lines, start=1):
+        stripped = line.lstrip()
+        if stripped.startswith(("%", "!")):
+            kept.append(line[: len(line) - len(stripped)] + "pass  # magic removed by the grader")
+            notes.append(f"line {number}: `{stripped[:40]}` was not run (magics and shell commands are skipped)")
+        else:
+            kept.append(line)
+    return "\n".join(kept), notes
+
+
+def _is_literal(node: ast.AST) -> bool:
+    try:
+        ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return False
+    return True
+
+
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def definitions_only(source: str) -> tuple[str, list[str]]:
+    """Keep the top-level imports, functions, classes and assignments of literal constants of a cell."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return source, []  # let the sandbox report the syntax error with its line
+    lines = source.splitlines()
+    skipped = 0
+    for stmt in tree.body:
+        keep = isinstance(stmt, _DEFINITIONS) or (
+            isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None and _is_literal(stmt.value))
+        if not keep:
+            skipped += 1
+            for number in range(stmt.lineno - 1, stmt.end_lineno):
+                lines[number] = ""  # blank, not delete: tracebacks keep the student's line numbers
+    if not skipped:
+        return source, []
+    return "\n".join(lines), [f"{skipped} statement(s) outside definitions were not run (only solution cells run in full)"]
+
+
+def runnable_source(cell: Cell) -> str:
+    """The part of a cell the grader executes, recording why anything was left out."""
+    source, notes = strip_magics(cell.source)
+    if cell.kind == "other":
+        source, more = definitions_only(source)
+        if not cell.locked:  # a locked measuring cell is skipped by design; only say so for the student's own cells
+            notes += more
+    cell.notes.extend(notes)
+    return source
+
+
+def _source_text(value) -> str:
+    return "".join(value) if isinstance(value, list) else str(value or "")
+
+
+def read_cells(path: Path) -> list[Cell]:
+    """Parse a submission into cells, raising SubmissionError with a readable reason."""
+    path = Path(path)
+    if path.is_symlink():
+        raise SubmissionError(f"{path.name} is a symbolic link; submit the notebook file itself")
+    if not path.is_file():
+        raise SubmissionError(f"{path} is missing or not a regular file")
+    size = path.stat().st_size
+    if size > MAX_SUBMISSION_BYTES:
+        raise SubmissionError(
+            f"{path.name} is {size / 2**20:.1f} MiB, over the {MAX_SUBMISSION_BYTES // 2**20} MiB limit "
+            "(clear the outputs: Kernel → Restart & Clear Output, then save)")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise SubmissionError(f"{path.name} is not UTF-8 text (byte {err.start}); save it again from Jupyter") from None
+    if path.suffix == ".py":
+        return [Cell(0, None, "solution", text)]
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise SubmissionError(f"{path.name} is not valid notebook JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+    if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
+        raise SubmissionError(f"{path.name} is JSON but not a Jupyter notebook (no 'cells')")
+    major = data.get("nbformat")
+    if major != 4:
+        try:
+            data = nbformat.convert(nbformat.from_dict(data), 4)
+        except Exception as err:  # nbformat raises several types for old or odd files
+            raise SubmissionError(f"{path.name} uses notebook format {major!r}, which could not be converted to 4: {err}") from None
+    cells = []
+    for index, cell in enumerate(data.get("cells", [])):
+        if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+            continue
+        meta = _nbgrader(cell)
+        cells.append(Cell(index, meta.get("grade_id"), cell_kind(cell), _source_text(cell.get("source")),
+                          locked=bool(meta.get("locked"))))
+    return cells
+
+
+def check_expected_cells(cells: list[Cell], expected_ids: list[str]) -> list[str]:
+    """Problems with the graded cells: missing or duplicated grade_ids (the grader still runs what it finds)."""
+    problems = []
+    found = [c.grade_id for c in cells if c.kind == "solution"]
+    for grade_id in expected_ids:
+        count = found.count(grade_id)
+        if count == 0:
+            problems.append(f"the solution cell '{grade_id}' is missing (was it deleted, or its metadata lost?)")
+        elif count > 1:
+            problems.append(f"the solution cell '{grade_id}' appears {count} times; all copies run, the last wins")
+    return problems

@@ -1,0 +1,125 @@
+"""``make release``: regenerate ``assignments/`` from ``solutions/`` with nbgrader, then prove nothing leaked."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+from grader.course import ASSIGNMENTS, project_root
+
+SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n?(.*?)### END SOLUTION", re.S)
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS", re.S)
+MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION", "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+class ReleaseError(Exception):
+    """nbgrader refused a source notebook; the message names it."""
+
+
+def generate(root: Path, assignment_ids=ASSIGNMENTS) -> None:
+    """Run nbgrader's own generate_assignment for each assignment, in-process (one import, not five).
+
+    nbgrader runs ``alembic`` for its database, so the venv's bin/ must be on PATH.
+    """
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    (root / ".nbgrader").mkdir(exist_ok=True)  # nbgrader's own database lives here, outside git
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+    config.CourseDirectory.root = str(root)
+    config.CourseDirectory.db_url = f"sqlite:///{root / '.nbgrader' / 'gradebook.db'}"
+    api = NbGraderAPI(config=config)
+    for task in assignment_ids:
+        outcome = api.generate_assignment(task, force=True)
+        if not outcome["success"]:
+            log = outcome.get("error") or outcome.get("log") or ""
+            raise ReleaseError(f"nbgrader generate_assignment failed for solutions/{task}/{task}.ipynb:\n{log[-3000:]}")
+        clear_outputs(root / "assignments" / task / f"{task}.ipynb")
+
+
+def clear_outputs(path: Path) -> None:
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    nbformat.write(nb, path)
+
+
+def _secret_lines(text: str) -> list[str]:
+    """Lines worth searching for: long enough that a match is not a coincidence."""
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if len(stripped) >= 12 and not stripped.startswith("#") and stripped not in ('"""', "pass"):
+            lines.append(stripped)
+    return lines
+
+
+def find_leaks(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+    """Every solution body or hidden-test line from solutions/ that appears in assignments/, by file and cell."""
+    leaks = []
+    for task in assignment_ids:
+        source, release = (root / "solutions" / task / f"{task}.ipynb", root / "assignments" / task / f"{task}.ipynb")
+        if not release.exists():
+            leaks.append(f"{release}: missing (run make release)")
+            continue
+        secrets, public = set(), set()
+        for cell in nbformat.read(source, as_version=4).cells:
+            regions = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
+            for region in regions:
+                secrets.update(_secret_lines(region))
+            outside = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
+            public.update(_secret_lines(outside))
+        secrets -= public  # a line the instructor also shows outside a solution (a demo loop) is no secret
+        released = nbformat.read(release, as_version=4)
+        for index, cell in enumerate(released.cells):
+            label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"
+            text = cell.source
+            for marker in MARKERS:
+                if marker in text:
+                    leaks.append(f"{release}, cell {label}: contains the marker '{marker}'")
+            for line in _secret_lines(text):
+                if line in secrets:
+                    leaks.append(f"{release}, cell {label}: solution line leaked: {line[:80]}")
+            if cell.cell_type == "code" and cell.get("outputs"):
+                leaks.append(f"{release}, cell {label}: has stored outputs")
+    return leaks
+
+
+def drift(root: Path, generated: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+    """Notebooks whose committed release differs from a fresh generation (someone forgot `make release`)."""
+    stale = []
+    for task in assignment_ids:
+        committed = root / "assignments" / task / f"{task}.ipynb"
+        fresh = generated / "assignments" / task / f"{task}.ipynb"
+        if not committed.exists():
+            stale.append(f"{committed}: missing; run `make release` and commit assignments/")
+        elif _cells(committed) != _cells(fresh):
+            stale.append(f"{committed}: differs from what `make release` generates from solutions/{task}/{task}.ipynb;"
+                         " run `make release` and commit assignments/")
+    return stale
+
+
+def _cells(path: Path) -> list[tuple]:
+    nb = nbformat.read(path, as_version=4)
+    return [(c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")) for c in nb.cells]
+
+
+def main() -> int:
+    root = project_root()
+    try:
+        generate(root)
+    except ReleaseError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    leaks = find_leaks(root)
+    for leak in leaks:
+        print(f"LEAK: {leak}", file=sys.stderr)
+    if leaks:
+        return 1
+    print(f"released {len(ASSIGNMENTS)} assignments into assignments/; leak check passed")
+    return 0

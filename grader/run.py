@@ -1,0 +1,187 @@
+"""The coordinator behind ``make grade``: find the units, grade them on parallel workers, record each at once.
+
+Only this process writes ``grades/``. Workers are separate processes, each
+with its own zygote, so a unit is a plain function call that a Dask worker
+could run just as well (see DESIGN.md, "Built later").
+"""
+from __future__ import annotations
+
+import hashlib
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+
+from grader.course import ASSIGNMENTS, assignment
+from grader.gradebook import Gradebook
+from grader.outputs import print_summary, write_csv, write_summary, write_unit
+from grader.unit import Settings, collect_tests
+
+
+@dataclass
+class Unit:
+    student_id: str
+    assignment: str
+    path: Path | None
+    problems: list[str] = field(default_factory=list)
+    timestamp: str | None = None
+
+    def content_hash(self) -> str:
+        digest = hashlib.sha256(self.assignment.encode())
+        if self.path is not None and self.path.is_file() and not self.path.is_symlink():
+            digest.update(self.path.name.encode())
+            digest.update(self.path.read_bytes())
+        else:
+            digest.update(b"missing:" + str(self.path).encode())
+        return digest.hexdigest()[:16]
+
+
+def _timestamp(folder: Path) -> str | None:
+    stamp = folder / "timestamp.txt"
+    try:
+        return stamp.read_text(encoding="utf-8").strip()[:64] or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _find_notebook(folder: Path, task: str) -> tuple[Path | None, list[str]]:
+    for name in (f"{task}.ipynb", f"{task}.py"):
+        if (folder / name).exists() or (folder / name).is_symlink():
+            return folder / name, []
+    others = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+    if len(others) == 1:
+        return others[0], [f"{folder.name}/{others[0].name}: expected the name {task}.ipynb; graded anyway"]
+    if others:
+        return None, [f"{folder}: several notebooks ({', '.join(p.name for p in others)}) and none named {task}.ipynb"]
+    return None, [f"{folder}: no {task}.ipynb in this folder"]
+
+
+def discover(root: Path) -> tuple[list[Unit], list[str]]:
+    """Units in nbgrader's layout ROOT/<student>/<assignment>/<assignment>.ipynb, and what does not fit it."""
+    units: list[Unit] = []
+    problems: list[str] = []
+    if not root.is_dir():
+        raise FileNotFoundError(f"submissions folder {root} does not exist")
+    for student_dir in sorted(root.iterdir()):
+        if student_dir.name.startswith("."):
+            continue
+        if student_dir.is_symlink() or not student_dir.is_dir():
+            problems.append(f"{student_dir}: expected a folder per student (SUBMISSIONS/<student>/<assignment>/"
+                            f"<assignment>.ipynb); this entry was skipped")
+            continue
+        student = student_dir.name
+        for entry in sorted(student_dir.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir() and not entry.is_symlink() and entry.name in ASSIGNMENTS:
+                path, notes = _find_notebook(entry, entry.name)
+                units.append(Unit(student, entry.name, path, notes, _timestamp(entry)))
+            elif entry.is_file() and entry.stem in ASSIGNMENTS and entry.suffix in (".ipynb", ".py"):
+                units.append(Unit(student, entry.stem, entry, [
+                    f"{student}/{entry.name}: should be in a folder {student}/{entry.stem}/; graded anyway"]))
+            else:
+                known = [a for a in ASSIGNMENTS if a == entry.name.lower() or a == entry.stem.lower()]
+                hint = f" (did you mean '{known[0]}'?)" if known else ""
+                problems.append(f"{entry}: not an assignment of this course{hint}; skipped")
+    return units, problems
+
+
+def _worker_init() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+def _grade(unit: Unit, settings: Settings) -> dict:
+    from grader.unit import grade_unit
+
+    if unit.path is None:
+        return _not_graded(unit, "; ".join(unit.problems) or "no notebook found")
+    result = grade_unit(unit.path, unit.assignment, unit.student_id, settings)
+    result["problems"] = unit.problems + result["problems"]
+    result["timestamp"] = unit.timestamp
+    return result
+
+
+def _not_graded(unit: Unit, why: str) -> dict:
+    tests = [{**t, "message": f"not graded: {why}"} for t in collect_tests(assignment(unit.assignment))]
+    return {"student_id": unit.student_id, "assignment": unit.assignment, "score": 0,
+            "max_score": sum(t["max_points"] for t in tests), "status": f"not graded: {why}", "needs_review": False,
+            "review_reasons": [], "cells": [], "problems": list(unit.problems), "tests": tests,
+            "timestamp": unit.timestamp}
+
+
+@dataclass
+class GradeRun:
+    submissions: Path
+    out: Path
+    workers: int = 0
+    force: bool = False
+    only: tuple[str, ...] = ()
+    settings: Settings = field(default_factory=Settings)
+    console: Console = field(default_factory=lambda: Console(stderr=True))
+
+    def run(self) -> list[dict]:
+        units, problems = discover(self.submissions)
+        if self.only:
+            units = [u for u in units if u.assignment in self.only]
+        book = Gradebook(self.out / "gradebook.db")
+        hashes = {a: assignment(a).tests_hash() for a in {u.assignment for u in units}}
+        todo = [u for u in units if self.force or not book.is_current(
+            u.student_id, u.assignment, u.content_hash(), hashes[u.assignment])]
+        self.console.print(f"{len(units)} submissions found, {len(units) - len(todo)} already graded and unchanged, "
+                           f"{len(todo)} to grade")
+        self._grade_all(todo, book, hashes)
+        current = {(u.student_id, u.assignment) for u in units}
+        results = [r for r in book.results() if (r["student_id"], r["assignment"]) in current]
+        book.close()
+        write_csv(self.out, results)
+        write_summary(self.out, results, problems)
+        print_summary(results, problems, Console())
+        return results
+
+    def _record(self, book: Gradebook, unit: Unit, result: dict, hashes: dict) -> None:
+        book.save(result, unit.content_hash(), hashes[unit.assignment])
+        write_unit(self.out, result)
+        seconds = result.get("seconds")
+        self.console.print(f"  {unit.student_id}/{unit.assignment}: {result['score']:g}/{result['max_score']:g}"
+                           + (f"  ({seconds:.2f} s)" if seconds is not None else "")
+                           + ("  ⚑ needs review" if result["needs_review"] else "")
+                           + ("" if result["status"] == "graded" else f"  [{result['status'][:80]}]"))
+
+    def _grade_all(self, todo: list[Unit], book: Gradebook, hashes: dict) -> None:
+        workers = self.workers or os.cpu_count() or 1
+        attempts: dict[int, int] = {}
+        pending = list(todo)
+        while pending:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
+                                     initializer=_worker_init) as pool:
+                futures: dict[Future, Unit] = {pool.submit(_grade, unit, self.settings): unit for unit in pending}
+                pending = []
+                broken = False
+                while futures:
+                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        unit = futures.pop(future)
+                        try:
+                            self._record(book, unit, future.result(), hashes)
+                        except BrokenProcessPool:
+                            broken = True
+                            attempts[id(unit)] = attempts.get(id(unit), 0) + 1
+                            if attempts[id(unit)] >= 2:
+                                self._record(book, unit, _not_graded(unit, "the grader's worker process died "
+                                                                     "twice on this submission"), hashes)
+                            else:
+                                pending.append(unit)
+                        except Exception as err:  # a grader bug must not lose the rest of the class
+                            self._record(book, unit, _not_graded(unit, f"internal grader error: "
+                                                                 f"{type(err).__name__}: {err}"), hashes)
+                    if broken:
+                        break
+                if broken:
+                    pending.extend(futures.values())

@@ -1,0 +1,159 @@
+"""The trusted worker's handle on its zygote and on each sandboxed child.
+
+The worker owns one zygote for its lifetime; every submission × assignment
+gets a fresh child forked from it. All waiting is bounded: each request has a
+deadline, after which the child's whole process group is killed.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from grader import wire
+
+
+class SandboxError(Exception):
+    """The student's process could not answer; the message is written for the student."""
+
+
+class SandboxTimeout(SandboxError):
+    pass
+
+
+class SandboxCrashed(SandboxError):
+    pass
+
+
+class StudentRaised(Exception):
+    """Student code raised; carries the student-side type names, message and student-only traceback."""
+
+    def __init__(self, type_name: str, mro: list[str], message: str, traceback: str = ""):
+        super().__init__(type_name, message)
+        self.type_name, self.mro, self.message, self.traceback = type_name, mro, message, traceback
+
+    def __str__(self) -> str:
+        text = f"{self.type_name}: {self.message}" if self.message else self.type_name
+        if self.traceback:
+            text += "\n" + self.traceback
+        return text
+
+    def is_a(self, name: str) -> bool:
+        return name in self.mro
+
+
+def zygote_environment() -> dict[str, str]:
+    """A small, explicit environment: nothing of the grader's own variables leaks to students."""
+    keep = ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES")
+    env = {k: os.environ[k] for k in keep if k in os.environ}
+    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
+               PYTHONNOUSERSITE="1")
+    return env
+
+
+class Zygote:
+    def __init__(self, workdir: Path | None = None):
+        self.control, theirs = socket.socketpair()
+        self.workdir = Path(workdir or "/tmp")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=zygote_environment(), cwd=str(self.workdir),
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        theirs.close()
+        self.control.settimeout(120)
+        try:
+            ready = self.control.recv(1)
+        except socket.timeout:
+            ready = b""
+        if ready not in (b"F", b"D"):
+            self.process.kill()
+            err = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
+            raise RuntimeError(f"the sandbox zygote did not start: {err}")
+        self.control.settimeout(30)
+        self.isolated = ready == b"F"
+
+    def fork(self, config: dict) -> "Child":
+        wire.send(self.control, {"op": "fork", "config": config})
+        message, fds, _flags, _addr = socket.recv_fds(self.control, 8, 1)
+        if len(message) != 8 or len(fds) != 1:
+            raise RuntimeError("the sandbox zygote did not hand over a child")
+        (pid,) = struct.unpack(">q", message)
+        return Child(pid, socket.socket(fileno=fds[0]), config)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def close(self) -> None:
+        self.control.close()
+        self.process.kill()
+        self.process.wait()
+
+
+@dataclass
+class Child:
+    pid: int
+    sock: socket.socket
+    config: dict
+    dead: str | None = None
+    output: list[str] = field(default_factory=list)
+    started: float = field(default_factory=time.monotonic)
+
+    def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES):
+        """Send one request and return its value, raising StudentRaised or SandboxError."""
+        if self.dead:
+            raise SandboxCrashed(self.dead)
+        soft = max(0.05, timeout)
+        deadline = time.monotonic() + soft + 2.0  # the child's own alarm fires first; this is the hard stop
+        try:
+            wire.send(self.sock, {**message, "timeout": soft})
+            reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes)
+        except wire.PeerTimeout:
+            self.kill(f"your code did not finish within {soft:g} s and was stopped")
+            raise SandboxTimeout(self.dead) from None
+        except (wire.PeerGone, BrokenPipeError, ConnectionResetError):
+            self.kill("your code ended the grading process (sys.exit, os._exit, a crash, "
+                      "or more memory than allowed)")
+            raise SandboxCrashed(self.dead) from None
+        except wire.WireError as err:
+            self.kill(f"your code sent back something that is not plain data: {err}")
+            raise SandboxCrashed(self.dead) from None
+        if isinstance(reply, dict) and "setup_failed" in reply:
+            self.kill(f"the grader could not set up the sandbox: {reply['setup_failed']}")
+            raise SandboxCrashed(self.dead)
+        if not isinstance(reply, dict) or "ok" not in reply:
+            self.kill("your code sent back a malformed answer")
+            raise SandboxCrashed(self.dead)
+        if reply.get("output"):
+            self.output.append(str(reply["output"]))
+        if reply["ok"]:
+            return reply.get("value")
+        error = reply.get("error") or {}
+        raise StudentRaised(str(error.get("type", "Exception")), [str(m) for m in error.get("mro", [])],
+                            str(error.get("message", "")), str(error.get("traceback", "")))
+
+    def kill(self, reason: str = "stopped by the grader") -> None:
+        if not self.dead:
+            self.dead = reason
+        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+            try:
+                target()
+            except (ProcessLookupError, PermissionError):
+                pass
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        if not self.dead:
+            try:
+                wire.send(self.sock, {"op": "exit"})
+            except OSError:
+                pass
+        self.kill("finished")

@@ -1,0 +1,209 @@
+"""The program inside the sandboxed child: run the student's cells, then answer calls.
+
+Everything here is untrusted once the first student cell has run (the student
+can patch this very module), so the trusted side re-checks every answer
+(``grader.wire.recv_trusted``). This module only has to be *useful* to an
+honest submission: it keeps non-data objects (modules, classes, functions)
+behind numbered handles and sends data by value.
+"""
+from __future__ import annotations
+
+import builtins
+import linecache
+import os
+import signal
+import socket
+import sys
+import traceback
+import types
+from collections import OrderedDict
+from contextlib import nullcontext
+
+import torch
+
+from grader import wire
+from grader.sandbox.describe import count_calls, describe, type_names
+
+MAX_OUTPUT_CHARS = 4000
+
+
+class CappedWriter:
+    """Keeps the first few thousand characters a cell prints; an output bomb costs nothing."""
+
+    def __init__(self, limit: int = MAX_OUTPUT_CHARS):
+        self.limit, self.parts, self.size, self.dropped = limit, [], 0, 0
+
+    def write(self, text) -> int:
+        text = str(text)
+        room = self.limit - self.size
+        if room > 0:
+            self.parts.append(text[:room])
+            self.size += min(room, len(text))
+        self.dropped += max(0, len(text) - max(room, 0))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> str:
+        text = "".join(self.parts)
+        if self.dropped:
+            text += f"\n... ({self.dropped:,} more characters not kept)"
+        self.parts, self.size, self.dropped = [], 0, 0
+        return text
+
+
+class CellTimeout(BaseException):
+    """Raised by the alarm; a BaseException so a bare ``except Exception`` in student code cannot swallow it."""
+
+
+def _on_alarm(signum, frame):
+    raise CellTimeout("time limit reached")
+
+
+class Runtime:
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.namespace: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.handles: dict[int, object] = {}
+        self.handle_of: dict[int, int] = {}
+        self.output = CappedWriter()
+
+    # --- encoding -----------------------------------------------------------------
+    def encode(self, obj, depth: int = 0):
+        if depth > wire.MAX_DEPTH:
+            raise ValueError("the value is nested too deeply to send back")
+        kind = type(obj)
+        if obj is None or kind in (bool, int, float, str, bytes, complex, torch.dtype, torch.device):
+            return obj
+        if isinstance(obj, torch.Size):
+            return torch.Size(obj)
+        if isinstance(obj, torch.Tensor) and kind in (torch.Tensor, torch.nn.Parameter):
+            tensor = obj.detach()
+            if tensor.device.type != "meta" and tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size():
+                tensor = tensor.clone()  # a view would otherwise ship its whole base storage
+            return tensor
+        if kind in (list, tuple) or isinstance(obj, types.GeneratorType):
+            return [self.encode(item, depth + 1) for item in obj] if kind is not tuple else tuple(
+                self.encode(item, depth + 1) for item in obj)
+        if kind in (dict, OrderedDict):
+            return {key: self.encode(value, depth + 1) for key, value in obj.items()}
+        if type(obj).__module__ == "numpy":
+            return self.encode(torch.as_tensor(obj) if hasattr(obj, "shape") and obj.shape else obj.item(), depth)
+        return self.new_handle(obj)
+
+    def new_handle(self, obj) -> dict:
+        key = self.handle_of.get(id(obj))
+        if key is None or self.handles.get(key) is not obj:
+            key = len(self.handles) + 1
+            self.handles[key] = obj
+            self.handle_of[id(obj)] = key
+        return {wire.HANDLE_KEY: key, "type": type(obj).__name__, "mro": type_names(obj), "callable": callable(obj)}
+
+    def decode(self, obj):
+        if isinstance(obj, dict):
+            if wire.HANDLE_KEY in obj:
+                return self.handles[obj[wire.HANDLE_KEY]]
+            return {key: self.decode(value) for key, value in obj.items()}
+        if isinstance(obj, list):
+            return [self.decode(item) for item in obj]
+        if isinstance(obj, tuple):
+            return tuple(self.decode(item) for item in obj)
+        return obj
+
+    def target(self, ref):
+        if isinstance(ref, str):
+            if ref not in self.namespace:
+                raise NameError(f"name '{ref}' is not defined in your notebook")
+            return self.namespace[ref]
+        return self.decode(ref)
+
+    # --- operations ---------------------------------------------------------------
+    def run_cell(self, label: str, source: str) -> None:
+        filename = f"<cell {label}>"
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        exec(compile(source, filename, "exec"), self.namespace)
+
+    def handle(self, request: dict):
+        op = request["op"]
+        if op == "run_cell":
+            self.run_cell(request["label"], request["source"])
+            return None
+        if op == "get":
+            return self.target(request["name"])
+        if op == "getattr":
+            return getattr(self.target(request["target"]), request["attr"])
+        if op == "describe":
+            return describe(self.target(request["target"]))
+        if op == "len":
+            return len(self.target(request["target"]))
+        if op == "iter":
+            return list(self.target(request["target"]))
+        if op == "getitem":
+            return self.target(request["target"])[self.decode(request["key"])]
+        if op == "release":
+            self.handles.pop(request["handle"], None)
+            return None
+        if op in ("call", "method"):
+            fn = self.target(request["target"])
+            if op == "method":
+                fn = getattr(fn, request["name"])
+            args, kwargs = self.decode(request.get("args", [])), self.decode(request.get("kwargs", {}))
+            device = request.get("device")
+            with torch.device(device) if device else nullcontext():
+                if request.get("trace"):
+                    result, called = count_calls(lambda: fn(*args, **kwargs), set(request["trace"]))
+                    return {"result": result, "called": called}
+                result = fn(*args, **kwargs)
+                if request.get("return_args"):  # lets the trusted side see whether the call changed its inputs
+                    return {"result": result, "args": args}
+                return result
+        raise ValueError(f"unknown request {op!r}")
+
+    def error_report(self, err: BaseException) -> dict:
+        frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("<cell")]
+        lines = [f"  {f.filename[1:-1]}, line {f.lineno}, in {f.name}" + (f"\n    {f.line}" if f.line else "")
+                 for f in frames]
+        if isinstance(err, SyntaxError) and err.filename and err.filename.startswith("<cell"):
+            lines.append(f"  {err.filename[1:-1]}, line {err.lineno}: {(err.text or '').strip()}")
+        return {"type": type(err).__name__, "mro": type_names(err),
+                "message": str(err)[:2000], "traceback": "\n".join(lines[-8:])}
+
+    def serve(self) -> None:
+        signal.signal(signal.SIGALRM, _on_alarm)
+        sys.stdout = sys.stderr = self.output
+        while True:
+            try:
+                request = wire.recv_plain(self.sock)
+            except wire.PeerGone:
+                return
+            if request.get("op") == "exit":
+                return
+            reply: dict
+            try:
+                signal.setitimer(signal.ITIMER_REAL, float(request.get("timeout") or 0))
+                try:
+                    value = self.handle(request)
+                finally:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                reply = {"ok": True, "value": self.encode(value)}
+            except CellTimeout:
+                reply = {"ok": False, "error": {"type": "TimeoutError", "mro": ["TimeoutError"],
+                                                "message": f"stopped after {request.get('timeout')} s", "traceback": ""}}
+            except BaseException as err:  # student code may raise anything, SystemExit included
+                reply = {"ok": False, "error": self.error_report(err)}
+            reply["output"] = self.output.take()
+            try:
+                wire.send(self.sock, reply)
+            except (ValueError, TypeError, RuntimeError) as err:  # e.g. an unpicklable value
+                wire.send(self.sock, {"ok": False, "output": "", "error": {
+                    "type": type(err).__name__, "mro": type_names(err),
+                    "message": f"the value could not be sent back: {err}", "traceback": ""}})
+
+
+def main(sock: socket.socket) -> None:
+    """Entry point in the forked child; never returns to the zygote's loop."""
+    try:
+        Runtime(sock).serve()
+    finally:
+        os._exit(0)

@@ -1,0 +1,109 @@
+"""The zygote: a process that imported torch once and forks one sandboxed child per submission.
+
+Started by a trusted worker as ``python -m grader.sandbox.zygote FD``. It must
+never import solutions, hidden tests or reference results: a child can read
+everything that was in its parent's memory before the fork.
+
+Protocol on the control socket FD: the worker sends ``{"op": "fork",
+"config": {...}}``; the zygote forks, and sends back the child's pid together
+with the worker's end of a fresh socket pair (SCM_RIGHTS), so the child talks
+to the worker directly and the zygote stays out of the data path.
+"""
+from __future__ import annotations
+
+import ctypes
+import gc
+import os
+import signal
+import socket
+import struct
+import sys
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _warm_up() -> None:
+    """Pay torch's lazy initialisation once here instead of once per child."""
+    import torch
+    from torch import nn
+
+    torch.set_num_threads(1)  # before any op: a multi-threaded parent makes forked children hang in libgomp
+    torch.set_num_interop_threads(1)
+    model = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    x = torch.randn(2, 3, 8, 8, requires_grad=True)
+    model(x).sum().backward()
+    with torch.device("meta"):
+        nn.Linear(2, 2)(torch.empty(1, 2))
+    torch.einsum("bchw,oc->bohw", torch.randn(1, 2, 2, 2), torch.randn(3, 2))
+
+
+def _preimport() -> None:
+    import math  # noqa: F401  (students' setup cells import these; importing them once here saves each child)
+    import collections  # noqa: F401
+    import numpy  # noqa: F401
+    import torch.nn.functional  # noqa: F401
+    import torch.overrides  # noqa: F401
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot  # noqa: F401
+    except ImportError:
+        pass
+
+
+def serve(control: socket.socket) -> None:
+    from grader import wire
+    from grader.sandbox import isolation, runtime
+
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    gc.collect()
+    gc.freeze()  # otherwise a gc.collect() in a child touches (and copies) every inherited page
+    while True:
+        try:
+            request = wire.recv_plain(control)
+        except wire.PeerGone:
+            return
+        if request.get("op") != "fork":
+            continue
+        worker_end, child_end = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                control.close()
+                worker_end.close()
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                try:
+                    isolation.enter({**request.get("config", {}), "zygote_pid": os.getppid()}, child_end)
+                except BaseException as err:  # tell the worker why, instead of vanishing
+                    wire.send(child_end, {"setup_failed": f"{type(err).__name__}: {err}"})
+                    raise
+                runtime.main(child_end)
+            finally:
+                os._exit(70)
+        child_end.close()
+        socket.send_fds(control, [struct.pack(">q", pid)], [worker_end.fileno()])
+        worker_end.close()
+
+
+def main() -> None:
+    _die_with_parent()
+    control = socket.socket(fileno=int(sys.argv[1]))
+    _warm_up()
+    _preimport()
+    from grader.sandbox import isolation
+
+    # Ready: "F" when children get the full sandbox, "D" when this machine only allows limits (no root).
+    control.sendall(b"F" if isolation.probe() else b"D")
+    serve(control)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,172 @@
+"""Grade one student × assignment: the unit of work, a plain function of (path, assignment) → results.
+
+It runs in a trusted worker process that owns one zygote. The student's cells
+run in a fresh sandboxed child; the hidden tests run here, in this process,
+through ``grader.pytest_plugin``; the child only ever answers calls.
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+import pytest
+import torch
+
+from grader.course import Assignment, assignment as get_assignment, project_root
+from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
+from grader.pytest_plugin import GradingPlugin
+from grader.reference import load_reference
+from grader.remote import Session, StudentNamespace
+from grader.sandbox.client import Child, SandboxError, StudentRaised, Zygote
+from grader.scan import scan_for_tampering
+
+
+@dataclass
+class Settings:
+    cell_timeout: float = 30.0
+    call_timeout: float = 20.0
+    submission_budget: float = 300.0
+    sandbox: dict = field(default_factory=dict)
+
+
+# pytest plugins a grading session does not need; unraisableexception alone costs two full gc passes per run.
+DISABLED_PLUGINS = [arg for name in ("cacheprovider", "stepwise", "unraisableexception", "threadexception",
+                                     "faulthandler", "logging", "junitxml", "doctest", "pastebin", "legacypath",
+                                     "tmpdir", "monkeypatch", "recwarn", "nose", "setuponly", "setupplan")
+                    for arg in ("-p", f"no:{name}")]
+
+_zygote: Zygote | None = None
+
+
+def zygote() -> Zygote:
+    """This worker's zygote, restarted if it died."""
+    global _zygote
+    if _zygote is None or not _zygote.alive():
+        _zygote = Zygote()
+    return _zygote
+
+
+def sandbox_config(settings: Settings, scratch: Path, submission: Path | None = None) -> dict:
+    """The child's settings; it hides the project (tests, solutions, grades) and the whole submissions folder."""
+    hide = [str(project_root()), *settings.sandbox.get("hide", [])]
+    if submission is not None and len(submission.resolve().parents) > 3:
+        hide.append(str(submission.resolve().parents[2]))  # SUBMISSIONS/<student>/<assignment>/<file>
+    return {**settings.sandbox, "hide": hide, "scratch": str(scratch), "cuda": torch.cuda.is_available()}
+
+
+def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[dict]]:
+    """Run the gradable cells in order in a child; a cell that fails or hangs does not stop later cells.
+
+    A cell that hangs past every signal gets the child killed; a new child then
+    replays the cells that had run, skips the hung one and goes on.
+    """
+    reports: list[dict] = []
+    done: list[tuple[Cell, str]] = []
+    child = fork()
+    for cell in cells:
+        if cell.kind == "test":
+            continue
+        source = runnable_source(cell)
+        report = {"cell": cell.label, "kind": cell.kind, "status": "ok", "message": "", "notes": list(cell.notes)}
+        try:
+            child.request({"op": "run_cell", "label": cell.label, "source": source}, timeout=settings.cell_timeout)
+            done.append((cell, source))
+        except StudentRaised as err:
+            status = "timeout" if err.type_name == "TimeoutError" and not err.traceback else "error"
+            report.update(status=status, message=str(err) if status == "error" else
+                          f"this cell did not finish within {settings.cell_timeout:g} s and was stopped")
+        except SandboxError as err:
+            report.update(status="crashed", message=str(err))
+            child = fork()
+            for earlier, earlier_source in done:
+                with contextlib.suppress(StudentRaised, SandboxError):
+                    child.request({"op": "run_cell", "label": earlier.label, "source": earlier_source},
+                                  timeout=settings.cell_timeout)
+        reports.append(report)
+    return child, reports
+
+
+def collect_tests(task: Assignment) -> list[dict]:
+    """The hidden tests and their points, without running them (for max scores and unreadable files)."""
+    return [dict(t) for t in _collected(task, task.tests_hash())]
+
+
+@lru_cache(maxsize=None)
+def _collected(task: Assignment, tests_hash: str) -> tuple[dict, ...]:
+    plugin = GradingPlugin(student=None, reference=None)
+    _run_pytest(task, plugin, collect_only=True)
+    return tuple({"name": name, "title": title, "points": 0, "max_points": points, "outcome": "error",
+                  "message": ""} for name, title, points in plugin.collected)
+
+
+def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False) -> int:
+    args = [str(task.tests), "-q", "--assert=plain", *DISABLED_PLUGINS,
+            "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
+            "-W", "ignore"]
+    if collect_only:
+        args.append("--collect-only")
+        plugin.collected = []
+
+        class Collector:
+            def pytest_collection_modifyitems(self, items):
+                seen = set()
+                for item in items:
+                    name = getattr(item, "originalname", item.name)
+                    if name not in seen:
+                        seen.add(name)
+                        doc = (item.function.__doc__ or "").strip().splitlines()
+                        marker = item.get_closest_marker("points")
+                        plugin.collected.append((name, doc[0] if doc else "", marker.args[0] if marker else 0))
+
+        extra = [Collector()]
+    else:
+        extra = []
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return pytest.main(args, plugins=[plugin, *extra])
+
+
+def _base_result(student_id: str, task: Assignment) -> dict:
+    return {"student_id": student_id, "assignment": task.id, "score": 0, "max_score": 0, "status": "graded",
+            "needs_review": False, "review_reasons": [], "cells": [], "problems": [], "tests": [],
+            "student_output": ""}
+
+
+def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> dict:
+    settings = settings or Settings()
+    task = get_assignment(assignment_id)
+    result = _base_result(student_id, task)
+    started = time.monotonic()
+    tests = collect_tests(task)
+    result["max_score"] = sum(t["max_points"] for t in tests)
+    try:
+        cells = read_cells(path)
+    except SubmissionError as err:
+        result.update(status=f"not graded: {err}", tests=[{**t, "message": f"not graded: {err}"} for t in tests])
+        return result
+    result["problems"] = check_expected_cells(cells, task.solution_ids())
+    result["review_reasons"] = scan_for_tampering(cells)
+    result["needs_review"] = bool(result["review_reasons"])
+    scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
+    try:
+        fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
+        child, result["cells"] = run_cells(cells, fork, settings)
+        session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
+        plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
+                               submission={c.label: c.source for c in cells})
+        _run_pytest(task, plugin)
+        result["tests"] = plugin.results() or tests
+        result["student_output"] = "".join(child.output)[-4000:]
+        if child.dead and child.dead != "finished":
+            result["status"] = f"graded (the sandbox stopped: {child.dead})"
+        child.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    result["score"] = sum(t["points"] for t in result["tests"])
+    result["seconds"] = round(time.monotonic() - started, 3)
+    return result
