@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SUBMISSIONS ?= examples/submissions
 NB ?=
+ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup test grade release check bench clean
@@ -28,7 +29,7 @@ test: setup
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 grade: setup
-	$(BIN)/python -m grader grade $(SUBMISSIONS)
+	$(BIN)/python -m grader grade $(SUBMISSIONS) $(ARGS)
 
 release: setup
 	$(BIN)/python -m grader release

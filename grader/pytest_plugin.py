@@ -22,6 +22,9 @@ def student_message(exc: BaseException) -> str:
     """What a failure says to the student: never the test's code, never the reference's."""
     if isinstance(exc, CheckFailed):
         return str(exc)
+    if isinstance(exc, StudentRaised) and exc.type_name == "NotImplementedError":
+        where = exc.traceback.strip().splitlines()[0].strip() if exc.traceback.strip() else "your code"
+        return f"Not implemented yet: {where} still raises NotImplementedError()."
     if isinstance(exc, StudentRaised):
         text = f"Your code raised {exc.type_name}: {exc.message}"
         return text + (f"\n{exc.traceback}" if exc.traceback else "")
@@ -94,11 +97,8 @@ class GradingPlugin:
             messages = []
             for v in test["variants"]:
                 if v["message"] and (v["outcome"] != "skipped" or not ran):
-                    messages.append(f"[{v['variant']}] {v['message']}" if v["variant"] and len(test["variants"]) > 1
+                    messages.append(f"[{v['variant']}] {v['message']}" if v["variant"] and len(ran) > 1
                                     else v["message"])
-            skipped = [v for v in test["variants"] if v["outcome"] == "skipped"]
-            if skipped and ran:
-                messages.append("; ".join(f"[{v['variant']}] skipped: {v['message']}" for v in skipped))
             points = test["max_points"] if outcome == "passed" else 0
             tests.append({"name": test["name"], "title": test["title"], "points": points,
                           "max_points": test["max_points"], "outcome": outcome, "message": "\n".join(messages)})

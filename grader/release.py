@@ -1,6 +1,8 @@
 """``make release``: regenerate ``assignments/`` from ``solutions/`` with nbgrader, then prove nothing leaked."""
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 import sys
@@ -39,6 +41,42 @@ def generate(root: Path, assignment_ids=ASSIGNMENTS) -> None:
             log = outcome.get("error") or outcome.get("log") or ""
             raise ReleaseError(f"nbgrader generate_assignment failed for solutions/{task}/{task}.ipynb:\n{log[-3000:]}")
         clear_outputs(root / "assignments" / task / f"{task}.ipynb")
+    write_manifest(root, assignment_ids)
+
+
+MANIFEST = "release-manifest.json"
+
+
+def source_fingerprint(path: Path) -> str:
+    """What a release depends on: each cell's type, source and nbgrader metadata (not outputs or counts)."""
+    nb = nbformat.read(path, as_version=4)
+    cells = [[c.cell_type, c.source, c.get("metadata", {}).get("nbgrader")] for c in nb.cells]
+    return hashlib.sha256(json.dumps(cells, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def write_manifest(root: Path, assignment_ids=ASSIGNMENTS) -> None:
+    path = root / "assignments" / MANIFEST
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError):
+        manifest = {}
+    manifest.update({task: source_fingerprint(root / "solutions" / task / f"{task}.ipynb") for task in assignment_ids})
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
+
+
+def stale_sources(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+    """Source notebooks edited since the last `make release` (even inside a solution region)."""
+    try:
+        manifest = json.loads((root / "assignments" / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return [f"assignments/{MANIFEST} is missing or unreadable: run `make release` and commit assignments/"]
+    stale = []
+    for task in assignment_ids:
+        source = root / "solutions" / task / f"{task}.ipynb"
+        if manifest.get(task) != source_fingerprint(source):
+            stale.append(f"solutions/{task}/{task}.ipynb changed since the last `make release`: "
+                         f"run `make release` and commit assignments/")
+    return stale
 
 
 def clear_outputs(path: Path) -> None:

@@ -139,6 +139,9 @@ class GradeRun:
         current = {(u.student_id, u.assignment) for u in units}
         results = [r for r in book.results() if (r["student_id"], r["assignment"]) in current]
         book.close()
+        if any(r.get("sandbox", "full") != "full" for r in results):
+            self.console.print("[bold yellow]warning:[/bold yellow] the sandbox ran with limits only: namespaces, "
+                               "hidden files and the unprivileged uid need root (or a container).")
         write_csv(self.out, results)
         write_summary(self.out, results, problems)
         print_summary(results, problems, Console())

@@ -1,0 +1,71 @@
+"""Shared fixtures for the kit's own tests: build a submission from a solution notebook, grade it for real."""
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.course import project_root
+from grader.unit import Settings, grade_unit
+
+ROOT = project_root()
+
+
+def solution_notebook(assignment_id: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "solutions" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+
+
+def released_notebook(assignment_id: str) -> nbformat.NotebookNode:
+    return nbformat.read(ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+
+
+def write_submission(folder: Path, assignment_id: str, replace: dict[str, str] | None = None,
+                     base: nbformat.NotebookNode | None = None, student: str = "student") -> Path:
+    """SUBMISSIONS/<student>/<id>/<id>.ipynb from the solution (or ``base``), with some cells' code replaced.
+
+    ``replace`` maps a grade_id to the new source of that cell: a plausible wrong
+    implementation, or a valid alternative one.
+    """
+    nb = copy.deepcopy(base if base is not None else solution_notebook(assignment_id))
+    wanted = dict(replace or {})
+    for cell in nb.cells:
+        grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        if grade_id in wanted:
+            cell.source = wanted.pop(grade_id)
+    assert not wanted, f"no cells with grade_id {sorted(wanted)} in {assignment_id}"
+    path = folder / student / assignment_id / f"{assignment_id}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
+def by_name(result: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in result["tests"]}
+
+
+@pytest.fixture
+def submit(tmp_path):
+    """``submit("vgg", {"conv_params": "def conv_params(...): ..."})`` → the graded result dict."""
+    def _submit(assignment_id: str, replace: dict[str, str] | None = None, **kwargs) -> dict:
+        path = write_submission(tmp_path, assignment_id, replace, **kwargs)
+        return grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20))
+    return _submit
+
+
+@pytest.fixture(scope="session")
+def solution_results() -> dict[str, dict]:
+    """Each reference solution, submitted as a notebook and graded once per test session."""
+    cache: dict[str, dict] = {}
+
+    class Lazy(dict):
+        def __missing__(self, assignment_id):
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="solution-"))
+            path = write_submission(folder, assignment_id)
+            self[assignment_id] = grade_unit(path, assignment_id, "reference")
+            return self[assignment_id]
+
+    return Lazy(cache)
