@@ -23,7 +23,8 @@ def student_message(exc: BaseException) -> str:
     if isinstance(exc, CheckFailed):
         return str(exc)
     if isinstance(exc, StudentRaised) and exc.type_name == "NotImplementedError":
-        where = exc.traceback.strip().splitlines()[0].strip() if exc.traceback.strip() else "your code"
+        frames = [line.strip() for line in exc.traceback.splitlines() if line.strip().startswith("cell ")]
+        where = frames[-1] if frames else "your code"
         return f"Not implemented yet: {where} still raises NotImplementedError()."
     if isinstance(exc, StudentRaised):
         text = f"Your code raised {exc.type_name}: {exc.message}"

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.notebook import SubmissionError, read_cells
+from grader.pytest_plugin import student_message
 from grader.sandbox.client import SandboxError, StudentRaised
 from grader.unit import Settings, run_cells, sandbox_config, zygote
 
@@ -47,7 +48,7 @@ def self_check(path: Path, console: Console | None = None) -> int:
                 table.add_row(cell.label, "[green]passed[/green]")
             except StudentRaised as err:
                 failed += 1
-                message = err.message if err.type_name == "AssertionError" else f"{err.type_name}: {err.message}"
+                message = err.message if err.type_name == "AssertionError" else student_message(err)
                 table.add_row(cell.label, f"[red]failed[/red]: {message}")
             except SandboxError as err:
                 failed += 1

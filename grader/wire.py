@@ -7,6 +7,14 @@ open, so a reader can never wait for EOF. The trusted side decodes with
 refuses any class that is not a tensor or plain container -- and then walks
 the result again, so no tensor subclass, no custom object and nothing with its
 own ``__eq__`` ever reaches a hidden test.
+
+Before the unpickler sees a byte, the archive itself is checked with the
+standard library's ``zipfile`` (stored entries only, sizes within the cap, a
+small pickle): no decompression bomb, no pickle that expands into gigabytes
+of references. After it, every tensor is rebuilt as a fresh plain tensor
+(``torch.Tensor.detach`` called on the class, so no attribute the payload set
+on the instance survives), and a tensor that views more elements than its
+storage holds (a stride-0 "expand" of a few bytes into terabytes) is refused.
 """
 from __future__ import annotations
 
@@ -15,6 +23,7 @@ import select
 import socket
 import struct
 import time
+import zipfile
 from collections import OrderedDict
 
 import torch
@@ -24,6 +33,8 @@ DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 HANDLE_KEY = "__handle__"
 MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000
+MAX_PICKLE_BYTES = 16 * 1024 * 1024  # the object structure; tensor data lives in separate entries
+MAX_DIMS = 64
 
 
 class WireError(Exception):
@@ -71,9 +82,28 @@ def recv_raw(sock: socket.socket, *, deadline: float | None = None, max_bytes: i
     return _recv_exactly(sock, length, deadline)
 
 
+def check_archive(payload: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    """Refuse anything but an uncompressed torch.save archive of sane size, before unpickling it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError, RuntimeError) as err:
+        raise WireError(f"the answer is not a torch.save archive ({type(err).__name__})") from None
+    total = 0
+    for entry in entries:
+        if entry.compress_type != zipfile.ZIP_STORED or entry.flag_bits & 0x1:
+            raise WireError("the answer holds a compressed or encrypted entry")
+        total += entry.file_size
+        if entry.filename.endswith(".pkl") and entry.file_size > MAX_PICKLE_BYTES:
+            raise WireError(f"the answer's structure is over {MAX_PICKLE_BYTES:,} bytes")
+    if total > max_bytes or not any(e.filename.endswith("data.pkl") for e in entries):
+        raise WireError("the answer's archive is over the size limit or has no data.pkl")
+
+
 def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
-    """Receive from the untrusted side: restricted unpickling, then a strict type walk."""
+    """Receive from the untrusted side: archive check, restricted unpickling, then a strict type walk."""
     payload = recv_raw(sock, deadline=deadline, max_bytes=max_bytes)
+    check_archive(payload, max_bytes)
     try:
         obj = torch.load(io.BytesIO(payload), weights_only=True)
     except Exception as err:  # the restricted loader raises several types
@@ -104,9 +134,7 @@ def validate(obj, depth: int = 0, budget: list[int] | None = None):
     if isinstance(obj, torch.Tensor):
         if kind not in (torch.Tensor, torch.nn.Parameter):
             raise WireError(f"the answer holds a tensor subclass ({kind.__name__}), not a plain tensor")
-        if obj.is_sparse or obj.layout != torch.strided:
-            raise WireError("the answer holds a sparse or non-strided tensor")
-        return obj.detach() if kind is torch.nn.Parameter else obj
+        return _plain_tensor(obj)
     if kind in (torch.dtype, torch.Size, torch.device):
         return obj
     if kind in (list, tuple):
@@ -119,3 +147,21 @@ def validate(obj, depth: int = 0, budget: list[int] | None = None):
             out[key] = validate(value, depth + 1, budget)
         return out
     raise WireError(f"the answer holds a {kind.__name__}, which is not plain data")
+
+
+def _plain_tensor(obj: torch.Tensor) -> torch.Tensor:
+    """A fresh plain tensor over the same data: no instance attributes, no autograd history, no lazy bits."""
+    tensor = torch.Tensor.detach(obj)  # called on the class: an attribute set on the instance cannot stand in
+    if type(tensor) is not torch.Tensor:
+        raise WireError("the answer holds a tensor that does not detach to a plain tensor")
+    if tensor.layout != torch.strided or tensor.is_sparse or tensor.is_quantized or tensor.is_nested:
+        raise WireError("the answer holds a sparse, quantized, nested or otherwise non-strided tensor")
+    if tensor.dim() > MAX_DIMS:
+        raise WireError("the answer holds a tensor with too many dimensions")
+    if tensor.device.type != "meta":
+        held = tensor.untyped_storage().nbytes()
+        if tensor.numel() * tensor.element_size() > held or any(s < 0 for s in tensor.stride()):
+            raise WireError("the answer holds a tensor that views more elements than its storage holds")
+    if tensor.is_conj() or tensor.is_neg():
+        tensor = tensor.resolve_conj().resolve_neg()
+    return tensor

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
+from grader.sandbox.isolation import sandbox_pid_of
 
 
 class SandboxError(Exception):
@@ -29,6 +30,10 @@ class SandboxTimeout(SandboxError):
 
 class SandboxCrashed(SandboxError):
     pass
+
+
+class InconsistentAnswer(SandboxError):
+    """The child's answers contradict each other (e.g. a parameter count that its own modules do not have)."""
 
 
 class StudentRaised(Exception):
@@ -90,9 +95,26 @@ class Zygote:
         return self.process.poll() is None
 
     def close(self) -> None:
+        """Closing the control socket tells the zygote to clean up (kill its sandbox uid) and exit; then it is killed."""
         self.control.close()
-        self.process.kill()
-        self.process.wait()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _is_namespace_init(pid: int) -> bool:
+    """Is ``pid`` PID 1 of a nested PID namespace (a sandbox), and not some unrelated process that reused a pid?"""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("NSpid:"):
+                    ids = line.split()[1:]
+                    return len(ids) > 1 and ids[-1] == "1"
+    except OSError:
+        pass
+    return False
 
 
 @dataclass
@@ -132,15 +154,31 @@ class Child:
         if reply.get("output"):
             self.output.append(str(reply["output"]))
         if reply["ok"]:
-            return reply.get("value")
+            value = reply.get("value")
+            if message.get("op") == "describe":
+                from grader.sandbox.describe import InconsistentDescription, verify
+
+                try:
+                    verify(value)
+                except InconsistentDescription as err:
+                    raise InconsistentAnswer(str(err)) from None
+            return value
         error = reply.get("error") or {}
         raise StudentRaised(str(error.get("type", "Exception")), [str(m) for m in error.get("mro", [])],
                             str(error.get("message", "")), str(error.get("traceback", "")))
 
     def kill(self, reason: str = "stopped by the grader") -> None:
+        """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group.
+
+        PID 1 is killed by its host pid, not only through its death signal or its
+        process group: student code can clear the one and leave the other.
+        """
         if not self.dead:
             self.dead = reason
-        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+        targets = [lambda pid=pid: os.kill(pid, signal.SIGKILL) for pid in sandbox_pid_of(self.pid)
+                   if _is_namespace_init(pid)]
+        targets += [lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)]
+        for target in targets:
             try:
                 target()
             except (ProcessLookupError, PermissionError):

@@ -3,26 +3,38 @@
 Each step is a kernel mechanism measured on these machines
 (../shared/sandbox-notes.md), applied in an order that matters:
 
-1. own session, only its socket left open;
+1. own session, only its socket left open, default signal dispositions;
 2. new mount, network, PID, IPC and UTS namespaces (no network at all: not
    even loopback is up), then one more fork so the student runs as PID 1 of
-   its own PID namespace: when it ends, the kernel kills everything it started;
-3. a fresh ``/proc`` (only the sandbox's processes), private ``/tmp`` and
-   ``/dev/shm`` (small tmpfs, nothing shared with later submissions), the
-   project, the submissions and the gradebook hidden under empty tmpfs, with
-   only the interpreter, the virtual environment and the grader's own package
-   mounted back, and every other mount read-only;
-4. resource limits, then an unprivileged uid distinct per concurrent zygote,
-   ``no_new_privs``, and the death signal again (``setuid`` clears it).
+   its own PID namespace: when it ends, the kernel kills everything it started.
+   The worker kills that PID 1 directly (``sandbox_pid_of``), so clearing the
+   death signal or leaving the process group does not let it outlive its unit;
+3. a memory cgroup per slot where the machine offers one (all processes of
+   the child together, CUDA included, which cannot take ``RLIMIT_AS``);
+4. a new root file system built from an allow-list, not a deny-list: an empty
+   tmpfs holding read-only bind mounts of the system directories (``/usr``,
+   ``/etc``, ``/lib*``...), the interpreter, the virtual environment and the
+   grader package, ``/dev`` (GPU device nodes stay usable) and ``/sys``
+   read-only, a fresh ``/proc`` showing only the sandbox's processes, and a
+   small private ``/tmp`` and ``/dev/shm``. Nothing else of the host exists in
+   there: not the project (solutions, hidden tests, grades), not the
+   submissions, wherever they live, not ``/home`` or ``/root``. The old root is
+   detached after ``pivot_root``;
+5. resource limits, then an unprivileged uid distinct per concurrent zygote,
+   ``no_new_privs``, and the death signal again (``setuid`` clears it);
+6. with CUDA, a per-process GPU memory bound registered to run when CUDA is
+   first initialised (so a child that never touches the GPU pays nothing).
 
-Python 3.11 has no ``os.unshare`` or ``mount``; they are called through
-ctypes. Without root (a TA on a laptop) the namespaces are unavailable: the
-child then runs with limits and a process group only, and the grader says so.
+Python 3.11 has no ``os.unshare``, ``mount`` or ``pivot_root``; they are
+called through ctypes. Without root (a TA on a laptop) the namespaces are
+unavailable: the child then runs with limits and a process group only, and
+the grader says so.
 """
 from __future__ import annotations
 
 import ctypes
 import os
+import platform
 import resource
 import signal
 import socket
@@ -35,20 +47,37 @@ CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
+MNT_DETACH = 2
+MOUNT_ATTR_RDONLY, MOUNT_ATTR_NOSUID, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC = 1, 2, 4, 8
+AT_FDCWD, AT_RECURSIVE = -100, 0x8000
+SYS_MOUNT_SETATTR = 442  # the same number on every architecture (added after the syscall tables were unified)
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "ppc64le": 203, "s390x": 217}
 GiB = 1024**3
 FIRST_SANDBOX_UID = 200_000
+LAST_SANDBOX_UID = FIRST_SANDBOX_UID + 4_194_304  # pid_max can be at most 2**22
+CGROUP_PREFIX = "cnn-sandbox-"
 
 DEFAULT_LIMITS = {
-    "memory_bytes": 4 * GiB,  # RLIMIT_AS: CPU torch needs ~0.7 GiB after import
+    "memory_bytes": 4 * GiB,  # RLIMIT_AS per process and, where cgroups allow, all processes of a child together
     "cpu_seconds": 300,
     "file_bytes": 16 * 1024 * 1024,
     "processes": 32,
     "open_files": 256,
     "tmp_bytes": 64 * 1024 * 1024,
+    "cuda_memory_fraction": 0.5,  # of each GPU, per child; two workers share a GPU
 }
+
+# Host directories the sandbox sees (read-only), besides the interpreter, the venv and the grader package.
+SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+
+
+class _MountAttr(ctypes.Structure):
+    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64), ("propagation", ctypes.c_uint64),
+                ("userns_fd", ctypes.c_uint64)]
 
 
 class IsolationError(OSError):
@@ -66,8 +95,8 @@ def mount(source: str, target: str, fstype: str | None, flags: int, data: str | 
                        data.encode() if data else None), f"mount {target}")
 
 
-def set_death_signal() -> None:
-    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def set_death_signal(sig: int = signal.SIGKILL) -> None:
+    _libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
 
 
 def can_isolate() -> bool:
@@ -77,7 +106,7 @@ def can_isolate() -> bool:
 
 def probe() -> bool:
     """Can a child of this process build the full sandbox here? (Forks a throwaway child to find out.)"""
-    if not can_isolate():
+    if not can_isolate() or platform.machine() not in SYS_PIVOT_ROOT:
         return False
     pid = os.fork()
     if pid == 0:
@@ -97,6 +126,10 @@ def sandbox_uid(zygote_pid: int) -> int:
     return FIRST_SANDBOX_UID + zygote_pid
 
 
+def is_sandbox_uid(uid: int) -> bool:
+    return FIRST_SANDBOX_UID <= uid < LAST_SANDBOX_UID
+
+
 def close_other_fds(keep: socket.socket) -> None:
     """Leave the child only stdin/stdout/stderr (pointed at /dev/null) and its own socket."""
     devnull = os.open(os.devnull, os.O_RDWR)
@@ -107,33 +140,164 @@ def close_other_fds(keep: socket.socket) -> None:
     os.closerange(keep.fileno() + 1, 65536)
 
 
+def reset_signals() -> None:
+    """The zygote's own handlers (SIGTERM cleanup, ignored SIGCHLD) must not leak into a child."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD, signal.SIGHUP, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
 def enter_pid_namespace() -> None:
     """Fork once more after unshare(CLONE_NEWPID): the new process is PID 1 of the sandbox.
 
-    The middle process only waits and passes on the exit status; killing it
-    (as the worker does) kills PID 1 through its death signal, and the kernel
-    then kills every process left in the namespace.
+    The middle process runs no student code: it only waits and passes on the
+    exit status. The worker kills PID 1 itself (found as the middle process's
+    only child); when PID 1 dies the kernel kills every process left in the
+    namespace, whatever they did to their death signal or process group.
     """
     pid = os.fork()
     if pid:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _, status = os.waitpid(pid, 0)
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     set_death_signal()
 
 
-def _needed_paths() -> list[Path]:
+def sandbox_pid_of(middle_pid: int) -> list[int]:
+    """The host pid of a child's PID 1: the only child of the middle process the zygote forked."""
+    try:
+        with open(f"/proc/{middle_pid}/task/{middle_pid}/children", encoding="ascii") as handle:
+            return [int(p) for p in handle.read().split()]
+    except (OSError, ValueError):
+        return []
+
+
+# --- a memory cgroup per slot (best effort) -------------------------------------------------------------------
+def _cgroup_dirs(uid: int) -> list[tuple[str, Path]]:
+    """("v1" | "v2", directory) for this slot's memory cgroup, below this process's own memory cgroup."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    found = []
+    for line in lines:
+        parts = line.split(":", 2)
+        if len(parts) != 3:
+            continue
+        _, controllers, path = parts
+        rel = path.strip().lstrip("/")
+        if "memory" in controllers.split(","):
+            base = Path("/sys/fs/cgroup/memory") / rel
+            if (base / "memory.limit_in_bytes").exists():
+                found.append(("v1", base / f"{CGROUP_PREFIX}{uid}"))
+        elif controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+            base = Path("/sys/fs/cgroup") / rel
+            try:
+                enabled = (base / "cgroup.subtree_control").read_text(encoding="ascii").split()
+            except OSError:
+                enabled = []
+            if "memory" in enabled:
+                found.append(("v2", base / f"{CGROUP_PREFIX}{uid}"))
+    return found[:1]
+
+
+def join_memory_cgroup(uid: int, limit: int) -> bool:
+    """Put this process (and so everything it starts) into its slot's memory cgroup; False where none is possible."""
+    for version, directory in _cgroup_dirs(uid):
+        try:
+            directory.mkdir(exist_ok=True)
+            if version == "v1":
+                (directory / "memory.limit_in_bytes").write_text(str(limit), encoding="ascii")
+                swap = directory / "memory.memsw.limit_in_bytes"
+                if swap.exists():
+                    swap.write_text(str(limit), encoding="ascii")
+            else:
+                (directory / "memory.max").write_text(str(limit), encoding="ascii")
+                swap = directory / "memory.swap.max"
+                if swap.exists():
+                    swap.write_text("0", encoding="ascii")
+            (directory / "cgroup.procs").write_text("0", encoding="ascii")
+            return True
+        except OSError:
+            continue
+    return False
+
+
+def remove_memory_cgroups(uid: int, wait: float = 2.0) -> None:
+    """Remove the slot's cgroup once its last (just killed) process is gone."""
+    import time
+
+    for _, directory in _cgroup_dirs(uid):
+        deadline = time.monotonic() + wait
+        while directory.exists():
+            try:
+                directory.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+
+
+def kill_uid(uid: int) -> None:
+    """SIGKILL every process running as ``uid`` (from a helper that takes that uid: kill(-1) then reaches exactly them)."""
+    if not is_sandbox_uid(uid) or os.geteuid() != 0:
+        return
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.setgroups([])
+            os.setresgid(uid, uid, uid)
+            os.setresuid(uid, uid, uid)
+            os.kill(-1, signal.SIGKILL)
+        except BaseException:
+            pass
+        os._exit(0)
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:  # SIGCHLD ignored: the kernel reaped it
+        pass
+
+
+# --- the file system -------------------------------------------------------------------------------------------
+def _needed_paths(config: dict) -> list[Path]:
     """What the sandboxed interpreter must still read: Python itself, the venv, the grader package."""
     import grader
 
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(grader.__file__).resolve().parent}
-    paths.update(Path(p) for p in sys.path if p and Path(p).is_dir() and "site-packages" in p)
-    return sorted(p.resolve() for p in paths)
+    paths.update(Path(p) for p in sys.path if p and "site-packages" in p and Path(p).is_dir())
+    paths.update(Path(p) for p in config.get("expose", []) if Path(p).exists())
+    return sorted({p.resolve() for p in paths})
 
 
-def _unreadable_ancestors(path: Path) -> list[Path]:
-    """Ancestors that an unprivileged uid cannot traverse (e.g. /root, mode 0700)."""
-    return [a for a in reversed(path.parents) if a != Path("/") and a.is_dir() and not os.stat(a).st_mode & 0o001]
+def _outermost(paths: list[Path]) -> list[Path]:
+    """Drop every path that lies inside another one of the list."""
+    kept: list[Path] = []
+    for path in sorted(set(paths), key=lambda p: len(p.parts)):
+        if not any(k == path or k in path.parents for k in kept):
+            kept.append(path)
+    return kept
+
+
+def _set_read_only(target: str, attrs: int) -> None:
+    """Make ``target`` and every mount below it read-only (mount_setattr, Linux >= 5.12; else remount one by one)."""
+    attr = _MountAttr(attrs, 0, 0, 0)
+    if _libc.syscall(SYS_MOUNT_SETATTR, AT_FDCWD, target.encode(), AT_RECURSIVE, ctypes.byref(attr),
+                     ctypes.sizeof(attr)) == 0:
+        return
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | (MS_NOSUID if attrs & MOUNT_ATTR_NOSUID else 0) | (
+        MS_NODEV if attrs & MOUNT_ATTR_NODEV else 0) | (MS_NOEXEC if attrs & MOUNT_ATTR_NOEXEC else 0)
+    for point in [p for p in _mount_points() if p == target or p.startswith(target.rstrip("/") + "/")]:
+        try:
+            mount("none", point, None, flags)
+        except IsolationError:
+            pass  # a mount hidden under another one cannot be reached anyway
+
+
+def _mount_points() -> list[str]:
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        for line in handle:
+            points.append(line.split()[4].encode().decode("unicode_escape"))
+    return points
 
 
 def hide(directory: Path, expose: list[Path]) -> None:
@@ -152,43 +316,55 @@ def hide(directory: Path, expose: list[Path]) -> None:
         mount("none", str(directory), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _mount_points() -> list[str]:
-    points = []
-    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
-        for line in handle:
-            point = line.split()[4].encode().decode("unicode_escape")
-            points.append(point)
-    return points
-
-
-def remount_read_only(writable: tuple[str, ...]) -> None:
-    for point in _mount_points():
-        if point in writable or point.startswith(("/proc", "/sys", "/dev")):
-            continue
-        try:
-            mount("none", point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
-        except IsolationError:
-            pass  # a mount hidden under another one cannot be reached anyway
-
-
 def build_file_system(config: dict, limits: dict) -> None:
+    """Pivot into a new root that holds only the allow-listed host directories (see the module docstring)."""
+    os.umask(0o022)
     mount("none", "/", None, MS_REC | MS_PRIVATE)
-    mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    needed = _needed_paths()
-    hidden = [Path(p).resolve() for p in config.get("hide", []) if Path(p).exists()]
-    for path in needed:
-        hidden.extend(_unreadable_ancestors(path))
-    for directory in sorted(set(hidden), key=lambda p: len(p.parts)):
-        hide(directory, needed)
+    needed = _needed_paths(config)
+    system = [Path(d) for d in SYSTEM_DIRECTORIES if os.path.isdir(d) and not os.path.islink(d)]
+    links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
+    binds = _outermost(system + needed)
+    # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
+    handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in binds + [Path("/dev"), Path("/sys")] if p.exists()}
+    new = "/tmp"
+    mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    for path, fd in handles.items():
+        target = new + str(path)
+        os.makedirs(target, exist_ok=True)
+        mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
+        os.close(fd)
+        if path == Path("/dev"):
+            _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)  # device nodes must keep working (GPU)
+        else:
+            _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
+    for link, points_to in links.items():
+        os.symlink(points_to, new + link)
     size = int(limits["tmp_bytes"])
-    for scratch in ("/tmp", "/dev/shm", "/var/tmp"):
-        if os.path.isdir(scratch):
-            mount("tmpfs", scratch, "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
-    remount_read_only(("/tmp", "/dev/shm", "/var/tmp"))
+    if os.path.isdir(new + "/dev/shm"):
+        mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
+    if os.path.isdir(new + "/dev/mqueue"):
+        mount("tmpfs", new + "/dev/mqueue", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=000,size=4k")
+    for directory in ("/proc", "/tmp"):
+        os.makedirs(new + directory, exist_ok=True)
+    mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this PID namespace's processes only
+    os.chdir(new)
+    os.mkdir(".old")
+    _check(_libc.syscall(SYS_PIVOT_ROOT[platform.machine()], b".", b".old"), "pivot_root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount the old root")
+    os.rmdir("/.old")
+    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
+    # Paths the configuration hides that an allow-listed directory still shows (a project kept under /usr, say).
+    root_device = os.stat("/").st_dev
+    for path in sorted({Path(p) for p in config.get("hide", [])}, key=lambda p: len(p.parts)):
+        if path.is_dir() and os.stat(path).st_dev != root_device:
+            hide(path, needed)
+    mount("none", "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+# --- limits and privileges ---------------------------------------------------------------------------------
 def apply_limits(limits: dict, uses_cuda: bool) -> None:
-    if not uses_cuda:  # CUDA reserves a huge address space: RLIMIT_AS would break it
+    if not uses_cuda:  # CUDA reserves a huge address space: RLIMIT_AS would break it (the cgroup bounds it instead)
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
     cpu = int(limits["cpu_seconds"])
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
@@ -196,6 +372,7 @@ def apply_limits(limits: dict, uses_cuda: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["processes"], limits["processes"]))
     resource.setrlimit(resource.RLIMIT_NOFILE, (limits["open_files"], limits["open_files"]))
+    resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
 
 
 def drop_privileges(uid: int) -> None:
@@ -206,21 +383,46 @@ def drop_privileges(uid: int) -> None:
     set_death_signal()  # setuid cleared it
 
 
+def bound_cuda_memory(fraction: float) -> None:
+    """Cap this process's share of each GPU when (and only if) CUDA gets initialised.
+
+    ``set_per_process_memory_fraction`` itself initialises CUDA (a context costs
+    hundreds of milliseconds), so it is queued with ``torch.cuda._lazy_call``:
+    it runs inside CUDA's own lazy initialisation, never on a machine without
+    a GPU, never in a child that does not use one. It bounds the caching
+    allocator of this process; it is a guard against runaway allocations, not
+    against code that calls it again itself (only MIG or MPS limits are).
+    """
+    import torch
+
+    def bound() -> None:
+        for device in range(torch.cuda.device_count()):
+            torch.cuda.set_per_process_memory_fraction(fraction, device)
+
+    if hasattr(torch.cuda, "_lazy_call"):
+        torch.cuda._lazy_call(bound)
+
+
 def enter(config: dict, sock: socket.socket) -> None:
     """Isolate this freshly forked child; raises if isolation was asked for and failed."""
     limits = {**DEFAULT_LIMITS, **config.get("limits", {})}
     os.setsid()  # its own process group: the worker kills the whole group
     set_death_signal()
+    reset_signals()
     close_other_fds(sock)
     isolate = config.get("isolate", True) and can_isolate()
+    uid = sandbox_uid(int(config["zygote_pid"]))
     if isolate:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         enter_pid_namespace()
+        join_memory_cgroup(uid, int(limits["memory_bytes"]))
         build_file_system(config, limits)
         os.chdir("/tmp")
     elif config.get("scratch"):
         os.chdir(config["scratch"])
     apply_limits(limits, bool(config.get("cuda")))
     if isolate:
-        drop_privileges(sandbox_uid(int(config["zygote_pid"])))
+        drop_privileges(uid)
     os.environ["HOME"] = "/tmp"
+    if config.get("cuda"):
+        bound_cuda_memory(float(limits["cuda_memory_fraction"]))

@@ -80,8 +80,10 @@ class Runtime:
             return torch.Size(obj)
         if isinstance(obj, torch.Tensor) and kind in (torch.Tensor, torch.nn.Parameter):
             tensor = obj.detach()
-            if tensor.device.type != "meta" and tensor.untyped_storage().nbytes() > tensor.numel() * tensor.element_size():
-                tensor = tensor.clone()  # a view would otherwise ship its whole base storage
+            if tensor.device.type != "meta" and (not tensor.is_contiguous() or tensor.untyped_storage().nbytes()
+                                                 != tensor.numel() * tensor.element_size()):
+                # a view would ship its whole base storage, an expanded tensor would be refused as a storage trick
+                tensor = tensor.clone(memory_format=torch.contiguous_format)
             return tensor
         if kind in (list, tuple) or isinstance(obj, types.GeneratorType):
             return [self.encode(item, depth + 1) for item in obj] if kind is not tuple else tuple(

@@ -23,8 +23,26 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent() -> None:
+    """SIGTERM when the worker dies, so the zygote still cleans up (``_clean_up``) before it goes."""
     libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class _Stop(BaseException):
+    pass
+
+
+def _on_term(signum, frame):
+    raise _Stop()
+
+
+def _clean_up() -> None:
+    """Nothing a child started may outlive this zygote: kill every process of its sandbox uid, drop its cgroup."""
+    from grader.sandbox import isolation
+
+    uid = isolation.sandbox_uid(os.getpid())
+    isolation.kill_uid(uid)
+    isolation.remove_memory_cgroups(uid)
 
 
 def _warm_up() -> None:
@@ -79,7 +97,6 @@ def serve(control: socket.socket) -> None:
             try:
                 control.close()
                 worker_end.close()
-                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
                 try:
                     isolation.enter({**request.get("config", {}), "zygote_pid": os.getppid()}, child_end)
                 except BaseException as err:  # tell the worker why, instead of vanishing
@@ -94,15 +111,24 @@ def serve(control: socket.socket) -> None:
 
 
 def main() -> None:
+    signal.signal(signal.SIGTERM, _on_term)
     _die_with_parent()
+    if os.getppid() == 1:  # the worker was gone before the death signal was armed
+        return
     control = socket.socket(fileno=int(sys.argv[1]))
-    _warm_up()
-    _preimport()
-    from grader.sandbox import isolation
+    try:
+        _warm_up()
+        _preimport()
+        from grader.sandbox import isolation
 
-    # Ready: "F" when children get the full sandbox, "D" when this machine only allows limits (no root).
-    control.sendall(b"F" if isolation.probe() else b"D")
-    serve(control)
+        # Ready: "F" when children get the full sandbox, "D" when this machine only allows limits (no root).
+        control.sendall(b"F" if isolation.probe() else b"D")
+        serve(control)
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        _clean_up()
 
 
 if __name__ == "__main__":
