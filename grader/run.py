@@ -91,9 +91,12 @@ def discover(root: Path) -> tuple[list[Unit], list[str]]:
 
 
 def _worker_init() -> None:
-    import torch
+    """One thread per worker (workers fill the cores), and torch's lazy start-up paid before the first unit."""
+    from grader.sandbox.zygote import warm_up
+    from grader.unit import zygote
 
-    torch.set_num_threads(1)
+    warm_up()
+    zygote()  # start this worker's zygote now, not inside the first student's time
 
 
 def _grade(unit: Unit, settings: Settings) -> dict:

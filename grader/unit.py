@@ -106,7 +106,7 @@ def _collected(task: Assignment, tests_hash: str) -> tuple[dict, ...]:
 
 
 def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False) -> int:
-    args = [str(task.tests), "-q", "--assert=plain", *DISABLED_PLUGINS,
+    args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS,
             "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
             "-W", "ignore"]
     if collect_only:

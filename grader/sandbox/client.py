@@ -6,6 +6,7 @@ deadline, after which the child's whole process group is killed.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -175,14 +176,17 @@ class Child:
         """
         if not self.dead:
             self.dead = reason
-        targets = [lambda pid=pid: os.kill(pid, signal.SIGKILL) for pid in sandbox_pid_of(self.pid)
-                   if _is_namespace_init(pid)]
-        targets += [lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)]
-        for target in targets:
-            try:
+        inits = [pid for pid in sandbox_pid_of(self.pid) if _is_namespace_init(pid)]
+        for pid in inits:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        if inits:  # let the middle process reap PID 1 and exit by itself: killed first, PID 1 would be a zombie of init
+            deadline = time.monotonic() + 1.0
+            while os.path.exists(f"/proc/{self.pid}/task") and time.monotonic() < deadline:
+                time.sleep(0.002)
+        for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
                 target()
-            except (ProcessLookupError, PermissionError):
-                pass
         try:
             self.sock.close()
         except OSError:

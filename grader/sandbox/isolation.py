@@ -9,8 +9,11 @@ Each step is a kernel mechanism measured on these machines
    its own PID namespace: when it ends, the kernel kills everything it started.
    The worker kills that PID 1 directly (``sandbox_pid_of``), so clearing the
    death signal or leaving the process group does not let it outlive its unit;
-3. a memory cgroup per slot where the machine offers one (all processes of
-   the child together, CUDA included, which cannot take ``RLIMIT_AS``);
+3. cgroups per slot where the machine offers them: one memory bound for all
+   processes of the child together (CUDA included, which cannot take
+   ``RLIMIT_AS``; a fork bomb of 4 GiB processes is bounded too), and one CPU
+   share, so a child spinning many processes cannot starve another student's
+   child into its time limits;
 4. a new root file system built from an allow-list, not a deny-list: an empty
    tmpfs holding read-only bind mounts of the system directories (``/usr``,
    ``/etc``, ``/lib*``...), the interpreter, the virtual environment and the
@@ -58,7 +61,8 @@ LAST_SANDBOX_UID = FIRST_SANDBOX_UID + 4_194_304  # pid_max can be at most 2**22
 CGROUP_PREFIX = "cnn-sandbox-"
 
 DEFAULT_LIMITS = {
-    "memory_bytes": 4 * GiB,  # RLIMIT_AS per process and, where cgroups allow, all processes of a child together
+    "memory_bytes": 4 * GiB,  # RLIMIT_AS: per process (CPU torch needs ~0.7 GiB after import)
+    "total_memory_bytes": 4 * GiB,  # all processes of a child together (its memory cgroup, where the machine has one)
     "cpu_seconds": 300,
     "file_bytes": 16 * 1024 * 1024,
     "processes": 32,
@@ -171,9 +175,12 @@ def sandbox_pid_of(middle_pid: int) -> list[int]:
         return []
 
 
-# --- a memory cgroup per slot (best effort) -------------------------------------------------------------------
-def _cgroup_dirs(uid: int) -> list[tuple[str, Path]]:
-    """("v1" | "v2", directory) for this slot's memory cgroup, below this process's own memory cgroup."""
+# --- cgroups per slot (best effort) -------------------------------------------------------------------------
+CGROUP_CONTROLLERS = ("memory", "cpu")  # memory: one bound for all the child's processes; cpu: one fair share
+
+
+def _cgroup_dirs(uid: int) -> list[tuple[str, str, Path]]:
+    """(version, controller, directory) of this slot's cgroups, each below this process's own cgroup."""
     try:
         lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -183,51 +190,76 @@ def _cgroup_dirs(uid: int) -> list[tuple[str, Path]]:
         parts = line.split(":", 2)
         if len(parts) != 3:
             continue
-        _, controllers, path = parts
+        _, field, path = parts
         rel = path.strip().lstrip("/")
-        if "memory" in controllers.split(","):
-            base = Path("/sys/fs/cgroup/memory") / rel
-            if (base / "memory.limit_in_bytes").exists():
-                found.append(("v1", base / f"{CGROUP_PREFIX}{uid}"))
-        elif controllers == "" and Path("/sys/fs/cgroup/cgroup.controllers").exists():
+        if field:  # cgroup v1: one hierarchy per controller (or per co-mounted group, e.g. "cpu,cpuacct")
+            for controller in CGROUP_CONTROLLERS:
+                if controller in field.split(","):
+                    for mount_dir in (Path("/sys/fs/cgroup") / field, Path("/sys/fs/cgroup") / controller):
+                        if (mount_dir / rel / "cgroup.procs").exists():
+                            found.append(("v1", controller, mount_dir / rel / f"{CGROUP_PREFIX}{uid}"))
+                            break
+        elif Path("/sys/fs/cgroup/cgroup.controllers").exists():  # cgroup v2, where the parent delegates controllers
             base = Path("/sys/fs/cgroup") / rel
             try:
                 enabled = (base / "cgroup.subtree_control").read_text(encoding="ascii").split()
             except OSError:
                 enabled = []
-            if "memory" in enabled:
-                found.append(("v2", base / f"{CGROUP_PREFIX}{uid}"))
-    return found[:1]
+            for controller in CGROUP_CONTROLLERS:
+                if controller in enabled:
+                    found.append(("v2", controller, base / f"{CGROUP_PREFIX}{uid}"))
+    return found
 
 
-def join_memory_cgroup(uid: int, limit: int) -> bool:
-    """Put this process (and so everything it starts) into its slot's memory cgroup; False where none is possible."""
-    for version, directory in _cgroup_dirs(uid):
+def join_cgroups(uid: int, memory_limit: int) -> list[str]:
+    """Put this process (and so everything it starts) into its slot's cgroups; returns the controllers joined."""
+    joined = []
+    for version, controller, directory in _cgroup_dirs(uid):
         try:
             directory.mkdir(exist_ok=True)
-            if version == "v1":
-                (directory / "memory.limit_in_bytes").write_text(str(limit), encoding="ascii")
+            if controller == "memory" and version == "v1":
+                (directory / "memory.limit_in_bytes").write_text(str(memory_limit), encoding="ascii")
                 swap = directory / "memory.memsw.limit_in_bytes"
                 if swap.exists():
-                    swap.write_text(str(limit), encoding="ascii")
-            else:
-                (directory / "memory.max").write_text(str(limit), encoding="ascii")
+                    swap.write_text(str(memory_limit), encoding="ascii")
+            elif controller == "memory":
+                (directory / "memory.max").write_text(str(memory_limit), encoding="ascii")
                 swap = directory / "memory.swap.max"
                 if swap.exists():
                     swap.write_text("0", encoding="ascii")
             (directory / "cgroup.procs").write_text("0", encoding="ascii")
-            return True
+            joined.append(controller)
         except OSError:
             continue
-    return False
+    return joined
 
 
-def remove_memory_cgroups(uid: int, wait: float = 2.0) -> None:
-    """Remove the slot's cgroup once its last (just killed) process is gone."""
+def memory_cgroup_available() -> bool:
+    """Can children here be put into a memory cgroup of their own (a bound on all their processes together)?"""
+    return os.geteuid() == 0 and any(controller == "memory" for _, controller, _ in _cgroup_dirs(0))
+
+
+def remove_stale_cgroups() -> None:
+    """Remove empty slot cgroups left by zygotes that are gone (killed before they could clean up)."""
+    for _, _, directory in _cgroup_dirs(0):
+        for stale in directory.parent.glob(f"{CGROUP_PREFIX}*"):
+            try:
+                zygote_pid = int(stale.name[len(CGROUP_PREFIX):]) - FIRST_SANDBOX_UID
+            except ValueError:
+                continue
+            if zygote_pid > 0 and not os.path.exists(f"/proc/{zygote_pid}"):
+                try:
+                    stale.rmdir()
+                except OSError:
+                    pass
+
+
+def remove_cgroups(uid: int, wait: float = 2.0) -> None:
+    """Remove the slot's cgroups once their last (just killed) process is gone."""
     import time
 
-    for _, directory in _cgroup_dirs(uid):
-        deadline = time.monotonic() + wait
+    deadline = time.monotonic() + wait
+    for _, _, directory in _cgroup_dirs(uid):
         while directory.exists():
             try:
                 directory.rmdir()
@@ -415,7 +447,7 @@ def enter(config: dict, sock: socket.socket) -> None:
     if isolate:
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         enter_pid_namespace()
-        join_memory_cgroup(uid, int(limits["memory_bytes"]))
+        join_cgroups(uid, int(limits["total_memory_bytes"]))
         build_file_system(config, limits)
         os.chdir("/tmp")
     elif config.get("scratch"):
