@@ -97,6 +97,17 @@ def _secret_lines(text: str) -> list[str]:
     return lines
 
 
+def solution_secrets(source: Path) -> set[str]:
+    """Lines of solution and hidden-test regions that appear nowhere else in the source notebook."""
+    secrets, public = set(), set()
+    for cell in nbformat.read(source, as_version=4).cells:
+        for region in SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source):
+            secrets.update(_secret_lines(region))
+        outside = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
+        public.update(_secret_lines(outside))
+    return secrets - public  # a line the instructor also shows outside a solution (a demo loop) is no secret
+
+
 def find_leaks(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
     """Every solution body or hidden-test line from solutions/ that appears in assignments/, by file and cell."""
     leaks = []
@@ -105,14 +116,7 @@ def find_leaks(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
         if not release.exists():
             leaks.append(f"{release}: missing (run make release)")
             continue
-        secrets, public = set(), set()
-        for cell in nbformat.read(source, as_version=4).cells:
-            regions = SOLUTION_REGION.findall(cell.source) + HIDDEN_REGION.findall(cell.source)
-            for region in regions:
-                secrets.update(_secret_lines(region))
-            outside = HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source))
-            public.update(_secret_lines(outside))
-        secrets -= public  # a line the instructor also shows outside a solution (a demo loop) is no secret
+        secrets = solution_secrets(source)
         released = nbformat.read(release, as_version=4)
         for index, cell in enumerate(released.cells):
             label = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id") or f"cell {index + 1}"

@@ -8,7 +8,7 @@ import nbformat
 import pytest
 
 from grader.course import ASSIGNMENTS, project_root
-from grader.release import drift, find_leaks, generate, stale_sources
+from grader.release import drift, find_leaks, generate, solution_secrets, stale_sources
 
 ROOT = project_root()
 
@@ -66,11 +66,7 @@ def test_leak_check_catches_a_planted_leak(tmp_path):
     course = tmp_path / "course"
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "assignments", course / "assignments")
-    source = nbformat.read(course / "solutions" / "densenet" / "densenet.ipynb", as_version=4)
-    solution_cell = next(c for c in source.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-                         == "dense_layer")
-    region = solution_cell.source.split("### BEGIN SOLUTION", 1)[1].split("### END SOLUTION", 1)[0]
-    secret = max((line for line in region.splitlines() if line.strip()), key=len)
+    secret = sorted(solution_secrets(course / "solutions" / "densenet" / "densenet.ipynb"), key=len)[-1]
     path = course / "assignments" / "densenet" / "densenet.ipynb"
     released = nbformat.read(path, as_version=4)
     target = next(c for c in released.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
