@@ -45,6 +45,13 @@ def _leaks(args) -> int:
     return 1 if leaks else 0
 
 
+def _points(args) -> int:
+    from grader.docs import points_table
+
+    print(points_table())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m grader", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -67,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
     release.set_defaults(func=_release)
     leaks = sub.add_parser("leakcheck", help="check assignments/ for leaked solution or hidden-test text")
     leaks.set_defaults(func=_leaks)
+    points = sub.add_parser("points", help="print the points of every hidden test as a Markdown table (for the README)")
+    points.set_defaults(func=_points)
     return parser
 
 

@@ -1,0 +1,25 @@
+"""Tables for the README, generated from the hidden tests themselves so the documentation cannot drift."""
+from __future__ import annotations
+
+from grader.course import ASSIGNMENTS, assignment
+from grader.unit import collect_tests
+
+
+def points_table() -> str:
+    totals, details = [], []
+    for task in ASSIGNMENTS:
+        tests = collect_tests(assignment(task))
+        total = sum(t["max_points"] for t in tests)
+        totals.append(f"| `{task}` | {len(tests)} | {total} |")
+        rows = "\n".join(f"| {t['max_points']} | {t['title'] or t['name']} |" for t in tests)
+        details.append(f"<details><summary><code>{task}</code>: {total} points</summary>\n\n"
+                       f"| points | what the hidden test checks |\n|---|---|\n{rows}\n\n</details>")
+    head = "| assignment | hidden tests | points |\n|---|---|---|\n" + "\n".join(totals)
+    return head + "\n\n" + "\n\n".join(details)
+
+
+def examples_table(expected: dict[str, list]) -> str:
+    """expected: {"student/assignment": [score, max_score, "what it shows"]} (examples/expected_scores.json)."""
+    rows = "\n".join(f"| `{unit}` | {score:g} / {maximum:g} | {why} |" for unit, (score, maximum, why) in
+                     expected.items())
+    return "| submission | score | what it shows |\n|---|---|---|\n" + rows
