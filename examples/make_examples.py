@@ -96,7 +96,8 @@ def main() -> None:
     deleted.cells.remove(cell(deleted, "bottleneck"))
     write("dana", "resnet", deleted)
     hang = solution("densenet")
-    edit(hang, "dense_channels", "    return in_channels", "    while True:  # a loop that never ends\n        pass\n    return in_channels")
+    target = cell(hang, "dense_channels")
+    target.source += "\n\n\nsteps = 0\nwhile steps >= 0:  # meant to stop, never does\n    steps += 1\n"
     write("dana", "densenet", hang)
 
     # 김서연: careful work with two slips (ResNet v1's stride on the first 1x1; DenseNet without the final ReLU)

@@ -63,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--force", action="store_true", help="grade again even if nothing changed")
     grade.add_argument("--assignment", action="append", choices=ASSIGNMENTS, help="only this assignment (repeatable)")
     grade.add_argument("--cell-timeout", type=float, default=10.0, help="seconds per notebook cell (default 10)")
-    grade.add_argument("--call-timeout", type=float, default=20.0, help="seconds per call into student code")
+    grade.add_argument("--call-timeout", type=float, default=10.0, help="seconds per call into student code (default 10)")
     grade.add_argument("--submission-timeout", type=float, default=300.0,
                        help="seconds for one student × assignment in all (default 300)")
     grade.set_defaults(func=_grade)

@@ -26,6 +26,8 @@ def student_message(exc: BaseException) -> str:
         frames = [line.strip() for line in exc.traceback.splitlines() if line.strip().startswith("cell ")]
         where = frames[-1] if frames else "your code"
         return f"Not implemented yet: {where} still raises NotImplementedError()."
+    if isinstance(exc, StudentRaised) and exc.type_name == "TimeoutError" and not exc.traceback:
+        return f"Your code did not finish in time ({exc.message}): is there a loop that never ends?"
     if isinstance(exc, StudentRaised):
         text = f"Your code raised {exc.type_name}: {exc.message}"
         return text + (f"\n{exc.traceback}" if exc.traceback else "")
@@ -57,6 +59,7 @@ class GradingPlugin:
 
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "points(n): points this hidden test is worth")
+        config.addinivalue_line("markers", "confirmed_by(*tests): credit only when these behavioural tests pass")
 
     def pytest_generate_tests(self, metafunc) -> None:
         if "device" in metafunc.fixturenames:
@@ -70,7 +73,8 @@ class GradingPlugin:
             "function": getattr(item, "originalname", item.name),
             "variant": item.callspec.id if hasattr(item, "callspec") else "",
             "title": (item.function.__doc__ or "").strip().splitlines()[0] if item.function.__doc__ else "",
-            "points": _points(item), "outcome": "passed", "message": ""})
+            "points": _points(item), "outcome": "passed", "message": "",
+            "confirmed_by": _confirmed_by(item)})
         if report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
             entry["message"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
@@ -85,7 +89,7 @@ class GradingPlugin:
         for entry in self.reports.values():
             test = grouped.setdefault(entry["function"], {
                 "name": entry["function"], "title": entry["title"], "max_points": entry["points"],
-                "variants": []})
+                "confirmed_by": entry["confirmed_by"], "variants": []})
             test["variants"].append(entry)
         tests = []
         for test in grouped.values():
@@ -100,10 +104,37 @@ class GradingPlugin:
                 if v["message"] and (v["outcome"] != "skipped" or not ran):
                     messages.append(f"[{v['variant']}] {v['message']}" if v["variant"] and len(ran) > 1
                                     else v["message"])
-            points = test["max_points"] if outcome == "passed" else 0
-            tests.append({"name": test["name"], "title": test["title"], "points": points,
-                          "max_points": test["max_points"], "outcome": outcome, "message": "\n".join(messages)})
-        return tests
+            tests.append({"name": test["name"], "title": test["title"], "max_points": test["max_points"],
+                          "outcome": outcome, "message": "\n".join(messages), "confirmed_by": test["confirmed_by"]})
+        return [_score(test, {t["name"]: t for t in tests}) for test in tests]
+
+
+def _score(test: dict, by_name: dict[str, dict]) -> dict:
+    """Points for a passed test; a structural test also needs its behavioural confirmation to have passed.
+
+    A parameter count or ``state_dict`` layout is reported by the sandbox, and a
+    submission can fake what it reports. ``@pytest.mark.confirmed_by("test_x")``
+    credits such a test only when test_x -- which loads the reference's weights into
+    the same module and compares outputs here, in the trusted process -- passed too.
+    """
+    test = {key: value for key, value in test.items() if key != "confirmed_by"}
+    missing = [name for name in _confirmations(test["name"], by_name)
+               if by_name.get(name, {}).get("outcome") in ("failed", "error", None)]
+    if test["outcome"] == "passed" and missing:
+        titles = "; ".join(f"'{by_name[n]['title'] or n}'" if n in by_name else f"'{n}'" for n in missing)
+        test.update(outcome="failed", message="Not credited yet: this structure is credited once the same module "
+                    f"also computes the reference function ({titles} must pass too).")
+    test["points"] = test["max_points"] if test["outcome"] == "passed" else 0
+    return test
+
+
+def _confirmations(name: str, by_name: dict[str, dict]) -> list[str]:
+    return list(by_name.get(name, {}).get("confirmed_by") or [])
+
+
+def _confirmed_by(item) -> list[str]:
+    marker = item.get_closest_marker("confirmed_by")
+    return [str(name) for name in marker.args] if marker else []
 
 
 def _points(item) -> float:

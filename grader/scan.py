@@ -82,7 +82,8 @@ SUSPICIOUS_MODULES = {
 SUSPICIOUS_BUILTINS = {
     "setattr": "patches attributes with setattr", "delattr": "deletes attributes with delattr",
     "exec": "executes generated code (exec)", "eval": "evaluates generated code (eval)",
-    "compile": "compiles generated code", "__import__": "imports modules dynamically", "globals": "rewrites module globals",
+    "compile": "compiles generated code", "__import__": "imports modules dynamically",
+    "globals": "rewrites module globals",
     "open": "opens files", "breakpoint": "starts a debugger", "memoryview": "reads raw memory (memoryview)",
 }
 # Functions of os/sys/signal/... flagged however they are reached.
@@ -151,7 +152,8 @@ TEXT_NEEDLES = {
     "matplotlibrc": "plants a matplotlib configuration", "LD_PRELOAD": "preloads native code",
     "PYTHONSTARTUP": "plants a startup script", "/proc/": "reads /proc",
 }
-_PATH_PATTERN = re.compile(r"(?:^|[\s'\"=:;,(])(" + "|".join(re.escape(n) for n in PATH_NEEDLES) + r")(?=/|$|[\s'\";,)])")
+_PATH_PATTERN = re.compile(r"(?:^|[\s'\"=:;,(])(" + "|".join(re.escape(n) for n in PATH_NEEDLES)
+                           + r")(?=/|$|[\s'\";,)])")
 PATCHABLE_ROOTS = {"torch", "nn", "F", "np", "numpy", "math", "builtins", "os", "sys", "grader", "pytest"}
 # Attribute assignments that honest notebooks make (reproducibility and speed switches).
 HARMLESS_ASSIGNMENTS = ("torch.backends.", "np.random.", "numpy.random.", "plt.rcParams", "matplotlib.rcParams")

@@ -30,7 +30,7 @@ from grader.scan import scan_for_tampering
 @dataclass
 class Settings:
     cell_timeout: float = 10.0
-    call_timeout: float = 20.0
+    call_timeout: float = 10.0
     submission_budget: float = 300.0
     sandbox: dict = field(default_factory=dict)
 

@@ -2,7 +2,10 @@
 
 The worker owns one zygote for its lifetime; every submission × assignment
 gets a fresh child forked from it. All waiting is bounded: each request has a
-deadline, after which the child's whole process group is killed.
+deadline, after which the child's PID 1 (and with it its whole PID namespace)
+and its process group are killed. What the child sends back is data only
+(``grader.wire.recv_trusted``), and even its strings are capped here: the
+child's own caps are student-controlled.
 """
 from __future__ import annotations
 
@@ -19,6 +22,10 @@ from pathlib import Path
 
 from grader import wire
 from grader.sandbox.isolation import sandbox_pid_of
+
+
+MAX_OUTPUT_CHARS = 8_000  # printed output kept per request (the child keeps 4,000, if it was not patched)
+MAX_MESSAGE_CHARS = 4_000  # of an error message or traceback
 
 
 class SandboxError(Exception):
@@ -96,7 +103,7 @@ class Zygote:
         return self.process.poll() is None
 
     def close(self) -> None:
-        """Closing the control socket tells the zygote to clean up (kill its sandbox uid) and exit; then it is killed."""
+        """Closing the control socket makes the zygote clean up (kill its sandbox uid) and exit; else it is killed."""
         self.control.close()
         try:
             self.process.wait(timeout=5)
@@ -153,7 +160,9 @@ class Child:
             self.kill("your code sent back a malformed answer")
             raise SandboxCrashed(self.dead)
         if reply.get("output"):
-            self.output.append(str(reply["output"]))
+            self.output.append(str(reply["output"])[:MAX_OUTPUT_CHARS])
+            while sum(map(len, self.output)) > 4 * MAX_OUTPUT_CHARS and len(self.output) > 1:
+                self.output.pop(0)
         if reply["ok"]:
             value = reply.get("value")
             if message.get("op") == "describe":
@@ -164,9 +173,11 @@ class Child:
                 except InconsistentDescription as err:
                     raise InconsistentAnswer(str(err)) from None
             return value
-        error = reply.get("error") or {}
-        raise StudentRaised(str(error.get("type", "Exception")), [str(m) for m in error.get("mro", [])],
-                            str(error.get("message", "")), str(error.get("traceback", "")))
+        error = reply.get("error") if isinstance(reply.get("error"), dict) else {}
+        mro = error.get("mro") if isinstance(error.get("mro"), list) else []
+        raise StudentRaised(str(error.get("type", "Exception"))[:200], [str(m)[:200] for m in mro[:64]],
+                            str(error.get("message", ""))[:MAX_MESSAGE_CHARS],
+                            str(error.get("traceback", ""))[:MAX_MESSAGE_CHARS])
 
     def kill(self, reason: str = "stopped by the grader") -> None:
         """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group.

@@ -138,14 +138,16 @@ def verify(info) -> None:
         "state_dict": state,
         "children": children,
     }
+    words = {"num_params": "parameter count", "num_trainable": "trainable parameter count",
+             "parameters": "list of parameters", "state_dict": "state_dict layout", "children": "list of children"}
     for key, value in registered.items():
         if reported[key] != value:
             shown = (f"{reported[key]:,} reported, {value:,} registered" if isinstance(value, int)
-                     else "the lists differ")
+                     else "the two lists differ")
             raise InconsistentDescription(
-                f"your module's {key.replace('_', ' ')} as reported by parameters()/state_dict() does not match "
-                f"the parameters and buffers it actually registers ({shown}); overriding or patching these methods "
-                f"is not allowed")
+                f"your module's {words[key]} as reported by parameters() / named_parameters() / state_dict() does "
+                f"not match the parameters and buffers it actually registers ({shown}): these methods must not be "
+                f"overridden or patched")
 
 
 def count_calls(fn, names: set[str]):

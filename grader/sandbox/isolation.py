@@ -9,11 +9,12 @@ Each step is a kernel mechanism measured on these machines
    its own PID namespace: when it ends, the kernel kills everything it started.
    The worker kills that PID 1 directly (``sandbox_pid_of``), so clearing the
    death signal or leaving the process group does not let it outlive its unit;
-3. cgroups per slot where the machine offers them: one memory bound for all
-   processes of the child together (CUDA included, which cannot take
-   ``RLIMIT_AS``; a fork bomb of 4 GiB processes is bounded too), and one CPU
-   share, so a child spinning many processes cannot starve another student's
-   child into its time limits;
+3. cgroups per slot where the machine offers them (the zygote joins them
+   once; its children are born inside): one memory bound for all processes
+   of the child together (CUDA included, which cannot take ``RLIMIT_AS``; a
+   fork bomb of 4 GiB processes is bounded too), and one CPU share, so a
+   child spinning many processes cannot starve another student's child into
+   its time limits; sandboxed processes are the OOM killer's first choice;
 4. a new root file system built from an allow-list, not a deny-list: an empty
    tmpfs holding read-only bind mounts of the system directories (``/usr``,
    ``/etc``, ``/lib*``...), the interpreter, the virtual environment and the
@@ -176,11 +177,15 @@ def sandbox_pid_of(middle_pid: int) -> list[int]:
 
 
 # --- cgroups per slot (best effort) -------------------------------------------------------------------------
+# The zygote joins its slot's cgroups once (``enter_slot``): its children are then born inside them. Joining in
+# every child would cost ~12 ms each (a cgroup v1 attach waits for RCU grace periods). The zygote's own pages
+# (torch, shared copy-on-write with its children) count towards the bound; it is shielded from the OOM killer
+# there, and every sandboxed process is made its first choice (oom_score_adj 1000).
 CGROUP_CONTROLLERS = ("memory", "cpu")  # memory: one bound for all the child's processes; cpu: one fair share
 
 
 def _cgroup_dirs(uid: int) -> list[tuple[str, str, Path]]:
-    """(version, controller, directory) of this slot's cgroups, each below this process's own cgroup."""
+    """(version, controller, directory) of slot ``uid``'s cgroups, next to this process's (or its slot's) cgroup."""
     try:
         lines = Path("/proc/self/cgroup").read_text(encoding="utf-8").splitlines()
     except OSError:
@@ -191,7 +196,9 @@ def _cgroup_dirs(uid: int) -> list[tuple[str, str, Path]]:
         if len(parts) != 3:
             continue
         _, field, path = parts
-        rel = path.strip().lstrip("/")
+        rel = Path(path.strip().lstrip("/"))
+        if rel.name.startswith(CGROUP_PREFIX):  # this process already is in a slot (a zygote or its child)
+            rel = rel.parent
         if field:  # cgroup v1: one hierarchy per controller (or per co-mounted group, e.g. "cpu,cpuacct")
             for controller in CGROUP_CONTROLLERS:
                 if controller in field.split(","):
@@ -211,27 +218,70 @@ def _cgroup_dirs(uid: int) -> list[tuple[str, str, Path]]:
     return found
 
 
-def join_cgroups(uid: int, memory_limit: int) -> list[str]:
-    """Put this process (and so everything it starts) into its slot's cgroups; returns the controllers joined."""
-    joined = []
+def set_memory_bound(uid: int, limit: int) -> bool:
+    """Set slot ``uid``'s bound on the memory of all its processes together (a file write, no attach)."""
+    done = False
     for version, controller, directory in _cgroup_dirs(uid):
+        if controller != "memory" or not directory.is_dir():
+            continue
+        try:
+            if version == "v1":
+                swap = directory / "memory.memsw.limit_in_bytes"
+                limits = [directory / "memory.limit_in_bytes"] + ([swap] if swap.exists() else [])
+                current = int((directory / "memory.limit_in_bytes").read_text(encoding="ascii"))
+                for path in (limits if limit <= current else limits[::-1]):  # memsw must stay >= the memory limit
+                    path.write_text(str(limit), encoding="ascii")
+            else:
+                (directory / "memory.max").write_text(str(limit), encoding="ascii")
+                if (directory / "memory.swap.max").exists():
+                    (directory / "memory.swap.max").write_text("0", encoding="ascii")
+            done = True
+        except (OSError, ValueError):
+            continue
+    return done
+
+
+def set_oom_score_adj(value: int) -> None:
+    try:
+        Path("/proc/self/oom_score_adj").write_text(str(value), encoding="ascii")
+    except OSError:
+        pass
+
+
+def enter_slot(uid: int, memory_limit: int) -> list[str]:
+    """Move this zygote into its slot's cgroups (created here); returns the controllers joined."""
+    remove_stale_cgroups()
+    joined = []
+    for _, controller, directory in _cgroup_dirs(uid):
         try:
             directory.mkdir(exist_ok=True)
-            if controller == "memory" and version == "v1":
-                (directory / "memory.limit_in_bytes").write_text(str(memory_limit), encoding="ascii")
-                swap = directory / "memory.memsw.limit_in_bytes"
-                if swap.exists():
-                    swap.write_text(str(memory_limit), encoding="ascii")
-            elif controller == "memory":
-                (directory / "memory.max").write_text(str(memory_limit), encoding="ascii")
-                swap = directory / "memory.swap.max"
-                if swap.exists():
-                    swap.write_text("0", encoding="ascii")
             (directory / "cgroup.procs").write_text("0", encoding="ascii")
             joined.append(controller)
         except OSError:
             continue
+    if "memory" in joined:
+        set_memory_bound(uid, memory_limit)
+        set_oom_score_adj(-1000)  # inside its slot the zygote is never the OOM victim (its children are)
     return joined
+
+
+def leave_slot(uid: int, wait: float = 2.0) -> None:
+    """Move this zygote back to its parent cgroups and remove the slot's, once its last (killed) process is gone."""
+    import time
+
+    deadline = time.monotonic() + wait
+    for _, _, directory in _cgroup_dirs(uid):
+        try:
+            (directory.parent / "cgroup.procs").write_text("0", encoding="ascii")
+        except OSError:
+            pass
+        while directory.exists():
+            try:
+                directory.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
 
 
 def memory_cgroup_available() -> bool:
@@ -254,23 +304,8 @@ def remove_stale_cgroups() -> None:
                     pass
 
 
-def remove_cgroups(uid: int, wait: float = 2.0) -> None:
-    """Remove the slot's cgroups once their last (just killed) process is gone."""
-    import time
-
-    deadline = time.monotonic() + wait
-    for _, _, directory in _cgroup_dirs(uid):
-        while directory.exists():
-            try:
-                directory.rmdir()
-            except OSError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.01)
-
-
 def kill_uid(uid: int) -> None:
-    """SIGKILL every process running as ``uid`` (from a helper that takes that uid: kill(-1) then reaches exactly them)."""
+    """SIGKILL every process running as ``uid``, from a helper that takes that uid (kill(-1) then reaches just them)."""
     if not is_sandbox_uid(uid) or os.geteuid() != 0:
         return
     pid = os.fork()
@@ -355,14 +390,23 @@ def build_file_system(config: dict, limits: dict) -> None:
     needed = _needed_paths(config)
     system = [Path(d) for d in SYSTEM_DIRECTORIES if os.path.isdir(d) and not os.path.islink(d)]
     links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
-    binds = _outermost(system + needed)
+    binds = _outermost(system + needed) + [Path("/dev"), Path("/sys")]
     # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
-    handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in binds + [Path("/dev"), Path("/sys")] if p.exists()}
+    handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in binds if p.exists()}
     new = "/tmp"
+    size = int(limits["tmp_bytes"])
     mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
+    for directory in ("/proc", "/tmp"):
+        os.makedirs(new + directory)
+    # The scratch /tmp first: a needed path under /tmp is then bound inside it (root-owned in a sticky directory).
+    mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
     for path, fd in handles.items():
         target = new + str(path)
-        os.makedirs(target, exist_ok=True)
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(target, exist_ok=True)
+        else:  # a single file (an ``expose`` entry)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            open(target, "a").close()
         mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         os.close(fd)
         if path == Path("/dev"):
@@ -371,13 +415,10 @@ def build_file_system(config: dict, limits: dict) -> None:
             _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
     for link, points_to in links.items():
         os.symlink(points_to, new + link)
-    size = int(limits["tmp_bytes"])
     if os.path.isdir(new + "/dev/shm"):
         mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
     if os.path.isdir(new + "/dev/mqueue"):
         mount("tmpfs", new + "/dev/mqueue", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=000,size=4k")
-    for directory in ("/proc", "/tmp"):
-        os.makedirs(new + directory, exist_ok=True)
     mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this PID namespace's processes only
     os.chdir(new)
     os.mkdir(".old")
@@ -385,7 +426,6 @@ def build_file_system(config: dict, limits: dict) -> None:
     os.chdir("/")
     _check(_libc.umount2(b"/.old", MNT_DETACH), "umount the old root")
     os.rmdir("/.old")
-    mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
     # Paths the configuration hides that an allow-listed directory still shows (a project kept under /usr, say).
     root_device = os.stat("/").st_dev
     for path in sorted({Path(p) for p in config.get("hide", [])}, key=lambda p: len(p.parts)):
@@ -445,9 +485,10 @@ def enter(config: dict, sock: socket.socket) -> None:
     isolate = config.get("isolate", True) and can_isolate()
     uid = sandbox_uid(int(config["zygote_pid"]))
     if isolate:
+        set_oom_score_adj(1000)  # the first choice of any OOM killer, in the slot's cgroup or on the whole machine
+        set_memory_bound(uid, int(limits["total_memory_bytes"]))  # the zygote already put us in the slot's cgroups
         _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
         enter_pid_namespace()
-        join_cgroups(uid, int(limits["total_memory_bytes"]))
         build_file_system(config, limits)
         os.chdir("/tmp")
     elif config.get("scratch"):

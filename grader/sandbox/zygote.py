@@ -8,6 +8,12 @@ Protocol on the control socket FD: the worker sends ``{"op": "fork",
 "config": {...}}``; the zygote forks, and sends back the child's pid together
 with the worker's end of a fresh socket pair (SCM_RIGHTS), so the child talks
 to the worker directly and the zygote stays out of the data path.
+
+A zygote is one concurrent slot: its children run as the sandbox uid derived
+from its pid, inside the slot's cgroups, which it joins once at start-up
+(``isolation.enter_slot``). When the worker closes the control socket or dies
+(the zygote's death signal is SIGTERM, not SIGKILL, for this), it kills every
+process of its sandbox uid and removes the slot's cgroups before exiting.
 """
 from __future__ import annotations
 
@@ -42,7 +48,7 @@ def _clean_up() -> None:
 
     uid = isolation.sandbox_uid(os.getpid())
     isolation.kill_uid(uid)
-    isolation.remove_cgroups(uid)
+    isolation.leave_slot(uid)
 
 
 def warm_up() -> None:
@@ -126,7 +132,7 @@ def main() -> None:
 
         isolated = isolation.probe()
         if isolated:
-            isolation.remove_stale_cgroups()
+            isolation.enter_slot(isolation.sandbox_uid(os.getpid()), isolation.DEFAULT_LIMITS["total_memory_bytes"])
         # Ready: "F" when children get the full sandbox, "D" when this machine only allows limits (no root).
         control.sendall(b"F" if isolated else b"D")
         serve(control)
