@@ -409,6 +409,7 @@ LAYOUT_HINT = ("use the attribute names features / avgpool / classifier and exac
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_param_count(student):
     """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), built on meta"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
@@ -443,6 +444,7 @@ def _reference_layout(reference, **kwargs):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_state_dict_layout(student, reference):
     """AlexNet's state_dict keys and shapes are exactly torchvision's (features.0 … classifier.6)"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
@@ -454,6 +456,7 @@ def test_alexnet_state_dict_layout(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_layers_and_arguments(student):
     """AlexNet's layer sequence (ReLU, max-pool, adaptive 6x6 pool, Dropout) follows num_classes and dropout"""
     mine = _build_on_meta(student, "AlexNet(num_classes=37, dropout=0.2) on the meta device", num_classes=37,

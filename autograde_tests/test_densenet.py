@@ -207,6 +207,7 @@ def _run_meta(fn, what: str, hint: str):
 # DenseLayer
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_dense_layer_matches_reference")
 def test_dense_layer_parameters(student, reference):
     """DenseLayer: BN-ReLU-1x1 bottleneck (bn_size·k)-BN-ReLU-3x3, no bias: parameter counts and torchvision names"""
     build = student.DenseLayer
@@ -337,6 +338,7 @@ def test_dense_block_concatenates(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_dense_block_matches_reference")
 def test_dense_block_layers(student, reference):
     """DenseBlock: children denselayer1..L, layer i sees c0 + (i−1)·k channels (denseblock1 has 335,040 parameters)"""
     build = student.DenseBlock
@@ -424,6 +426,7 @@ def test_dense_channels(student):
 # Transition
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_transition_matches_reference")
 def test_transition_parameters(student, reference):
     """Transition(256, 128) has 33,280 parameters: BN + 1x1 conv without bias, torchvision's names"""
     build = student.Transition
@@ -503,6 +506,7 @@ def _student_densenet121(student) -> dict:
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet121_parameters(student):
     """densenet121() has 7,978,856 parameters, about a third of ResNet-50's 25.6M"""
     got = int(_student_densenet121(student)["num_params"])
@@ -519,6 +523,7 @@ def test_densenet121_parameters(student):
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet121_state_dict(student, reference):
     """densenet121 keeps torchvision's state_dict keys, order and shapes (727 entries, BN buffers included)"""
     layout = [(k, tuple(shape), d) for k, shape, d in _student_densenet121(student)["state_dict"]]
@@ -532,6 +537,7 @@ def test_densenet121_state_dict(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet_channel_bookkeeping(student, reference):
     """DenseNet(growth_rate=12, block_config=(3, 2, 4), 24 initial features, bn_size=2): each transition halves"""
     kwargs = {"growth_rate": 12, "block_config": (3, 2, 4), "num_init_features": 24, "bn_size": 2, "num_classes": 7}

@@ -345,6 +345,7 @@ def _branch_counts(mine) -> list:
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_inception_matches_reference")
 def test_inception_parameters(student):
     """Inception blocks 3a, 3b, 4a, 4e, 5b of Table 1 (3a: 163,696 parameters): biased convs, a true 5x5"""
     build = student.Inception
@@ -637,6 +638,7 @@ def _googlenet_hint(student, got: int) -> str:
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_googlenet_matches_reference")
 def test_googlenet_parameters(student):
     """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes changes only the last layer"""
     _, info = _student_googlenet_meta(student, None)

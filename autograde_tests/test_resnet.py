@@ -353,6 +353,7 @@ def _expansion(student, name: str, expected: int):
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_basic_block_matches_reference")
 def test_basic_block_parameters(student, reference):
     """BasicBlock: two 3x3 convs without bias + BN (73,984 for 64→64), 1x1 conv + BN projection only when the shape changes"""
     _expansion(student, "BasicBlock", 1)
@@ -443,6 +444,7 @@ def _bottleneck_params(cin: int, mid: int, stride: int, expansion: int = 4) -> t
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_parameters(student, reference):
     """Bottleneck: 1x1 reduce, 3x3, 1x1 expand ×4, no bias (70,400 for 256→64→256); projection for resnet50's layer1.0 (75,008)"""
     _expansion(student, "Bottleneck", 4)
@@ -496,6 +498,7 @@ def test_bottleneck_parameters(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_stride_on_the_3x3(student):
     """Bottleneck(256, 128, stride=2): the stride sits on the 3x3 conv2 and on the projection, not on conv1 (ResNet v1.5)"""
     mine = student.Bottleneck(256, 128, 2)
@@ -664,6 +667,7 @@ def _variant_params(reference, model: str) -> dict:
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_parameters(student, reference):
     """resnet18, resnet34 and resnet50 have exactly 11,689,512, 21,797,672 and 25,557,032 parameters (built on meta)"""
     for model, expected in EXPECTED_PARAMS.items():
@@ -692,6 +696,7 @@ def test_resnet_parameters(student, reference):
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_state_dict(student, reference):
     """resnet18/34/50 keep torchvision's state_dict keys, order and shapes (122 / 218 / 320 entries, BN buffers included)"""
     for model in EXPECTED_PARAMS:
@@ -710,6 +715,7 @@ CUSTOM = [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_custom_config(student, reference):
     """ResNet(block, layers, num_classes) follows its arguments: small custom configurations, built and run on meta"""
     for block, layers, classes in CUSTOM:

@@ -482,6 +482,7 @@ def _ref_block_layout(reference, args):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_vgg_block_matches_reference")
 def test_vgg_block_layers(student, reference):
     """vgg_block is an nn.Sequential of num_convs × (3x3 conv, ReLU) then a max-pool, with biased convs in → out → out"""
     for args in BLOCK_CONFIGS:
@@ -664,6 +665,7 @@ def _vgg_count_hint(name, got, num_classes) -> str:
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_parameter_counts(student):
     """vgg16() has 138,357,544 and vgg19() 143,667,240 parameters (not the lecture's 110M); num_classes is respected"""
     for name, kwargs, expected in [("vgg16", {}, VGG16_PARAMS), ("vgg19", {}, VGG19_PARAMS),
@@ -731,6 +733,7 @@ def _vgg_layout_hint(name):
 
 
 @pytest.mark.points(3)
+@pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_state_dict_layout(student, reference):
     """vgg16 and vgg19 keep torchvision's state_dict keys and shapes (one flat features Sequential, classifier 0/3/6)"""
     for name in ("vgg16", "vgg19"):
@@ -754,6 +757,7 @@ def test_vgg_state_dict_layout(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_structure(student, reference):
     """features: conv/ReLU/max-pool in torchvision's order; avgpool adaptive 7x7; classifier with ReLU and Dropout(0.5)"""
     for name in ("vgg16", "vgg19"):

@@ -51,10 +51,7 @@ WRONG_ARCHITECTURE = {"fake_count_public_api", "fake_describe", "fake_describe_c
 # Attacks whose cell never finishes (they are stopped by the wall-clock kill).
 HANGS = {"signal_timer_tricks", "infinite_loop_swallow", "fork_bomb"}
 # Known limits, each with the change (outside the sandbox) that closes it; strict: a fix makes these fail loudly.
-KNOWN_SCORE_GAPS = {
-    "fake_describe_consistent": "a fake of describe() that also rewrites its independent account passes the "
-                                "count/layout-only tests; needs those tests gated on a behavioural test (see report)",
-}
+KNOWN_SCORE_GAPS: dict[str, str] = {}
 KNOWN_LEAKS: dict[str, str] = {}
 
 # The cgroup bound on all of a child's processes together is lowered so that fork_memory_bomb hits it within 3 s.
