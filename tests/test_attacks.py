@@ -109,6 +109,9 @@ found = [p for pattern in ("/tmp/*", "/var/tmp/*", "/dev/shm/*", "/dev/*marker*"
 for directory in sys.path:
     found += glob.glob(os.path.join(directory, "*attack*")) + glob.glob(os.path.join(directory, "*customize.py"))
 found += glob.glob(os.path.expanduser("~/.ipython/profile_default/startup/*"))
+# the sandbox's own read-only mounts (interpreter, venv, grader) show up here when the checkout lives under /tmp
+own = [sys.prefix, sys.base_prefix, os.path.dirname(os.path.dirname(os.path.abspath(__import__("grader").__file__)))]
+found = [p for p in found if not any(k == p or k.startswith(p.rstrip("/") + "/") for k in own)]
 libc = ctypes.CDLL(None)
 if libc.shmget(0xC0FFEE, 0, 0) >= 0 or libc.semget(0xC0FFEE, 0, 0) >= 0:
     found.append("System V IPC object")
