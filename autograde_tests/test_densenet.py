@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
+from grader.checks import (ResultCache, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
                            call_keeping_inputs, call_on, describe, fail, load_weights, state_dict_layout,
                            type_names)
 from grader.sandbox.client import StudentRaised
@@ -28,13 +28,8 @@ ATOL, RTOL = 1e-7, 1e-6  # float64 on both sides
 # --------------------------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------------------------
-_CACHE: dict = {}
-
-
-def _cached(key, build):
-    if key not in _CACHE:
-        _CACHE[key] = build()
-    return _CACHE[key]
+_cache = ResultCache()
+_cached = _cache.once
 
 
 def _randomise_bn(module, seed: int):
@@ -65,16 +60,7 @@ def _ref_case(reference, name: str, args: tuple, kwargs: dict, shape: tuple, dev
     return _cached((reference, name, args, tuple(sorted(kwargs.items())), shape, device, seed), build)
 
 
-_PER_STUDENT: list = [None, {}]
-
-
-def _student_cached(student, key, build):
-    """A value computed once per graded submission (the cache is dropped when the next submission comes)."""
-    if _PER_STUDENT[0] is not student:
-        _PER_STUDENT[:] = [student, {}]
-    if key not in _PER_STUDENT[1]:
-        _PER_STUDENT[1][key] = build()
-    return _PER_STUDENT[1][key]
+_student_cached = _cache.per_submission
 
 
 def _ref_layout(reference, name: str, *args, **kwargs):

@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
+from grader.checks import (ResultCache, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
                            call_on, describe, fail, load_weights, param_count, state_dict_layout)
 from grader.sandbox.client import StudentRaised
 
@@ -32,25 +32,11 @@ ATOL, RTOL = 1e-7, 1e-6  # float64 on both sides (vgg_block)
 # --------------------------------------------------------------------------------------------------------------------
 # helpers
 # --------------------------------------------------------------------------------------------------------------------
-_CACHE: dict = {}
+_cache = ResultCache()
+_cached = _cache.once
 
 
-def _cached(key, build):
-    if key not in _CACHE:
-        _CACHE[key] = build()
-    return _CACHE[key]
-
-
-_PER_STUDENT: list = [None, {}]
-
-
-def _student_cached(student, key, build):
-    """A value computed once per graded submission (the cache is dropped when the next submission comes)."""
-    if _PER_STUDENT[0] is not student:
-        _PER_STUDENT[:] = [student, {}]
-    if key not in _PER_STUDENT[1]:
-        _PER_STUDENT[1][key] = build()
-    return _PER_STUDENT[1][key]
+_student_cached = _cache.per_submission
 
 
 def _student_call(what, hint, fn, *args, **kwargs):
