@@ -69,3 +69,28 @@ def solution_results() -> dict[str, dict]:
             return self[assignment_id]
 
     return Lazy(cache)
+
+
+# Assertions shared by the tests/test_grading_*.py files.
+
+def failed(result: dict, test: str, *keywords: str) -> dict:
+    """Assert that ``test`` lost its points and that its message mentions every keyword (case-insensitive)."""
+    entry = by_name(result)[test]
+    assert entry["outcome"] in ("failed", "error") and entry["points"] == 0, (test, entry)
+    for keyword in keywords:
+        assert keyword.lower() in entry["message"].lower(), (test, keyword, entry["message"])
+    return entry
+
+def passed(result: dict, *tests: str) -> None:
+    for test in tests:
+        entry = by_name(result)[test]
+        assert entry["outcome"] == "passed" and entry["points"] == entry["max_points"], (test, entry)
+
+def not_credited(result: dict, *tests: str) -> None:
+    """Assert that these structural tests passed their own checks (counts, layouts, children) but were not credited,
+    because a behavioural test of the same module -- the reference's weights loaded, outputs compared in the trusted
+    process -- failed (``@pytest.mark.confirmed_by``): a structure the sandbox reports is credited only with it."""
+    for test in tests:
+        entry = by_name(result)[test]
+        assert entry["outcome"] == "failed" and entry["points"] == 0, (test, entry)
+        assert entry["message"].startswith("Not credited yet"), (test, entry["message"])

@@ -10,7 +10,7 @@ from textwrap import dedent
 
 import pytest
 
-from conftest import ROOT, by_name, released_notebook
+from conftest import failed, not_credited, passed, ROOT, by_name, released_notebook
 
 ID = "inception"
 
@@ -26,30 +26,6 @@ INCEPTION_TESTS = {"test_inception_parameters", "test_inception_branches", "test
                    "test_inception_matches_reference"}
 GOOGLENET_TESTS = {"test_googlenet_parameters", "test_googlenet_output_shapes", "test_googlenet_matches_reference",
                    "test_googlenet_dropout"}
-
-
-def failed(result: dict, test: str, *keywords: str) -> dict:
-    """Assert that ``test`` lost its points and that its message mentions every keyword (case-insensitive)."""
-    entry = by_name(result)[test]
-    assert entry["outcome"] in ("failed", "error") and entry["points"] == 0, (test, entry)
-    for keyword in keywords:
-        assert keyword.lower() in entry["message"].lower(), (test, keyword, entry["message"])
-    return entry
-
-
-def passed(result: dict, *tests: str) -> None:
-    for test in tests:
-        entry = by_name(result)[test]
-        assert entry["outcome"] == "passed" and entry["points"] == entry["max_points"], (test, entry)
-
-
-def not_credited(result: dict, *tests: str) -> None:
-    """Assert that these structural tests passed their own checks but lost their points because the module's
-    behavioural test (its forward pass against the reference) failed: ``@pytest.mark.confirmed_by``."""
-    for test in tests:
-        entry = by_name(result)[test]
-        assert entry["outcome"] == "failed" and entry["points"] == 0, (test, entry)
-        assert entry["message"].startswith("Not credited yet"), (test, entry["message"])
 
 
 def only_failed(result: dict, *tests: str) -> None:
