@@ -25,7 +25,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, CheckFailed, assert_equal, assert_same_output, assert_tensor, call_keeping_inputs, call_on,
+from grader.checks import (ResultCache, assert_same_layout, CheckFailed, assert_equal, assert_same_output, assert_tensor, call_keeping_inputs, call_on,
                            describe, fail, load_weights, state_dict_layout)
 from grader.sandbox.client import StudentRaised
 
@@ -213,27 +213,11 @@ def _run_meta(fn, what: str, hint: str):
 
 
 def _check_layout(what: str, mine: list, expected: list) -> None:
-    """Compare state_dict layouts [(key, shape, dtype)]: keys, order, shapes."""
-    exp = {k: s for k, s, _ in expected}
-    got = {k: s for k, s, _ in mine}
-    missing = [k for k in exp if k not in got]
-    extra = [k for k in got if k not in exp]
-    if missing or extra:
-        fail(f"{what}: the state_dict keys differ from torchvision's ({len(expected)} entries expected, "
-             f"{len(mine)} came). Missing: {missing[:5]}{' …' if len(missing) > 5 else ''}; "
-             f"unexpected: {extra[:5]}{' …' if len(extra) > 5 else ''}.", _layout_hint(missing, extra, []))
-    wrong = [(k, exp[k], got[k]) for k in exp if tuple(exp[k]) != tuple(got[k])]
-    if wrong:
-        listed = "; ".join(f"{k}: expected {tuple(e)}, got {tuple(g)}" for k, e, g in wrong[:4])
-        fail(f"{what}: {len(wrong)} state_dict entr{'y has' if len(wrong) == 1 else 'ies have'} the wrong shape "
-             f"({listed}{' …' if len(wrong) > 4 else ''}).", _layout_hint([], [], wrong))
-    if [k for k, _, _ in mine] != [k for k, _, _ in expected]:
-        first = next(i for i, (a, b) in enumerate(zip(mine, expected)) if a[0] != b[0])
-        fail(f"{what}: the state_dict has the right keys but in a different order (entry {first} is "
-             f"{mine[first][0]!r}, torchvision has {expected[first][0]!r} there).",
-             "register the submodules in torchvision's order (the order of assignment in __init__ is the order of "
-             "the state_dict): conv1 bn1 conv2 bn2 (conv3 bn3) downsample in a block; conv1 bn1 layer1..layer4 fc "
-             "in the network")
+    """Compare state_dict layouts [(key, shape, dtype)]: keys, shapes, order."""
+    assert_same_layout(what, mine, expected, _layout_hint,
+                       "register the submodules in torchvision's order (the order of assignment in __init__ is the"
+                       ' order of the state_dict): conv1 bn1 conv2 bn2 (conv3 bn3) downsample in a block; conv1 '
+                       'bn1 layer1..layer4 fc in the network')
 
 
 def _layout_hint(missing, extra, wrong) -> str:

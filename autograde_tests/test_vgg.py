@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
+from grader.checks import (ResultCache, assert_same_layout, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
                            call_on, describe, fail, load_weights, param_count, state_dict_layout)
 from grader.sandbox.client import StudentRaised
 
@@ -666,24 +666,9 @@ def test_vgg_parameter_counts(student):
 
 def _check_layout(what: str, mine: list, expected: list, hint_for) -> None:
     """Compare state_dict layouts [(key, shape, dtype)]: keys, shapes, order."""
-    exp = {k: s for k, s, _ in expected}
-    got = {k: s for k, s, _ in mine}
-    missing = [k for k in exp if k not in got]
-    extra = [k for k in got if k not in exp]
-    if missing or extra:
-        fail(f"{what}: the state_dict keys differ from torchvision's ({len(expected)} entries expected, "
-             f"{len(mine)} came). Missing: {missing[:5]}{' …' if len(missing) > 5 else ''}; "
-             f"unexpected: {extra[:5]}{' …' if len(extra) > 5 else ''}.", hint_for(missing, extra, []))
-    wrong = [(k, exp[k], got[k]) for k in exp if tuple(exp[k]) != tuple(got[k])]
-    if wrong:
-        listed = "; ".join(f"{k}: expected {tuple(e)}, got {tuple(g)}" for k, e, g in wrong[:4])
-        fail(f"{what}: {len(wrong)} state_dict entr{'y has' if len(wrong) == 1 else 'ies have'} the wrong shape "
-             f"({listed}{' …' if len(wrong) > 4 else ''}).", hint_for([], [], wrong))
-    if [k for k, _, _ in mine] != [k for k, _, _ in expected]:
-        first = next(i for i, (a, b) in enumerate(zip(mine, expected)) if a[0] != b[0])
-        fail(f"{what}: the state_dict has the right keys but in a different order (entry {first} is "
-             f"{mine[first][0]!r}, torchvision has {expected[first][0]!r} there).",
-             "register features, avgpool, classifier in this order, and each layer's weight before its bias")
+    assert_same_layout(what, mine, expected, hint_for,
+                       "register features, avgpool, classifier in this order, and each layer's weight before its "
+                       'bias')
 
 
 def _vgg_layout_hint(name):

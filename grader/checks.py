@@ -171,6 +171,32 @@ def expect_student_error(call, expected: str, what: str, hint: str = "") -> Stud
     fail(f"{what}: expected {expected} to be raised, but nothing was raised.", hint)
 
 
+def assert_same_layout(what: str, mine: list, expected: list, hint_for, order_hint: str) -> None:
+    """Compare state_dict layouts [(key, shape, dtype)]: keys, then shapes, then order.
+
+    ``hint_for(missing, extra, wrong_shapes)`` turns a difference into its likely cause in the
+    lecture's terms (each assignment knows its own typical mistakes); ``order_hint`` says which order
+    torchvision registers the submodules in.
+    """
+    exp = {k: s for k, s, _ in expected}
+    got = {k: s for k, s, _ in mine}
+    missing = [k for k in exp if k not in got]
+    extra = [k for k in got if k not in exp]
+    if missing or extra:
+        fail(f"{what}: the state_dict keys differ from torchvision's ({len(expected)} entries expected, "
+             f"{len(mine)} came). Missing: {missing[:5]}{' …' if len(missing) > 5 else ''}; "
+             f"unexpected: {extra[:5]}{' …' if len(extra) > 5 else ''}.", hint_for(missing, extra, []))
+    wrong = [(k, exp[k], got[k]) for k in exp if tuple(exp[k]) != tuple(got[k])]
+    if wrong:
+        listed = "; ".join(f"{k}: expected {tuple(e)}, got {tuple(g)}" for k, e, g in wrong[:4])
+        fail(f"{what}: {len(wrong)} state_dict entr{'y has' if len(wrong) == 1 else 'ies have'} the wrong shape "
+             f"({listed}{' …' if len(wrong) > 4 else ''}).", hint_for([], [], wrong))
+    if [k for k, _, _ in mine] != [k for k, _, _ in expected]:
+        first = next(i for i, (a, b) in enumerate(zip(mine, expected)) if a[0] != b[0])
+        fail(f"{what}: the state_dict has the right keys but in a different order (entry {first} is "
+             f"{mine[first][0]!r}, torchvision has {expected[first][0]!r} there).", order_hint)
+
+
 def load_weights(mine, ref) -> str:
     """Load the reference's weights into the student's module: by name, else by shape in order.
 
