@@ -144,9 +144,16 @@ class GradeRun:
         current = {(u.student_id, u.assignment) for u in units}
         results = [r for r in book.results() if (r["student_id"], r["assignment"]) in current]
         book.close()
-        if any(r.get("sandbox", "full") != "full" for r in results):
-            self.console.print("[bold yellow]warning:[/bold yellow] the sandbox ran with limits only: namespaces, "
-                               "hidden files and the unprivileged uid need root (or a container).")
+        modes = {r.get("sandbox", "full") for r in results}
+        if any(m.startswith("limits only") for m in modes):
+            self.console.print("[bold yellow]warning:[/bold yellow] the sandbox ran with limits only: this machine "
+                               "allows neither root nor user namespaces, so student code could read the hidden "
+                               "tests and reach the network. Grade as root, or where user namespaces are enabled "
+                               "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).")
+        elif any(m.startswith("user namespaces") for m in modes):
+            self.console.print("note: not running as root: the sandbox used user namespaces (the same hidden files, "
+                               "no network, own processes; one uid for all slots, memory bounded per process only "
+                               "unless your cgroup is delegated).")
         write_csv(self.out, results)
         write_summary(self.out, results, problems)
         print_summary(results, problems, Console())

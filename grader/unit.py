@@ -156,7 +156,7 @@ def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settin
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
         child, result["cells"] = run_cells(cells, fork, settings)
-        result["sandbox"] = "full" if zygote().isolated else "limits only (the grader is not running as root)"
+        result["sandbox"] = zygote().description
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
         plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
                                submission={c.label: c.source for c in cells})

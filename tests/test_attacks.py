@@ -15,8 +15,11 @@ run's grades/ changed, that the listener on 127.0.0.1 heard nothing, that
 nothing was planted in the host's /tmp or /dev/shm, and that no process is
 left behind.
 
-It needs root (namespaces, mounts, uids); elsewhere the sandbox only applies
-limits and this module is skipped.
+All of it twice: graded as root (the full sandbox: a uid per slot, cgroups),
+and graded by an unprivileged user, as a TA without root grades (the sandbox
+in a user namespace; ``unprivileged.py``). Each run is skipped, with the
+reason, where its sandbox cannot be built: the corpus would harm a machine
+that runs it with limits only.
 """
 from __future__ import annotations
 
@@ -59,9 +62,13 @@ SETTINGS = dict(cell_timeout=3, call_timeout=5, submission_budget=40,
                 sandbox={"limits": {"total_memory_bytes": 3 * 2**29}})
 MARKER = "attack-marker"
 
-pytestmark = pytest.mark.skipif(not isolation.can_isolate() or not isolation.probe(),
-                                reason="the full sandbox needs root (namespaces, mounts, uids); without it the "
-                                       "attack corpus could harm this machine")
+# Not run without a memory cgroup (the user-namespace sandbox, unless the user's cgroup is delegated): only
+# RLIMIT_AS bounds each process, so 32 processes of 4 GiB could exhaust a CI machine before the OOM killer acts.
+NEEDS_MEMORY_CGROUP = {"fork_memory_bomb"}
+
+needs_root_sandbox = pytest.mark.skipif(not isolation.can_isolate() or not isolation.probe(),
+                                        reason="the full sandbox needs root (namespaces, mounts, uids); without it "
+                                               "the attack corpus could harm this machine")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -124,7 +131,7 @@ def attack_source(name: str, port: int) -> str:
     return re.sub(r"^LISTENER_PORT = 0\b", f"LISTENER_PORT = {port}", source, flags=re.M)
 
 
-def build_class(folder: Path, port: int, with_attackers: bool, canaries: dict[str, str]) -> Path:
+def build_class(folder: Path, port: int, attacks: list[str], canaries: dict[str, str]) -> Path:
     bases = honest_bases()
     submissions = folder / "submissions"
     students = {"h_partial": bases["partial"], "h_wrongarch": bases["wrongarch"],
@@ -132,15 +139,14 @@ def build_class(folder: Path, port: int, with_attackers: bool, canaries: dict[st
                 "z_stub": _with(bases["stub"], {}, canary=canaries["z_stub"]),
                 "z_persistence_probe": _with(bases["solution"], {}, extra=("probe", PROBE),
                                              canary=canaries["z_persistence_probe"])}
-    if with_attackers:
-        for name in ATTACKS:
-            base = bases["wrongarch" if name in WRONG_ARCHITECTURE else "partial"]
-            students[f"a_{name}"] = _with(base, {}, extra=(name, attack_source(name, port)))
+    for name in attacks:
+        base = bases["wrongarch" if name in WRONG_ARCHITECTURE else "partial"]
+        students[f"a_{name}"] = _with(base, {}, extra=(name, attack_source(name, port)))
     for student, nb in students.items():
         path = submissions / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
-    if with_attackers:  # links a student could put in a zip: to the hidden tests, the solutions, another student
+    if "symlink_escape" in attacks:  # links a student could put in a zip: to the hidden tests, the solutions, another student
         where = submissions / "a_symlink_escape" / ASSIGNMENT
         (where / "tests_link").symlink_to(ROOT / "autograde_tests")
         (where / "solutions_link").symlink_to(ROOT / "solutions")
@@ -239,8 +245,9 @@ def own_session() -> None:
             pass
 
 
-def leftovers(before: set[int]) -> list[str]:
-    """Processes of this run still alive: any sandbox uid whose zygote is gone or ours, anything new in our session."""
+def leftovers(before: set[int], grading_uid: int | None = None) -> list[str]:
+    """Processes of this run still alive: any sandbox uid whose zygote is gone or ours, anything new in our session,
+    anything new running as ``grading_uid`` (the unprivileged user whose sandboxes start sessions of their own)."""
     session = str(os.getsid(0))
     everything = processes()
     bad = []
@@ -250,7 +257,8 @@ def leftovers(before: set[int]) -> list[str]:
             zygote = everything.get(uid - isolation.FIRST_SANDBOX_UID)
             if zygote is None or zygote.get("sid") == session:
                 bad.append(f"{pid} uid {uid}: {_cmdline(pid)} (parent {fields.get('PPid')})")
-        elif fields.get("sid") == session and pid not in before and pid != os.getpid() and not (
+        elif (fields.get("sid") == session or (grading_uid is not None and uid == grading_uid)) and (
+                pid not in before) and pid != os.getpid() and not (
                 fields.get("PPid") == str(os.getpid()) and "multiprocessing.resource_tracker" in _cmdline(pid)):
             # (the coordinator's resource tracker is this test process's own helper; it ends with the process)
             bad.append(f"{pid} (our session): {_cmdline(pid)} (parent {fields.get('PPid')})")
@@ -352,6 +360,7 @@ class Listener:
 # the two runs
 # --------------------------------------------------------------------------------------------------------------
 def grade_class(submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
+    """Graded in this process (as root): the full sandbox."""
     from grader.run import GradeRun
     from grader.unit import Settings
 
@@ -361,33 +370,59 @@ def grade_class(submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
     return {r["student_id"]: r for r in results}, time.monotonic() - started
 
 
-@pytest.fixture(scope="session")
-def class_runs(tmp_path_factory):
+def grade_class_unprivileged(submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
+    """Graded by an unprivileged user: the user-namespace sandbox."""
+    from unprivileged import Unavailable, grade_unprivileged
+
+    try:
+        return grade_unprivileged(submissions, out, SETTINGS)
+    except Unavailable as err:
+        pytest.skip(f"no user-namespace sandbox here: {err}")
+
+
+def _sandbox_run(mode: str) -> tuple:
+    """(attacks in the class, grading function, uid the grading runs as) of one of the two runs."""
+    if mode == "root":
+        if not (isolation.can_isolate() and isolation.probe()):
+            pytest.skip("the full sandbox needs root (namespaces, mounts, uids); without it the attack corpus "
+                        "could harm this machine")
+        return ATTACKS, grade_class, None
+    from unprivileged import NOBODY
+
+    return ([a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], grade_class_unprivileged,
+            NOBODY if os.geteuid() == 0 else os.geteuid())
+
+
+@pytest.fixture(scope="session", params=["root", "userns"], ids=["root-sandbox", "userns-sandbox"])
+def class_runs(request, tmp_path_factory):
+    mode = request.param
+    attacks, grade, grading_uid = _sandbox_run(mode)
     listener = Listener()
     canaries = {s: f"canary-{s}-{secrets.token_hex(8)}" for s in ("z_solution", "z_stub", "z_persistence_probe")}
-    attacked_dir, clean_dir = tmp_path_factory.mktemp("attacked-class"), tmp_path_factory.mktemp("clean-class")
-    attacked = build_class(attacked_dir, listener.port, True, canaries)
-    clean = build_class(clean_dir, listener.port, False, canaries)
+    attacked_dir = tmp_path_factory.mktemp(f"attacked-class-{mode}")
+    clean_dir = tmp_path_factory.mktemp(f"clean-class-{mode}")
+    attacked = build_class(attacked_dir, listener.port, attacks, canaries)
+    clean = build_class(clean_dir, listener.port, [], canaries)
     repo_before, subs_before = tree_hashes(ROOT), tree_hashes(attacked)
     python_before, markers_before = python_dirs_listing(), set(host_markers())
     own_session()
     session_before = set(processes())
     monitor = UidMonitor()
     try:
-        results, seconds = grade_class(attacked, attacked_dir / "grades")
+        results, seconds = grade(attacked, attacked_dir / "grades")
         monitor.close()
         attack_end = time.monotonic()
-        baseline, baseline_seconds = grade_class(clean, clean_dir / "grades")
+        baseline, baseline_seconds = grade(clean, clean_dir / "grades")
         time.sleep(max(0.0, 3.0 - (time.monotonic() - attack_end)))  # the daemons' 2 s sleep is over
         deadline, left = time.monotonic() + 15, ["?"]
         while left and time.monotonic() < deadline:
-            left = leftovers(session_before)
+            left = leftovers(session_before, grading_uid)
             time.sleep(0.2) if left else None
     finally:
         listener.close()
         monitor.close()
     slowest = sorted(results.values(), key=lambda r: -r.get("seconds", 0))[:8]
-    print(f"\nattack corpus: {len(ATTACKS)} attacks; graded {len(results)} units in {seconds:.1f} s, "
+    print(f"\nattack corpus ({mode} sandbox): {len(attacks)} attacks; graded {len(results)} units in {seconds:.1f} s, "
           f"baseline {len(baseline)} units in {baseline_seconds:.1f} s; slowest: "
           + ", ".join(f"{r['student_id']} {r.get('seconds', 0):.1f}" for r in slowest), file=sys.stderr)
     if os.environ.get("ATTACK_REPORT"):  # a table for people: ATTACK_REPORT=path.json pytest tests/test_attacks.py
@@ -401,6 +436,7 @@ def class_runs(tmp_path_factory):
     secret_texts = [hidden_tests.strip().splitlines()[0].strip('"\' ')[:40], "def test_dense_layer_parameters",
                     "### BEGIN SOLUTION", "SQLite format 3", *canaries.values()]
     return {
+        "mode": mode, "attacks": attacks,
         "results": results, "baseline": baseline, "heard": list(listener.heard), "leftovers": left,
         "repo_changed": sorted(set(repo_before.items()) ^ set(tree_hashes(ROOT).items())),
         "submissions_changed": sorted(set(subs_before.items()) ^ set(tree_hashes(attacked).items())),
@@ -417,11 +453,19 @@ def _twin(name: str) -> str:
     return "h_wrongarch" if name in WRONG_ARCHITECTURE else "h_partial"
 
 
+def _attacker(class_runs: dict, name: str) -> dict:
+    """The attacker's result; an attack this run leaves out (see NEEDS_MEMORY_CGROUP) is skipped, with why."""
+    if name not in class_runs["attacks"]:
+        pytest.skip(f"{name} is not run in the {class_runs['mode']} sandbox: without a memory cgroup only "
+                    "RLIMIT_AS bounds each process, and the machine's total memory would be at stake")
+    return class_runs["results"][f"a_{name}"]
+
+
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_earns_no_more_than_its_honest_twin(class_runs, name, request):
     if name in KNOWN_SCORE_GAPS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_SCORE_GAPS[name]))
-    attacker, twin = class_runs["results"][f"a_{name}"], class_runs["results"][_twin(name)]
+    attacker, twin = _attacker(class_runs, name), class_runs["results"][_twin(name)]
     gained = {t["name"]: t["points"] for t in attacker["tests"]}
     honest = {t["name"]: t["points"] for t in twin["tests"]}
     better = {test: (honest.get(test), points) for test, points in gained.items() if points > honest.get(test, 0)}
@@ -431,9 +475,9 @@ def test_attack_earns_no_more_than_its_honest_twin(class_runs, name, request):
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_ran_and_achieved_nothing(class_runs, name):
-    result = class_runs["results"][f"a_{name}"]
+    result = _attacker(class_runs, name)
     output = result.get("student_output", "")
-    if name == "fork_memory_bomb" and not isolation.memory_cgroup_available():
+    if name in NEEDS_MEMORY_CGROUP and not isolation.memory_cgroup_available():
         pytest.skip("no memory cgroup can be created on this machine: only RLIMIT_AS (per process) bounds memory")
     assert "ATTACK-SUCCESS" not in output, output[-2000:]
     cell = next(c for c in result["cells"] if c["cell"] == f"extra_{name}")
@@ -457,7 +501,7 @@ def _strings(value) -> list[str]:
 def test_attack_leaks_nothing(class_runs, name, request):
     if name in KNOWN_LEAKS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[name]))
-    text = "\n".join(_strings(class_runs["results"][f"a_{name}"]))
+    text = "\n".join(_strings(_attacker(class_runs, name)))
     leaked = [s for s in class_runs["secrets"] if s in text]
     assert not leaked, f"{name}'s results contain {leaked}"
 
@@ -465,12 +509,12 @@ def test_attack_leaks_nothing(class_runs, name, request):
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_cannot_bloat_the_gradebook(class_runs, name):
     """Output, error messages and tracebacks are capped on the trusted side, whatever the child sends."""
-    assert len(json.dumps(class_runs["results"][f"a_{name}"])) < 200_000
+    assert len(json.dumps(_attacker(class_runs, name))) < 200_000
 
 
 @pytest.mark.parametrize("name", ATTACKS)
 def test_attack_is_flagged_for_review(class_runs, name):
-    result = class_runs["results"][f"a_{name}"]
+    result = _attacker(class_runs, name)
     assert result["needs_review"] and any(f"extra_{name}" in r for r in result["review_reasons"])
 
 
@@ -495,10 +539,13 @@ def test_corpus_is_large_enough():
 
 
 def test_the_whole_run_completed(class_runs):
-    expected = {f"a_{n}" for n in ATTACKS} | {"h_partial", "h_wrongarch", "z_solution", "z_stub",
-                                              "z_persistence_probe"}
+    expected = {f"a_{n}" for n in class_runs["attacks"]} | {"h_partial", "h_wrongarch", "z_solution", "z_stub",
+                                                           "z_persistence_probe"}
     assert set(class_runs["results"]) == expected
     assert all(not r["status"].startswith("not graded") for r in class_runs["results"].values())
+    sandbox = {"root": "full", "userns": "user namespaces"}[class_runs["mode"]]  # no quiet fallback to limits only
+    for run in ("results", "baseline"):
+        assert {r["sandbox"].split(" (")[0] for r in class_runs[run].values()} == {sandbox}
 
 
 def test_honest_students_score_as_without_attackers(class_runs):
@@ -538,6 +585,9 @@ def test_no_process_left(class_runs):
 
 
 def test_each_concurrent_slot_runs_as_its_own_unprivileged_uid(class_runs):
+    if class_runs["mode"] == "userns":
+        pytest.skip("without root every slot runs as the grader's own uid; PID, mount and network namespaces keep "
+                    "the slots apart (checked by the rest of this run)")
     samples = class_runs["uid_samples"]
     assert samples, "no sandboxed process was ever seen"
     for sample in samples:
@@ -582,6 +632,7 @@ result = {"root": sorted(os.listdir("/")), "uid": os.getuid(), "gid": os.getgid(
 '''
 
 
+@needs_root_sandbox
 def test_the_child_sees_only_the_allow_listed_file_system(zygote):
     got = _in_sandbox(zygote, SELF_INSPECTION + f"result['project'] = sorted(os.listdir({str(ROOT)!r}))")
     needed_tops = {Path(p).resolve().parts[1] for p in (sys.base_prefix, sys.prefix, ROOT)}
@@ -605,6 +656,7 @@ result = {"bound_queued": any(getattr(c, "__name__", "") == "bound" for c in que
 '''
 
 
+@needs_root_sandbox
 def test_cuda_children_get_a_lazy_gpu_memory_bound_and_no_address_space_limit(zygote):
     """With config["cuda"], the bound waits in torch's lazy-init queue: no CUDA start-up paid, none attempted here."""
     with_cuda, without = _in_sandbox(zygote, CUDA_PROBE, cuda=True), _in_sandbox(zygote, CUDA_PROBE)

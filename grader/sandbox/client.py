@@ -22,6 +22,7 @@ from pathlib import Path
 
 from grader import wire
 from grader.sandbox.isolation import sandbox_pid_of
+from grader.sandbox.zygote import READY
 
 
 MAX_OUTPUT_CHARS = 8_000  # printed output kept per request (the child keeps 4,000, if it was not patched)
@@ -72,12 +73,23 @@ def zygote_environment() -> dict[str, str]:
     return env
 
 
+SANDBOX_MODE_VARIABLE = "CNN_GRADER_SANDBOX"  # auto (default), root, userns or limits: see isolation.choose_mode
+
+# What each sandbox mode means, in the words the grader uses in results and warnings.
+MODE_DESCRIPTIONS = {
+    "root": "full",
+    "userns": "user namespaces (the grader is not running as root: the same isolation, one uid for all slots)",
+    "limits": "limits only (no root and no user namespaces on this machine)",
+}
+
+
 class Zygote:
-    def __init__(self, workdir: Path | None = None):
+    def __init__(self, workdir: Path | None = None, mode: str | None = None):
         self.control, theirs = socket.socketpair()
         self.workdir = Path(workdir or "/tmp")
+        requested = mode or os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
+            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()), requested],
             pass_fds=[theirs.fileno()], env=zygote_environment(), cwd=str(self.workdir),
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         theirs.close()
@@ -86,12 +98,18 @@ class Zygote:
             ready = self.control.recv(1)
         except socket.timeout:
             ready = b""
-        if ready not in (b"F", b"D"):
+        modes = {byte: name for name, byte in READY.items()}
+        if ready not in modes:
             self.process.kill()
             err = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
             raise RuntimeError(f"the sandbox zygote did not start: {err}")
         self.control.settimeout(30)
-        self.isolated = ready == b"F"
+        self.mode = modes[ready]
+        self.isolated = self.mode != "limits"
+
+    @property
+    def description(self) -> str:
+        return MODE_DESCRIPTIONS[self.mode]
 
     def fork(self, config: dict) -> "Child":
         wire.send(self.control, {"op": "fork", "config": config})

@@ -30,9 +30,20 @@ Each step is a kernel mechanism measured on these machines
    first initialised (so a child that never touches the GPU pays nothing).
 
 Python 3.11 has no ``os.unshare``, ``mount`` or ``pivot_root``; they are
-called through ctypes. Without root (a TA on a laptop) the namespaces are
-unavailable: the child then runs with limits and a process group only, and
-the grader says so.
+called through ctypes.
+
+Three modes, chosen once per zygote (``choose_mode``):
+
+- ``root``: all of the above; each slot's children run as their own uid.
+- ``userns`` (a TA without root, where the kernel allows unprivileged user
+  namespaces, as bubblewrap uses them): the same namespaces, file system and
+  limits, owned by a new user namespace in which the child maps only the
+  grader's own uid and then drops every capability. Slots share that uid, but
+  each sees only its own processes (PID namespace), files (its own root) and
+  no network, so a slot cannot reach another. Cgroups only where the machine
+  delegates them to the user (systemd does, for user sessions).
+- ``limits``: neither root nor user namespaces; resource limits and a process
+  group only, and the grader says so.
 """
 from __future__ import annotations
 
@@ -48,7 +59,10 @@ from pathlib import Path
 PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
-CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUSER = 0x20000000, 0x40000000, 0x10000000
+NAMESPACES = CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS
+MODES = ("root", "userns", "limits")
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
@@ -85,6 +99,14 @@ class _MountAttr(ctypes.Structure):
                 ("userns_fd", ctypes.c_uint64)]
 
 
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+
+
 class IsolationError(OSError):
     pass
 
@@ -109,21 +131,103 @@ def can_isolate() -> bool:
     return os.geteuid() == 0 and sys.platform == "linux"
 
 
-def probe() -> bool:
-    """Can a child of this process build the full sandbox here? (Forks a throwaway child to find out.)"""
-    if not can_isolate() or platform.machine() not in SYS_PIVOT_ROOT:
-        return False
+def _in_throwaway_child(attempt) -> bool:
+    """Run ``attempt()`` in a forked child; True when it returned without raising."""
     pid = os.fork()
     if pid == 0:
         try:
-            _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
-            mount("none", "/", None, MS_REC | MS_PRIVATE)
-            mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+            attempt()
             os._exit(0)
         except BaseException:
             os._exit(1)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status) == 0
+
+
+def probe() -> bool:
+    """Can a child of this process build the full (root) sandbox here? (Forks a throwaway child to find out.)"""
+    if not can_isolate() or platform.machine() not in SYS_PIVOT_ROOT:
+        return False
+
+    def attempt() -> None:
+        _check(_libc.unshare(NAMESPACES), "unshare")
+        mount("none", "/", None, MS_REC | MS_PRIVATE)
+        mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=4k")
+
+    return _in_throwaway_child(attempt)
+
+
+def probe_userns() -> bool:
+    """Can a child build the sandbox inside a user namespace of its own (no root needed)?
+
+    Tries what ``enter`` will do: the namespaces, the id maps, a tmpfs, and a
+    fresh /proc from PID 1 of the new PID namespace (a kernel refuses that
+    where the host's /proc is partly masked, as in some containers).
+    """
+    if sys.platform != "linux" or platform.machine() not in SYS_PIVOT_ROOT or os.geteuid() == 0:
+        return False
+
+    def attempt() -> None:
+        enter_user_namespace(*userns_ids())
+        pid = os.fork()
+        if pid == 0:
+            try:
+                mount("none", "/", None, MS_REC | MS_PRIVATE)
+                mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=64k")
+                os.mkdir("/tmp/proc")
+                mount("proc", "/tmp/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+                os._exit(0)
+            except BaseException:
+                os._exit(1)
+        _, status = os.waitpid(pid, 0)
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise IsolationError("no sandbox in a user namespace")
+
+    return _in_throwaway_child(attempt)
+
+
+def choose_mode(requested: str = "auto") -> str:
+    """The strongest sandbox this machine allows, or the one asked for ("root", "userns", "limits") if possible."""
+    if requested not in ("auto", *MODES):
+        raise ValueError(f"unknown sandbox mode {requested!r}: use auto, root, userns or limits")
+    if requested in ("auto", "root") and probe():
+        return "root"
+    if requested in ("auto", "userns") and probe_userns():
+        return "userns"
+    if requested in ("auto", "limits"):
+        return "limits"
+    raise IsolationError(1, f"the {requested!r} sandbox is not available here: "
+                            + ("it needs root" if requested == "root" else
+                               "it is for graders without root, on a kernel that allows user namespaces"))
+
+
+def userns_ids() -> tuple[int, int]:
+    """The ids a user-namespace child keeps: the grader's own (the only ones it may map)."""
+    return os.geteuid(), os.getegid()
+
+
+def enter_user_namespace(uid: int, gid: int) -> None:
+    """New user namespace (owning the other new namespaces) in which only this process's own uid/gid exist."""
+    if os.geteuid() == 0:  # mapping root to itself would leave the child root on the host's files
+        raise IsolationError(1, "the user-namespace sandbox is for graders that do not run as root")
+    _check(_libc.unshare(CLONE_NEWUSER | NAMESPACES), "unshare")
+    map_ids(uid, gid)
+
+
+def map_ids(uid: int, gid: int) -> None:
+    """In a fresh user namespace: map ``uid``/``gid`` to themselves, nothing else (no other uid exists inside)."""
+    Path("/proc/self/setgroups").write_text("deny", encoding="ascii")  # required before gid_map without root
+    Path("/proc/self/uid_map").write_text(f"{uid} {uid} 1\n", encoding="ascii")
+    Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1\n", encoding="ascii")
+
+
+def drop_capabilities() -> None:
+    """Clear every capability (the creator of a user namespace holds them all inside it), bounding set too."""
+    for cap in range(64):
+        if _libc.prctl(24, cap, 0, 0, 0) != 0 and ctypes.get_errno() == 22:  # PR_CAPBSET_DROP; EINVAL: no such cap
+            break
+    header, data = _CapHeader(_LINUX_CAPABILITY_VERSION_3, 0), (_CapData * 2)()
+    _check(_libc.capset(ctypes.byref(header), data), "capset")
 
 
 def sandbox_uid(zygote_pid: int) -> int:
@@ -392,6 +496,7 @@ def build_file_system(config: dict, limits: dict) -> None:
     links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
     binds = _outermost(system + needed) + [Path("/dev"), Path("/sys")]
     # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
+    # (Opened here, in the new mount namespace: a bind mount's source must belong to the caller's namespace.)
     handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in binds if p.exists()}
     new = "/tmp"
     size = int(limits["tmp_bytes"])
@@ -447,10 +552,14 @@ def apply_limits(limits: dict, uses_cuda: bool) -> None:
     resource.setrlimit(resource.RLIMIT_MSGQUEUE, (0, 0))
 
 
-def drop_privileges(uid: int) -> None:
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
+def drop_privileges(uid: int, gid: int | None = None, *, in_userns: bool = False) -> None:
+    if not in_userns:  # in a user namespace, setgroups is denied (map_ids) and the groups are the grader's own
+        os.setgroups([])
+    gid = uid if gid is None else gid
+    os.setresgid(gid, gid, gid)
     os.setresuid(uid, uid, uid)
+    if in_userns:
+        drop_capabilities()  # the creator of a user namespace holds every capability inside it; no uid change drops them
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     set_death_signal()  # setuid cleared it
 
@@ -482,20 +591,26 @@ def enter(config: dict, sock: socket.socket) -> None:
     set_death_signal()
     reset_signals()
     close_other_fds(sock)
-    isolate = config.get("isolate", True) and can_isolate()
-    uid = sandbox_uid(int(config["zygote_pid"]))
-    if isolate:
+    mode = config.get("mode", "root") if config.get("isolate", True) else "limits"
+    if mode == "root" and not can_isolate():
+        mode = "limits"
+    zygote_pid = int(config["zygote_pid"])
+    uid, gid = userns_ids() if mode == "userns" else (sandbox_uid(zygote_pid),) * 2
+    if mode != "limits":
         set_oom_score_adj(1000)  # the first choice of any OOM killer, in the slot's cgroup or on the whole machine
-        set_memory_bound(uid, int(limits["total_memory_bytes"]))  # the zygote already put us in the slot's cgroups
-        _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS), "unshare")
+        set_memory_bound(sandbox_uid(zygote_pid), int(limits["total_memory_bytes"]))  # the zygote joined its cgroups
+        if mode == "userns":
+            enter_user_namespace(uid, gid)
+        else:
+            _check(_libc.unshare(NAMESPACES), "unshare")
         enter_pid_namespace()
         build_file_system(config, limits)
         os.chdir("/tmp")
     elif config.get("scratch"):
         os.chdir(config["scratch"])
     apply_limits(limits, bool(config.get("cuda")))
-    if isolate:
-        drop_privileges(uid)
+    if mode != "limits":
+        drop_privileges(uid, gid, in_userns=mode == "userns")
     os.environ["HOME"] = "/tmp"
     if config.get("cuda"):
         bound_cuda_memory(float(limits["cuda_memory_fraction"]))

@@ -1,6 +1,7 @@
 """The zygote: a process that imported torch once and forks one sandboxed child per submission.
 
-Started by a trusted worker as ``python -m grader.sandbox.zygote FD``. It must
+Started by a trusted worker as ``python -m grader.sandbox.zygote FD [MODE]``
+(MODE: ``auto``, the default, or one of ``isolation.MODES``). It must
 never import solutions, hidden tests or reference results: a child can read
 everything that was in its parent's memory before the fork.
 
@@ -26,6 +27,8 @@ import struct
 import sys
 
 PR_SET_PDEATHSIG = 1
+# The byte the zygote sends when ready, by sandbox mode (``isolation.MODES``).
+READY = {"root": b"F", "userns": b"U", "limits": b"D"}
 
 
 def _die_with_parent() -> None:
@@ -86,7 +89,7 @@ def _preimport() -> None:
         pass
 
 
-def serve(control: socket.socket) -> None:
+def serve(control: socket.socket, mode: str) -> None:
     from grader import wire
     from grader.sandbox import isolation, runtime
 
@@ -107,7 +110,7 @@ def serve(control: socket.socket) -> None:
                 control.close()
                 worker_end.close()
                 try:
-                    isolation.enter({**request.get("config", {}), "zygote_pid": os.getppid()}, child_end)
+                    isolation.enter({**request.get("config", {}), "zygote_pid": os.getppid(), "mode": mode}, child_end)
                 except BaseException as err:  # tell the worker why, instead of vanishing
                     wire.send(child_end, {"setup_failed": f"{type(err).__name__}: {err}"})
                     raise
@@ -130,12 +133,11 @@ def main() -> None:
         _preimport()
         from grader.sandbox import isolation
 
-        isolated = isolation.probe()
-        if isolated:
+        mode = isolation.choose_mode(sys.argv[2] if len(sys.argv) > 2 else "auto")
+        if mode != "limits":  # best effort without root: only where the user's cgroup is delegated
             isolation.enter_slot(isolation.sandbox_uid(os.getpid()), isolation.DEFAULT_LIMITS["total_memory_bytes"])
-        # Ready: "F" when children get the full sandbox, "D" when this machine only allows limits (no root).
-        control.sendall(b"F" if isolated else b"D")
-        serve(control)
+        control.sendall(READY[mode])
+        serve(control, mode)
     except (_Stop, KeyboardInterrupt):
         pass
     finally:

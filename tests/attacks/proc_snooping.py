@@ -7,7 +7,19 @@ import os
 import re
 import time
 
-secret = ("def test_" + "dense_layer_parameters").encode()
+head, tail = b"def test_", b"dense_layer_parameters"  # never joined here: a whole needle would be found in itself
+
+
+def holds_secret(data: bytes) -> bool:
+    at = data.find(head)
+    while at >= 0:
+        if data[at + len(head):at + len(head) + len(tail)] == tail:
+            return True
+        at = data.find(head, at + 1)
+    return False
+
+
+
 targets = ["/proc/1/root/work/main/autograde_tests", "/proc/1/cwd/../autograde_tests",
            f"/proc/{os.getppid()}/cwd", f"/proc/{os.getppid()}/root/work/main/solutions"]
 guess = os.getuid() - 200_000
@@ -43,7 +55,7 @@ try:
             start, end = int(m.group(1), 16), int(m.group(2), 16)
             try:
                 mem.seek(start)
-                if secret in mem.read(min(end - start, 64 << 20)):
+                if holds_secret(mem.read(min(end - start, 64 << 20))):
                     print("ATTACK-SUCCESS: hidden tests in memory")
             except (OSError, ValueError, OverflowError):
                 pass
