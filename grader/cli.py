@@ -9,7 +9,7 @@ from grader.course import ASSIGNMENTS, project_root
 
 
 def _grade(args) -> int:
-    from grader.run import GradeRun
+    from grader.run import GradeRun, SandboxUnavailable
     from grader.unit import Settings
 
     settings = Settings(cell_timeout=args.cell_timeout, call_timeout=args.call_timeout,
@@ -17,7 +17,7 @@ def _grade(args) -> int:
     try:
         results = GradeRun(Path(args.submissions), Path(args.out), workers=args.workers, force=args.force,
                            only=tuple(args.assignment or ()), settings=settings).run()
-    except FileNotFoundError as err:
+    except (FileNotFoundError, SandboxUnavailable) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {len(results)} results to {args.out}/ (grades.csv, results/, feedback/, summary.html, gradebook.db)")

@@ -92,6 +92,22 @@ def discover(root: Path) -> tuple[list[Unit], list[str]]:
     return units, problems
 
 
+class SandboxUnavailable(RuntimeError):
+    """The sandbox asked for (``CNN_GRADER_SANDBOX``) cannot be built on this machine."""
+
+
+def check_sandbox() -> str:
+    """The sandbox mode the workers' zygotes will use; raises SandboxUnavailable if the one asked for cannot be built."""
+    from grader.sandbox.client import SANDBOX_MODE_VARIABLE
+    from grader.sandbox.isolation import IsolationError, choose_mode
+
+    requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
+    try:
+        return choose_mode(requested)
+    except IsolationError as err:
+        raise SandboxUnavailable(f"{SANDBOX_MODE_VARIABLE}={requested}: {err.strerror}") from None
+
+
 def _worker_init() -> None:
     """One thread per worker (workers fill the cores), and torch's lazy start-up paid before the first unit."""
     from grader.sandbox.zygote import warm_up
@@ -131,6 +147,7 @@ class GradeRun:
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
     def run(self) -> list[dict]:
+        check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
         units, problems = discover(self.submissions)
         if self.only:
             units = [u for u in units if u.assignment in self.only]

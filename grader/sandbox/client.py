@@ -73,7 +73,7 @@ def zygote_environment() -> dict[str, str]:
     return env
 
 
-SANDBOX_MODE_VARIABLE = "CNN_GRADER_SANDBOX"  # auto (default), root, userns or limits: see isolation.choose_mode
+SANDBOX_MODE_VARIABLE = "CNN_GRADER_SANDBOX"  # auto (default), root or userns: see isolation.choose_mode
 
 # What each sandbox mode means, in the words the grader uses in results and warnings.
 MODE_DESCRIPTIONS = {

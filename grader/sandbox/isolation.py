@@ -187,14 +187,14 @@ def probe_userns() -> bool:
 
 
 def choose_mode(requested: str = "auto") -> str:
-    """The strongest sandbox this machine allows, or the one asked for ("root", "userns", "limits") if possible."""
-    if requested not in ("auto", *MODES):
-        raise ValueError(f"unknown sandbox mode {requested!r}: use auto, root, userns or limits")
+    """The strongest sandbox this machine allows ("auto"), or the one asked for ("root", "userns"), or an error."""
+    if requested not in ("auto", "root", "userns"):  # "limits" is only ever a fallback: as root it would be none
+        raise IsolationError(22, f"unknown sandbox mode {requested!r}: use auto, root or userns")
     if requested in ("auto", "root") and probe():
         return "root"
     if requested in ("auto", "userns") and probe_userns():
         return "userns"
-    if requested in ("auto", "limits"):
+    if requested == "auto":
         return "limits"
     raise IsolationError(1, f"the {requested!r} sandbox is not available here: "
                             + ("it needs root" if requested == "root" else
