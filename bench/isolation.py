@@ -33,7 +33,7 @@ def measure(children: int, hide: list[str]) -> dict:
     finally:
         zygote.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    return {"children": children, "zygote_isolated": zygote.isolated,
+    return {"children": children, "zygote_isolated": zygote.isolated, "sandbox": zygote.mode,
             "isolated_ms": [round(t * 1000, 2) for t in times[True]],
             "plain_ms": [round(t * 1000, 2) for t in times[False]]}
 

@@ -123,8 +123,9 @@ def print_report(report: dict, console: Console | None = None) -> None:
 
     iso = report.get("isolation")
     if iso:
+        sandbox = {"root": "full sandbox", "userns": "user-namespace sandbox (no root)"}.get(iso.get("sandbox"))
         console.print(f"Isolation overhead (fork → first answer, {iso['children']} children each, one zygote"
-                      f"{'' if iso['zygote_isolated'] else '; this machine cannot isolate: both are plain'}): "
+                      f"{'; ' + sandbox if sandbox else '; this machine cannot isolate: both are plain'}): "
                       f"isolated median {iso['isolated_median_ms']:.1f} ms (p90 {iso['isolated_p90_ms']:.1f}), "
                       f"plain median {iso['plain_median_ms']:.1f} ms (p90 {iso['plain_p90_ms']:.1f}), "
                       f"overhead {iso['overhead_ms']:.1f} ms per child")
