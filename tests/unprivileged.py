@@ -56,14 +56,6 @@ def grade_unprivileged(submissions: Path, out: Path, settings: dict, timeout: fl
     return {r["student_id"]: r for r in results}, seconds
 
 
-def _outermost(paths: list[Path]) -> list[Path]:
-    kept: list[Path] = []
-    for path in sorted(set(paths), key=lambda p: len(p.parts)):
-        if not any(k == path or k in path.parents for k in kept):
-            kept.append(path)
-    return kept
-
-
 def wrap(spec_path: Path) -> None:
     """As root: own mount namespace, make the kept paths reachable, become nobody, then ``grade``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -74,8 +66,8 @@ def wrap(spec_path: Path) -> None:
     isolation._check(isolation._libc.unshare(isolation.CLONE_NEWNS), "unshare")
     isolation.mount("none", "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
     closed = [a for p in keep for a in p.parents if a != Path("/") and not os.stat(a).st_mode & 0o001]
-    for directory in _outermost(closed):
-        inside = _outermost([p for p in keep if directory in p.parents])
+    for directory in isolation._outermost(closed):
+        inside = isolation._outermost([p for p in keep if directory in p.parents])
         handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in inside}
         isolation.mount("tmpfs", str(directory), "tmpfs", 0, "mode=0755")
         for path, fd in handles.items():
