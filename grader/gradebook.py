@@ -46,9 +46,13 @@ class Gradebook:
         self.db.executescript(SCHEMA)
 
     def is_current(self, student_id: str, assignment: str, submission_hash: str, tests_hash: str) -> bool:
-        row = self.db.execute("SELECT submission_hash, tests_hash FROM results WHERE student_id=? AND assignment=?",
-                              (student_id, assignment)).fetchone()
-        return row == (submission_hash, tests_hash)
+        """Graded before, from the same submission and tests, and not stopped by a fault of the grader's own
+        (``grader_failure``: a crashed worker, an internal error), which the next run tries again."""
+        row = self.db.execute("SELECT submission_hash, tests_hash, result_json FROM results "
+                              "WHERE student_id=? AND assignment=?", (student_id, assignment)).fetchone()
+        if row is None or row[:2] != (submission_hash, tests_hash):
+            return False
+        return not json.loads(row[2]).get("grader_failure", False)
 
     def save(self, result: dict, submission_hash: str, tests_hash: str) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")

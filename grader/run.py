@@ -136,6 +136,11 @@ def _not_graded(unit: Unit, why: str) -> dict:
             "timestamp": unit.timestamp}
 
 
+def _grader_failure(unit: Unit, why: str) -> dict:
+    """Not graded through no fault of the student's: recorded (the run goes on), graded again by the next run."""
+    return {**_not_graded(unit, why + " (the next run grades it again)"), "grader_failure": True}
+
+
 @dataclass
 class GradeRun:
     submissions: Path
@@ -206,13 +211,13 @@ class GradeRun:
                             broken = True
                             attempts[id(unit)] = attempts.get(id(unit), 0) + 1
                             if attempts[id(unit)] >= 2:
-                                self._record(book, unit, _not_graded(unit, "the grader's worker process died "
-                                                                     "twice on this submission"), hashes)
+                                self._record(book, unit, _grader_failure(unit, "the grader's worker process died "
+                                                                         "twice on this submission"), hashes)
                             else:
                                 pending.append(unit)
                         except Exception as err:  # a grader bug must not lose the rest of the class
-                            self._record(book, unit, _not_graded(unit, f"internal grader error: "
-                                                                 f"{type(err).__name__}: {err}"), hashes)
+                            self._record(book, unit, _grader_failure(unit, f"internal grader error: "
+                                                                     f"{type(err).__name__}: {err}"), hashes)
                     if broken:
                         break
                 if broken:

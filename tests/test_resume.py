@@ -67,3 +67,23 @@ def test_kill_midway_then_resume_loses_nothing(tmp_path):
     forced = subprocess.run(grade_command(root, out, "--force"), capture_output=True, text=True, timeout=300)
     assert "0 already graded and unchanged, 4 to grade" in forced.stderr
     assert read_csv(out) == read_csv(clean)
+
+
+def test_a_grader_failure_is_graded_again_by_the_next_run(tmp_path):
+    """A unit stopped by the grader's own fault (a worker that died, an internal error) is not kept as done."""
+    from grader.gradebook import Gradebook
+    from grader.run import Unit, _grader_failure
+
+    path = tmp_path / "s" / TASK / f"{TASK}.ipynb"
+    write_submission(tmp_path / "s", TASK, student="s")
+    unit = Unit("s", TASK, path, [])
+    book = Gradebook(tmp_path / "gradebook.db")
+    failed = _grader_failure(unit, "internal grader error: RuntimeError: boom")
+    assert failed["status"].startswith("not graded: internal grader error") and failed["score"] == 0
+    assert "the next run grades it again" in failed["status"]
+    book.save(failed, "sub-hash", "tests-hash")
+    assert not book.is_current("s", TASK, "sub-hash", "tests-hash")
+    graded = {**failed, "status": "graded", "grader_failure": False}
+    book.save(graded, "sub-hash", "tests-hash")
+    assert book.is_current("s", TASK, "sub-hash", "tests-hash")
+    assert not book.is_current("s", TASK, "other-hash", "tests-hash")
