@@ -628,7 +628,7 @@ result = {"root": sorted(os.listdir("/")), "uid": os.getuid(), "gid": os.getgid(
           "fsize": resource.getrlimit(resource.RLIMIT_FSIZE)[0], "cpu": resource.getrlimit(resource.RLIMIT_CPU)[0],
           "net": net(), "dev_null": os.access("/dev/null", os.W_OK), "tmp_writable": os.access("/tmp", os.W_OK),
           "usr_writable": os.access("/usr", os.W_OK),
-          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+          "pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()), "dev": sorted(os.listdir("/dev"))}
 '''
 
 
@@ -642,6 +642,8 @@ def test_the_child_sees_only_the_allow_listed_file_system(zygote):
     assert got["uid"] == isolation.sandbox_uid(zygote.process.pid) == got["gid"] and got["uid"] != 0
     assert got["pids"] == [1] and got["cwd"] == "/tmp" and got["net"] != "connected"
     assert got["dev_null"] and got["tmp_writable"] and not got["usr_writable"]
+    gpu_nodes = {p.name for pattern in isolation.GPU_DEVICE_PATTERNS for p in Path("/dev").glob(pattern)}
+    assert set(got["dev"]) == {*isolation.DEVICE_NODES, *isolation.DEVICE_LINKS, "shm"} | gpu_nodes, got["dev"]
     limits = isolation.DEFAULT_LIMITS
     assert (got["as"], got["nproc"], got["fsize"], got["cpu"]) == (
         limits["memory_bytes"], limits["processes"], limits["file_bytes"], limits["cpu_seconds"])

@@ -18,8 +18,10 @@ Each step is a kernel mechanism measured on these machines
 4. a new root file system built from an allow-list, not a deny-list: an empty
    tmpfs holding read-only bind mounts of the system directories (``/usr``,
    ``/etc``, ``/lib*``...), the interpreter, the virtual environment and the
-   grader package, ``/dev`` (GPU device nodes stay usable) and ``/sys``
-   read-only, a fresh ``/proc`` showing only the sandbox's processes, and a
+   grader package, ``/sys`` read-only, a minimal ``/dev`` (``null``,
+   ``zero``, ``full``, ``random``, ``urandom`` and the GPU nodes, bound one
+   by one as bubblewrap's ``--dev`` does: no terminals, disks, ``kvm`` or
+   ``fuse``), a fresh ``/proc`` showing only the sandbox's processes, and a
    small private ``/tmp`` and ``/dev/shm``. Nothing else of the host exists in
    there: not the project (solutions, hidden tests, grades), not the
    submissions, wherever they live, not ``/home`` or ``/root``. The old root is
@@ -88,6 +90,13 @@ DEFAULT_LIMITS = {
 
 # Host directories the sandbox sees (read-only), besides the interpreter, the venv and the grader package.
 SYSTEM_DIRECTORIES = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc")
+# The only device nodes it gets: harmless ones, and GPUs (NVIDIA's nodes; AMD's kfd and dri).
+DEVICE_NODES = ("null", "zero", "full", "random", "urandom")
+GPU_DEVICE_PATTERNS = ("nvidia*", "kfd", "dri")
+DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/proc/self/fd/1",
+                "stderr": "/proc/self/fd/2"}
+SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219, "ppc64le": 271, "s390x": 280}
+KEYCTL_JOIN_SESSION_KEYRING = 1
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -487,6 +496,14 @@ def hide(directory: Path, expose: list[Path]) -> None:
         mount("none", str(directory), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
+def device_nodes() -> list[Path]:
+    """The host's device nodes the sandbox's /dev holds (those that exist here)."""
+    found = [Path("/dev") / name for name in DEVICE_NODES]
+    for pattern in GPU_DEVICE_PATTERNS:
+        found += sorted(Path("/dev").glob(pattern))
+    return [p for p in found if p.exists() and not p.is_symlink()]
+
+
 def build_file_system(config: dict, limits: dict) -> None:
     """Pivot into a new root that holds only the allow-listed host directories (see the module docstring)."""
     os.umask(0o022)
@@ -494,15 +511,16 @@ def build_file_system(config: dict, limits: dict) -> None:
     needed = _needed_paths(config)
     system = [Path(d) for d in SYSTEM_DIRECTORIES if os.path.isdir(d) and not os.path.islink(d)]
     links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
-    binds = _outermost(system + needed) + [Path("/dev"), Path("/sys")]
+    binds = _outermost(system + needed) + [Path("/sys")] + device_nodes()
     # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
     # (Opened here, in the new mount namespace: a bind mount's source must belong to the caller's namespace.)
     handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in binds if p.exists()}
     new = "/tmp"
     size = int(limits["tmp_bytes"])
     mount("tmpfs", new, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=1m")
-    for directory in ("/proc", "/tmp"):
+    for directory in ("/proc", "/tmp", "/dev"):
         os.makedirs(new + directory)
+    mount("tmpfs", new + "/dev", "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k")  # holds only what is bound
     # The scratch /tmp first: a needed path under /tmp is then bound inside it (root-owned in a sticky directory).
     mount("tmpfs", new + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
     for path, fd in handles.items():
@@ -514,16 +532,17 @@ def build_file_system(config: dict, limits: dict) -> None:
             open(target, "a").close()
         mount(f"/proc/self/fd/{fd}", target, None, MS_BIND | MS_REC)
         os.close(fd)
-        if path == Path("/dev"):
+        if path.parent == Path("/dev"):
             _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID)  # device nodes must keep working (GPU)
         else:
             _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
     for link, points_to in links.items():
         os.symlink(points_to, new + link)
-    if os.path.isdir(new + "/dev/shm"):
-        mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
-    if os.path.isdir(new + "/dev/mqueue"):
-        mount("tmpfs", new + "/dev/mqueue", "tmpfs", MS_NOSUID | MS_NODEV | MS_RDONLY, "mode=000,size=4k")
+    for link, points_to in DEVICE_LINKS.items():
+        os.symlink(points_to, f"{new}/dev/{link}")
+    os.mkdir(new + "/dev/shm")
+    mount("none", new + "/dev", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount("tmpfs", new + "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, f"mode=1777,size={size}")
     mount("proc", new + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)  # this PID namespace's processes only
     os.chdir(new)
     os.mkdir(".old")
@@ -540,6 +559,14 @@ def build_file_system(config: dict, limits: dict) -> None:
 
 
 # --- limits and privileges ---------------------------------------------------------------------------------
+def leave_session_keyring() -> None:
+    """Join a new, empty session keyring: the inherited one is the grader's (its keys are "possessed" by anyone
+    holding it, whatever their uid). Best effort: some container profiles block keyctl, and then there is none."""
+    number = SYS_KEYCTL.get(platform.machine())
+    if number is not None:
+        _libc.syscall(number, KEYCTL_JOIN_SESSION_KEYRING, None)
+
+
 def apply_limits(limits: dict, uses_cuda: bool) -> None:
     if not uses_cuda:  # CUDA reserves a huge address space: RLIMIT_AS would break it (the cgroup bounds it instead)
         resource.setrlimit(resource.RLIMIT_AS, (limits["memory_bytes"], limits["memory_bytes"]))
@@ -588,6 +615,7 @@ def enter(config: dict, sock: socket.socket) -> None:
     """Isolate this freshly forked child; raises if isolation was asked for and failed."""
     limits = {**DEFAULT_LIMITS, **config.get("limits", {})}
     os.setsid()  # its own process group: the worker kills the whole group
+    leave_session_keyring()
     set_death_signal()
     reset_signals()
     close_other_fds(sock)
