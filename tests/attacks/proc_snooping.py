@@ -7,6 +7,9 @@ import os
 import re
 import time
 
+import grader  # mounted where it lives on the host, so this is the checkout's real path
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(grader.__file__)))
+
 head, tail = b"def test_", b"dense_layer_parameters"  # never joined here: a whole needle would be found in itself
 
 
@@ -20,10 +23,10 @@ def holds_secret(data: bytes) -> bool:
 
 
 
-targets = ["/proc/1/root/work/main/autograde_tests", "/proc/1/cwd/../autograde_tests",
-           f"/proc/{os.getppid()}/cwd", f"/proc/{os.getppid()}/root/work/main/solutions"]
+targets = [f"/proc/1/root{PROJECT}/autograde_tests", "/proc/1/cwd/../autograde_tests",
+           f"/proc/{os.getppid()}/cwd", f"/proc/{os.getppid()}/root{PROJECT}/solutions"]
 guess = os.getuid() - 200_000
-targets += [f"/proc/{guess}/cwd", f"/proc/{guess}/root/work/main/autograde_tests", f"/proc/{guess}/environ"]
+targets += [f"/proc/{guess}/cwd", f"/proc/{guess}/root{PROJECT}/autograde_tests", f"/proc/{guess}/environ"]
 for path in targets:
     try:
         print("ATTACK-SUCCESS: listed", path, os.listdir(path)[:5])
@@ -65,7 +68,7 @@ for path in ["/proc/kcore", "/proc/kallsyms", "/sys/kernel/debug", "/proc/self/m
     try:
         with open(path, "rb") as handle:
             text = handle.read(1 << 16)
-        if b"autograde_tests" in text or b"/work/main " in text:
+        if any(secret in text for secret in (b"autograde_tests", b"/solutions", b"/grades", b"/submissions")):
             print("ATTACK-SUCCESS: mount table shows", path)
     except OSError:
         pass

@@ -7,6 +7,9 @@ directory and searches for them, and plants its own links in /tmp.
 import os
 import time
 
+import grader  # mounted where it lives on the host, so this is the checkout's real path
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(grader.__file__)))
+
 for path in ["tests_link/test_densenet.py", "solutions_link/densenet/densenet.ipynb", "../tests_link",
              "densenet/tests_link/test_densenet.py", "timestamp.txt"]:
     try:
@@ -22,7 +25,7 @@ for top, dirs, files in os.walk("/", followlinks=False):
     for name in dirs + files:
         if name in ("tests_link", "solutions_link"):
             print("ATTACK-SUCCESS: found", os.path.join(top, name))
-for name, target in [("t", "/work/main/autograde_tests"), ("s", "/work/main/solutions"), ("g", "/work/main/grades")]:
+for name, target in [("t", PROJECT + "/autograde_tests"), ("s", PROJECT + "/solutions"), ("g", PROJECT + "/grades")]:
     try:
         os.symlink(target, f"/tmp/{name}")
         print("ATTACK-SUCCESS: followed", name, os.listdir(f"/tmp/{name}")[:3])
