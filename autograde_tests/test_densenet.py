@@ -16,7 +16,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, assert_same_layout, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
+from grader.checks import (ResultCache, randomise_batchnorm, assert_same_layout, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
                            call_keeping_inputs, call_on, describe, fail, load_weights, state_dict_layout,
                            type_names)
 from grader.sandbox.client import StudentRaised
@@ -32,25 +32,11 @@ _cache = ResultCache()
 _cached = _cache.once
 
 
-def _randomise_bn(module, seed: int):
-    """Random BN affine parameters and running statistics, so eval-mode BN is not (almost) the identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-    return module
-
-
 def _ref_case(reference, name: str, args: tuple, kwargs: dict, shape: tuple, device: str, seed: int = 0):
     """(reference module on device in float64, input, {"eval": out, "train": out}); computed once."""
     def build():
         torch.manual_seed(seed)
-        ref = _randomise_bn(getattr(reference, name)(*args, **kwargs), seed + 1).double().to(device).eval()
+        ref = randomise_batchnorm(getattr(reference, name)(*args, **kwargs), seed + 1).double().to(device).eval()
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64).to(device)
         outs = {}
         with torch.no_grad():

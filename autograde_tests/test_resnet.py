@@ -25,7 +25,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, assert_same_layout, CheckFailed, assert_equal, assert_same_output, assert_tensor, call_keeping_inputs, call_on,
+from grader.checks import (ResultCache, randomise_batchnorm, assert_same_layout, CheckFailed, assert_equal, assert_same_output, assert_tensor, call_keeping_inputs, call_on,
                            describe, fail, load_weights, state_dict_layout)
 from grader.sandbox.client import StudentRaised
 
@@ -53,20 +53,6 @@ _cached = _cache.once
 _student_cached = _cache.per_submission
 
 
-def _randomise_bn(module, seed: int):
-    """Random BN affine parameters and running statistics, so eval-mode BN is not (almost) the identity."""
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in module.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                n = m.num_features
-                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
-                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
-                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
-    return module
-
-
 def _signature(name: str, args: tuple, kwargs: dict | None = None) -> str:
     kwargs = kwargs or {}
     return f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
@@ -76,7 +62,7 @@ def _block_case(reference, name: str, args: tuple, shape: tuple, device: str, se
     """(reference block on device in float64, input, {"eval": out, "train": out}); computed once."""
     def build():
         torch.manual_seed(seed)
-        ref = _randomise_bn(getattr(reference, name)(*args), seed + 1).double().to(device).eval()
+        ref = randomise_batchnorm(getattr(reference, name)(*args), seed + 1).double().to(device).eval()
         x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64).to(device)
         outs = {}
         with torch.no_grad():
@@ -373,6 +359,28 @@ def test_basic_block_parameters(student, reference):
                      "(an nn.Identity or empty nn.Sequential is not None)")
 
 
+def _check_block_matches_reference(student, reference, device, name: str, cases, variants, *, size_hint: str,
+                                   channel_hint: str, order_hint: str) -> None:
+    """Each (args, input shape) case: the student's block, with the reference's weights loaded, gives the
+    reference's output in eval and train mode; a wrong output is explained by ``variants`` (likely mistakes)."""
+    for args, shape in cases:
+        stride = args[2] if len(args) > 2 else 1
+        ref, x, outs = _block_case(reference, name, args, shape, device)
+        what0 = _signature(name, args)
+        layout = _cached(("layout", name, args), lambda: _ref_layout(reference, lambda r: getattr(r, name)(*args)))
+        mine, how = _student_on(student, lambda s: getattr(s, name)(*args), what0, device, ref, layout)
+        for mode in outs:
+            getattr(mine, mode)()
+            what = f"{what0} on an input of shape {shape}, {mode} mode (reference weights loaded {how})"
+            got = _run(lambda: mine(x), what)
+            expected = outs[mode]
+            if isinstance(got, torch.Tensor) and got.dim() == 4 and tuple(got.shape) != tuple(expected.shape):
+                hint = size_hint if got.shape[2:] != expected.shape[2:] else channel_hint
+                assert_tensor(what, got, shape=expected.shape, hint=hint)
+            diag = _diagnose(got, expected, ref, mode, variants(x, stride))
+            assert_same_output(got, expected, what, atol=ATOL, rtol=RTOL, hint=diag or order_hint)
+
+
 @pytest.mark.points(4)
 def test_basic_block_matches_reference(student, reference, device):
     """BasicBlock computes relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), eval and train mode, strided and odd sizes"""
@@ -380,28 +388,13 @@ def test_basic_block_matches_reference(student, reference, device):
              ((64, 128, 2), (2, 64, 9, 9)),        # resnet18's layer2.0: stride 2 and 64 → 128, 9x9 → 5x5
              ((8, 8, 2), (2, 8, 7, 6)),            # stride only: projection with the same channels
              ((8, 16), (1, 8, 5, 5))]              # channels only, a batch of 1 (eval mode)
-    for args, shape in cases:
-        stride = args[2] if len(args) > 2 else 1
-        ref, x, outs = _block_case(reference, "BasicBlock", args, shape, device)
-        what0 = _signature("BasicBlock", args)
-        layout = _cached(("layout", "BasicBlock", args), lambda: _ref_layout(reference, lambda r: r.BasicBlock(*args)))
-        mine, how = _student_on(student, lambda s: s.BasicBlock(*args), what0, device, ref, layout)
-        for mode in outs:
-            getattr(mine, mode)()
-            what = f"{what0} on an input of shape {shape}, {mode} mode (reference weights loaded {how})"
-            got = _run(lambda: mine(x), what)
-            expected = outs[mode]
-            if isinstance(got, torch.Tensor) and got.dim() == 4 and tuple(got.shape) != tuple(expected.shape):
-                if got.shape[2:] != expected.shape[2:]:
-                    hint = ("the 3x3 convs need padding=1, and only conv1 (and the projection) carry the stride: a "
-                            "9x9 map becomes 5x5 with stride 2, floor((9 + 2·1 − 3) / 2) + 1")
-                else:
-                    hint = "the block outputs out_channels channels"
-                assert_tensor(what, got, shape=expected.shape, hint=hint)
-            diag = _diagnose(got, expected, ref, mode, _basic_variants(x, stride))
-            assert_same_output(got, expected, what, atol=ATOL, rtol=RTOL,
-                               hint=diag or "conv1 (3x3, stride) → bn1 → ReLU → conv2 (3x3) → bn2, then add the "
-                                            "shortcut (x, or downsample(x)) and apply the last ReLU")
+    _check_block_matches_reference(
+        student, reference, device, "BasicBlock", cases, _basic_variants,
+        size_hint="the 3x3 convs need padding=1, and only conv1 (and the projection) carry the stride: a 9x9 map "
+                  "becomes 5x5 with stride 2, floor((9 + 2·1 − 3) / 2) + 1",
+        channel_hint="the block outputs out_channels channels",
+        order_hint="conv1 (3x3, stride) → bn1 → ReLU → conv2 (3x3) → bn2, then add the shortcut (x, or "
+                   "downsample(x)) and apply the last ReLU")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -504,29 +497,13 @@ def test_bottleneck_matches_reference(student, reference, device):
              ((16, 8, 2), (2, 16, 9, 9)),          # stride 2 and 16 → 32 channels, 9x9 → 5x5
              ((16, 4, 2), (2, 16, 7, 7)),          # stride only: 16 → 16 channels, 7x7 → 4x4
              ((8, 4), (1, 8, 7, 7))]               # channels only (like resnet50's layer1.0), a batch of 1
-    for args, shape in cases:
-        stride = args[2] if len(args) > 2 else 1
-        ref, x, outs = _block_case(reference, "Bottleneck", args, shape, device)
-        what0 = _signature("Bottleneck", args)
-        layout = _cached(("layout", "Bottleneck", args), lambda: _ref_layout(reference, lambda r: r.Bottleneck(*args)))
-        mine, how = _student_on(student, lambda s: s.Bottleneck(*args), what0, device, ref, layout)
-        for mode in outs:
-            getattr(mine, mode)()
-            what = f"{what0} on an input of shape {shape}, {mode} mode (reference weights loaded {how})"
-            got = _run(lambda: mine(x), what)
-            expected = outs[mode]
-            if isinstance(got, torch.Tensor) and got.dim() == 4 and tuple(got.shape) != tuple(expected.shape):
-                if got.shape[2:] != expected.shape[2:]:
-                    hint = ("the 3x3 conv2 needs padding=1 and carries the stride (conv1 and conv3 have stride 1): a "
-                            "9x9 map becomes 5x5 with stride 2")
-                else:
-                    hint = "the block outputs mid_channels · 4 channels (expansion = 4)"
-                assert_tensor(what, got, shape=expected.shape, hint=hint)
-            diag = _diagnose(got, expected, ref, mode, _bottleneck_variants(x, stride))
-            assert_same_output(got, expected, what, atol=ATOL, rtol=RTOL,
-                               hint=diag or "conv1 (1x1) → bn1 → ReLU → conv2 (3x3, stride) → bn2 → ReLU → conv3 "
-                                            "(1x1) → bn3, then add the shortcut (x, or downsample(x)) and apply the "
-                                            "last ReLU")
+    _check_block_matches_reference(
+        student, reference, device, "Bottleneck", cases, _bottleneck_variants,
+        size_hint="the 3x3 conv2 needs padding=1 and carries the stride (conv1 and conv3 have stride 1): a 9x9 map "
+                  "becomes 5x5 with stride 2",
+        channel_hint="the block outputs mid_channels · 4 channels (expansion = 4)",
+        order_hint="conv1 (1x1) → bn1 → ReLU → conv2 (3x3, stride) → bn2 → ReLU → conv3 (1x1) → bn3, then add the "
+                   "shortcut (x, or downsample(x)) and apply the last ReLU")
 
 
 # --------------------------------------------------------------------------------------------------------------------
@@ -536,7 +513,7 @@ def _switched_off_case(reference, name: str, args: tuple, shape: tuple):
     """Reference block (CPU, float64, eval) whose last BN has γ = β = 0: its residual branch outputs exactly 0."""
     def build():
         torch.manual_seed(5)
-        ref = _randomise_bn(getattr(reference, name)(*args), 6).double().eval()
+        ref = randomise_batchnorm(getattr(reference, name)(*args), 6).double().eval()
         last = ref.bn3 if name == "Bottleneck" else ref.bn2
         with torch.no_grad():
             last.weight.zero_()

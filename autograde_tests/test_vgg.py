@@ -18,7 +18,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, assert_same_layout, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
+from grader.checks import (ResultCache, randomise_batchnorm, assert_same_layout, CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
                            call_on, describe, fail, load_weights, param_count, state_dict_layout)
 from grader.sandbox.client import StudentRaised
 
@@ -304,15 +304,7 @@ def _local_model(name, spec):
         with torch.random.fork_rng(devices=[]):   # the trusted process's global RNG is left alone
             torch.manual_seed(sum(map(ord, name)))
             model = _build_spec(lambda cls, *a, **kw: getattr(torch.nn, cls)(*a, **kw), spec)
-        g = torch.Generator().manual_seed(7)
-        with torch.no_grad():
-            for m in model.modules():
-                if isinstance(m, torch.nn.BatchNorm2d):
-                    m.weight.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-                    m.bias.copy_(torch.randn(m.num_features, generator=g) * 0.2)
-                    m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.2)
-                    m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
-        return model
+        return randomise_batchnorm(model, 7)
     return _cached(("rf-model", name), build)
 
 

@@ -197,6 +197,21 @@ def assert_same_layout(what: str, mine: list, expected: list, hint_for, order_hi
              f"{mine[first][0]!r}, torchvision has {expected[first][0]!r} there).", order_hint)
 
 
+def randomise_batchnorm(module, seed: int):
+    """Random BN affine parameters and running statistics (local modules), so eval-mode BN is not (almost) the
+    identity and a missing or misplaced BatchNorm shows in the output."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                n = m.num_features
+                m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+                m.bias.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_mean.copy_(torch.randn(n, generator=g) * 0.2)
+                m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+    return module
+
+
 def load_weights(mine, ref) -> str:
     """Load the reference's weights into the student's module: by name, else by shape in order.
 
