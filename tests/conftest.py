@@ -73,6 +73,26 @@ def solution_results() -> dict[str, dict]:
 
 # Assertions shared by the tests/test_grading_*.py files.
 
+def assert_full_marks(result: dict) -> None:
+    """A reference solution's result: graded, every hidden test passed, every cell ran."""
+    assert result["status"] == "graded", result["status"]
+    assert result["max_score"] >= 20
+    assert result["score"] == result["max_score"], [(t["name"], t["message"][:300]) for t in result["tests"]
+                                                    if t["outcome"] != "passed"]
+    assert all(c["status"] == "ok" for c in result["cells"]), result["cells"]
+
+
+def grade_released_stub(submit, assignment_id: str) -> dict:
+    """Submit the release untouched (generated first on a checkout without one) and assert that it earns nothing."""
+    if not (ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb").exists():
+        from grader.release import generate
+        generate(ROOT, [assignment_id])
+    result = submit(assignment_id, base=released_notebook(assignment_id))
+    assert result["max_score"] >= 20
+    assert result["score"] == 0, [(t["name"], t["points"]) for t in result["tests"] if t["points"]]
+    return result
+
+
 def failed(result: dict, test: str, *keywords: str) -> dict:
     """Assert that ``test`` lost its points and that its message mentions every keyword (case-insensitive)."""
     entry = by_name(result)[test]
