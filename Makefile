@@ -8,7 +8,7 @@ NB ?=
 ARGS ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test grade release check bench clean
+.PHONY: setup test grade release check bench clean gradescope
 
 setup: $(STAMP)
 
@@ -37,6 +37,10 @@ release: setup
 check: setup
 	@test -n "$(NB)" || { echo "usage: make check NB=assignments/vgg/vgg.ipynb" >&2; exit 2; }
 	$(BIN)/python -m grader check "$(NB)"
+
+# Gradescope autograder zips: dist/gradescope/<assignment>.zip (ASSIGNMENT=vgg for one; ARGS="--visibility hidden").
+gradescope: setup
+	$(BIN)/python -m grader gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(ARGS)
 
 bench: setup
 	$(BIN)/python -m bench

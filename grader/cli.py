@@ -76,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     leaks.set_defaults(func=_leaks)
     points = sub.add_parser("points", help="print the points of every hidden test as a Markdown table (for the README)")
     points.set_defaults(func=_points)
+    from grader.gradescope.cli import register as register_gradescope  # gradescope: build autograder zips
+    from grader.lms.cli import register as register_lms  # collect / export: Canvas and Moodle
+    register_gradescope(sub)
+    register_lms(sub)
     return parser
 
 
