@@ -208,6 +208,8 @@ def export(roster: Path, grades: Path, out: Path, assignments: list[str] | None 
                 report.notes.append(f"{student_id} {a}: {note}")
             new.append(fmt_points(score))
             report.written.append(f"{student_id} {a}: {fmt_points(score)}")
+            if str(result.get("status", "")).startswith("not graded"):
+                report.notes.append(f"{student_id} {a}: exported as {fmt_points(score)}: {result['status']}")
         rows.append(new)
     report.not_in_roster = sorted(f"{s} {a}: {fmt_points(r['score'])}/{fmt_points(r['max_score'])}"
                                   for (s, a), r in results.items() if a in wanted and s not in seen)

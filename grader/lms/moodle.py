@@ -150,6 +150,8 @@ def export(worksheet: Path, grades: Path, out: Path, assignment_id: str, id_colu
                 report.notes.append(f"{student_id}: {note}")
             row[grade] = fmt_points(score)
             report.written.append(f"{row[sheet.header.index(IDENTIFIER)]}: {row[grade]}")
+            if str(result.get("status", "")).startswith("not graded"):
+                report.notes.append(f"{student_id}: exported as {row[grade]}: {result['status']}")
         rows.append(row)
     report.not_in_roster = sorted(f"{s}: {fmt_points(r['score'])}/{fmt_points(r['max_score'])}"
                                   for (s, a), r in results.items() if s not in seen)

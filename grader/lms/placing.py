@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 FORBIDDEN_ID = re.compile(r"[/\\\x00-\x1f]")
 
@@ -79,7 +79,7 @@ def place(uploads: list[Upload], assignment_id: str, into: Path, report: Collect
     """Write each student's notebook as ``INTO/<student>/<assignment>/<assignment>.ipynb``.
 
     One notebook: written under the assignment's name. Several: each is written
-    under its own (cleaned) name and none under the assignment's name, so the
+    under its zip entry's (cleaned) file name and none under the assignment's name, so the
     grading run reports "several notebooks" for that student rather than the kit
     choosing one; the TA renames the right one.
     """
@@ -100,10 +100,10 @@ def place(uploads: list[Upload], assignment_id: str, into: Path, report: Collect
             report.several_notebooks.append(f"{label}: " + ", ".join(f.entry_name for f in files))
             names: set[str] = set()
             targets = []
-            for f in files:
-                name = safe_file_name(f.original_name)
-                while name in names or name == f"{assignment_id}.ipynb":
-                    name = "copy-" + name
+            for number, f in enumerate(files, 1):
+                name = safe_file_name(PurePosixPath(f.entry_name).name)
+                if name in names or name == f"{assignment_id}.ipynb":
+                    name = f"{number}-{name}"
                 names.add(name)
                 targets.append((f, folder / name))
         for upload, target in targets:

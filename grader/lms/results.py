@@ -33,7 +33,7 @@ def fmt_points(value: float) -> str:
 
 def scaled(score: float, max_score: float, platform_max: float | None) -> tuple[float, str]:
     """The score on the platform's scale, and a note when it had to be rescaled (never silently)."""
-    if platform_max is None or max_score <= 0 or abs(platform_max - max_score) < 1e-9:
+    if platform_max is None or max_score <= 0 or score == 0 or abs(platform_max - max_score) < 1e-9:
         return score, ""
     return score * platform_max / max_score, (f"rescaled {fmt_points(score)}/{fmt_points(max_score)} to the "
                                               f"platform's maximum of {fmt_points(platform_max)}")
