@@ -90,7 +90,8 @@ def test_zip_layout_follows_gradescopes_specification(built):
         setup = archive.read("setup.sh").decode()
     for entry in ("setup.sh", "run_autograder"):  # at the root, not in a folder, executable
         assert entry in names and modes[entry] & stat.S_IXUSR
-    assert {"autograde_tests/test_vgg.py", "solutions/vgg/vgg.ipynb", "grader/unit.py", "pyproject.toml"} <= names
+    assert {"autograde_tests/test_vgg.py", "solutions/vgg/vgg.ipynb", "grader/unit.py", "pyproject.toml",
+            "README.md"} <= names
     assert not any(n.startswith(("autograde_tests/test_alexnet", "solutions/alexnet", "examples/", "tests/"))
                    or "__pycache__" in n for n in names)
     pins = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]

@@ -6,8 +6,8 @@ Layout (Gradescope's specification, https://gradescope-autograders.readthedocs.i
     setup.sh  run_autograder          Gradescope's two entry points (grader/gradescope/files/)
     gradescope.json                   the course's choices: assignment, visibility, gpu, timeout, the hidden tests' points
     requirements.txt                  the exact pins of pyproject.toml (setup.sh installs them)
-    pyproject.toml  nbgrader_config.py
-    grader/                           the kit's grader package
+    pyproject.toml  README.md  nbgrader_config.py
+    grader/                           the kit's grader package (setup.sh installs it, editable, into the venv)
     autograde_tests/test_<id>.py      the hidden tests (never reachable from the sandbox)
     solutions/<id>/                   the reference solution (loaded in the trusted process only)
 
@@ -58,7 +58,7 @@ def pinned_requirements(root: Path) -> list[str]:
 def _kit_files(root: Path, assignment_id: str) -> list[tuple[str, Path]]:
     """(name in the zip, file here) for everything grading needs, and nothing of other assignments."""
     entries: list[tuple[str, Path]] = []
-    for name in ("pyproject.toml", "nbgrader_config.py"):
+    for name in ("pyproject.toml", "README.md", "nbgrader_config.py"):  # pyproject names README.md: setup.sh installs it
         if (root / name).is_file():
             entries.append((name, root / name))
     for folder in ("grader", f"solutions/{assignment_id}"):

@@ -35,5 +35,7 @@ if [ -n "$TORCH_INDEX_URL" ]; then
   "$VENV/bin/python" -m pip install --no-cache-dir --index-url "$TORCH_INDEX_URL" "$TORCH_PIN"
 fi
 "$VENV/bin/python" -m pip install --no-cache-dir -r "$SOURCE/requirements.txt"
+# The kit itself, editable: the sandbox's zygote starts outside $SOURCE and must import this very grader/.
+"$VENV/bin/python" -m pip install --no-cache-dir --no-deps -e "$SOURCE"
 # Fail the image build now, not at the first student's upload.
 cd "$SOURCE" && CNN_KIT_ROOT="$SOURCE" "$VENV/bin/python" -c 'import torch, grader.unit; print("torch", torch.__version__, "ready")'
