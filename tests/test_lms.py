@@ -25,7 +25,7 @@ OTHER = GOOD.replace(b"conv_params", b"conv_params ", 1)
 
 CANVAS_ENTRIES = {
     "김서연_340934_9001_vgg.ipynb": GOOD,
-    "parkjiho_late_340935_9002_vgg-1.ipynb": BROKEN,  # late, and re-uploaded under the same name
+    "parkjiho_LATE_340935_9002_vgg-1.ipynb": BROKEN,  # late, and re-uploaded under the same name
     "leeminjun_340936_9003_vgg.ipynb": GOOD,  # two notebooks in one submission
     "leeminjun_340936_9003_vgg-2.ipynb": OTHER,
     "smithbob_340937_9004_report.pdf": b"%PDF-1.4 stray",
@@ -79,11 +79,14 @@ def course(tmp_path_factory):
 
 def test_canvas_file_names():
     late = parse_name("giampietroelijahs_LATE_178647_16203579_ENG 301 Problem_Statement-1.docx")
-    assert (late.slug, late.late, late.user_id, late.submission_id, late.original_name) == \
+    assert (late.slug, late.late, late.user_id, late.file_id, late.original_name) == \
         ("giampietroelijahs", True, "178647", "16203579", "ENG 301 Problem_Statement-1.docx")
     korean = parse_name("김서연_340934_9001_my_vgg_final.ipynb")
     assert (korean.slug, korean.late, korean.user_id, korean.original_name) == \
         ("김서연", False, "340934", "my_vgg_final.ipynb")
+    anonymous = parse_name("LATE_anon_x7k2q_5551_vgg.ipynb")  # anonymous grading: no name, anon_<id>
+    assert (anonymous.slug, anonymous.late, anonymous.user_id, anonymous.original_name) == \
+        ("", True, "anon_x7k2q", "vgg.ipynb")
     assert parse_name("syllabus.pdf") is None and parse_name("smith_bob_vgg.ipynb") is None
 
 
@@ -101,7 +104,7 @@ def test_collect_writes_nbgrader_layout_and_reports_the_rest(course):
     assert "not notebooks" in canvas and "smithbob_340937_9004_report.pdf" in canvas
     assert "not in the roster" in canvas and "ghostuser (Canvas user 777777)" in canvas
     assert "'../evil.ipynb': skipped, a '..' path component" in canvas
-    assert "readme.txt: not <lastfirst>[_late]_<user id>_<submission id>_<name>" in canvas
+    assert "readme.txt: not <lastfirst>[_LATE]_<user id>_<file id>_<name>" in canvas
     assert "marked late by the LMS" in canvas and "340935 (parkjiho)" in canvas.split("marked late")[1]
     assert "onlinetext.html" in moodle and "report.pdf" in moodle
     assert "no 'Participant 1519999' row" in moodle and "escape.ipynb': skipped" in moodle
@@ -170,3 +173,19 @@ def test_collecting_again_keeps_what_is_there(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "already there, unchanged" in out and "exists with other content; kept it" in out
     assert (into / "340934" / "vgg" / "vgg.ipynb").read_bytes() == GOOD
+
+
+def test_moodle_worksheet_in_another_language(tmp_path, capsys):
+    """Moodle translates the worksheet's headers; they can be named, and a wrong one gets a clear error."""
+    sheet = tmp_path / "성적표.csv"
+    sheet.write_text("식별자,성명,성적,최대 성적,최종 수정 (성적)\n참여자 1510123,김서연,,32.00,-\n", encoding="utf-8")
+    results = tmp_path / "grades" / "results" / "1510123"
+    results.mkdir(parents=True)
+    (results / "vgg.json").write_text('{"student_id": "1510123", "assignment": "vgg", "score": 30, "max_score": 32}',
+                                      encoding="utf-8")
+    base = ["export", "moodle", "--worksheet", str(sheet), "--grades", str(tmp_path / "grades"), "--assignment", "vgg",
+            "--out", str(tmp_path / "out.csv")]
+    assert main(base) == 2
+    assert "needs the columns 'Identifier' and 'Grade' (found: 식별자, 성명, 성적" in capsys.readouterr().err
+    assert main(base + ["--identifier-column", "식별자", "--grade-column", "성적", "--maximum-column", "최대 성적"]) == 0
+    assert (tmp_path / "out.csv").read_text(encoding="utf-8").splitlines()[1] == "참여자 1510123,김서연,30,32.00,-"

@@ -1,24 +1,29 @@
 """Canvas: the "Download Submissions" zip in, a gradebook-import CSV out.
 
-File names in the bulk download (one flat zip, one file per uploaded file)::
+File names in the bulk download, one flat zip (Canvas's own code: instructure/canvas-lms
+``lib/content_zipper.rb``, ``get_filename`` and ``add_upload_submission``)::
 
-    <lastfirst>[_late]_<user id>_<submission id>_<original name>
+    <lastfirst>[_LATE]_<user id>_<file id>_<file's display name>
 
-e.g. ``smithbob_340934_208490284_BobsWork.zip`` (public sample in the README of
-mikewesthad/canvas-unzipper), ``giampietroelijahs_LATE_178647_16203579_ENG 301 Problem
-Statement.docx`` (a public parser's sample; the late marker is matched in any case);
-a file the student uploaded again under the same name keeps a ``-1``, ``-2`` suffix
-before its extension (TimHanneman/Canvas_submission_sort, README and sub_name.awk).
-The slug is ``lastfirst``; the numbers are the stable keys: the Canvas user id
-(the gradebook's ``ID`` column) and the submission id.
+``lastfirst`` is the student's sortable name, lower-cased, with every non-word
+character removed (``gsub(/[^[[:word:]]]/, "")``: Unicode letters such as Hangul
+stay, so "김, 서연" becomes ``김서연``); ``LATE`` marks a late submission; the user id
+is the gradebook's ``ID`` column; the second number is the uploaded file's
+(attachment's) id. Under anonymous grading the name is left out and the id is
+``anon_<anonymous id>``. A file the student uploaded again under the same name
+carries Canvas's ``-1``, ``-2`` suffix before its extension
+(``Attachment.make_unique_filename`` in ``app/models/attachment.rb``), e.g.
+``vgg-1.ipynb``. Public samples agree (the README of mikewesthad/canvas-unzipper,
+TimHanneman/Canvas_submission_sort).
 
-Gradebook CSV (Canvas: Grades → Export, then Import): identity columns ``Student``,
-``ID``, ``SIS User ID``, ``SIS Login ID``, ``Section`` (some instances add
-``Integration ID``, ``Root Account``), then one column per assignment named
-``Name (id)``; the row after the header is ``Points Possible``; a new column
-creates an assignment, and imported values overwrite (Canvas guides, "How do I
-import grades in the Gradebook?"; OSU's CarmenCanvas guide "Import a CSV file to
-Carmen Grades" lists the same required columns).
+Gradebook CSV (Grades → Export; Grades → Import): identity columns ``Student``, ``ID``,
+``SIS User ID``, ``SIS Login ID``, (``Integration ID``, ``Root Account``), ``Section``, then
+one column per assignment named ``Name (id)``; a ``    Points Possible`` row (and,
+where assignments post grades manually, a ``Manual Posting`` row) before the students
+(instructure/canvas-lms ``spec/models/gradebook_importer_spec.rb``: students are looked
+up by name, ID, SIS User ID or SIS Login ID; new columns create assignments). Imported
+values overwrite (Canvas guides; OSU's "Import a CSV file to Carmen Grades",
+https://teaching.resources.osu.edu/toolsets/carmencanvas/guides/calculating-final-grades/import-csv-file-carmen-grades).
 """
 from __future__ import annotations
 
@@ -32,8 +37,10 @@ from grader.lms.placing import CollectReport, Upload, place, safe_student_id
 from grader.lms.results import fmt_points, load_results, scaled
 from grader.lms.safezip import entries, read
 
-CANVAS_NAME = re.compile(r"^(?P<slug>.+?)(?P<late>_late)?_(?P<user>\d+)_(?P<submission>\d+)_(?P<original>.+)$",
-                         re.IGNORECASE)
+CANVAS_NAME = re.compile(r"^(?P<slug>.+?)(?:_(?P<late>LATE))?_(?P<user>\d+)_(?P<file>\d+)_(?P<original>.+)$",
+                         re.IGNORECASE)  # LATE as Canvas writes it; any case accepted
+CANVAS_ANONYMOUS = re.compile(r"^(?:(?P<late>LATE)_)?(?P<user>anon_[0-9a-z]+)_(?P<file>\d+)_(?P<original>.+)$",
+                              re.IGNORECASE)
 IDENTITY_COLUMNS = ("Student", "ID", "SIS User ID", "SIS Login ID", "Integration ID", "Root Account", "Section")
 POINTS_POSSIBLE = "Points Possible"
 
@@ -42,17 +49,18 @@ POINTS_POSSIBLE = "Points Possible"
 class CanvasFile:
     slug: str
     late: bool
-    user_id: str
-    submission_id: str
+    user_id: str  # the Canvas user id, or anon_<anonymous id> under anonymous grading
+    file_id: str
     original_name: str
 
 
 def parse_name(name: str) -> CanvasFile | None:
     """A bulk-download file name split into its parts, or None if Canvas does not write names like it."""
-    match = CANVAS_NAME.match(name)
+    match = CANVAS_ANONYMOUS.match(name) or CANVAS_NAME.match(name)
     if not match:
         return None
-    return CanvasFile(match["slug"], bool(match["late"]), match["user"], match["submission"], match["original"])
+    slug = match.groupdict().get("slug") or ""
+    return CanvasFile(slug, bool(match["late"]), match["user"], match["file"], match["original"])
 
 
 @dataclass
@@ -107,9 +115,9 @@ def collect(zip_path: Path, assignment_id: str, into: Path, roster: Path | None 
             continue
         parsed = parse_name(entry.parts[0])
         if parsed is None:
-            report.unrecognised.append(f"{entry.name}: not <lastfirst>[_late]_<user id>_<submission id>_<name>")
+            report.unrecognised.append(f"{entry.name}: not <lastfirst>[_LATE]_<user id>_<file id>_<name>")
             continue
-        who = f"{parsed.slug} (Canvas user {parsed.user_id})"
+        who = f"{parsed.slug or 'anonymous'} (Canvas user {parsed.user_id})"
         if not parsed.original_name.lower().endswith(".ipynb"):
             report.non_notebooks.append(f"{who}: {entry.name}")
             continue

@@ -24,7 +24,8 @@ def _collect(args) -> int:
                                     else None, args.id_column or "ID")
         else:
             report = moodle.collect(Path(args.download), args.assignment, into,
-                                    Path(args.worksheet) if args.worksheet else None, args.id_column)
+                                    Path(args.worksheet) if args.worksheet else None, args.id_column,
+                                    args.identifier_column, args.grade_column)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -47,12 +48,22 @@ def _export(args) -> int:
                       file=sys.stderr)
                 return 2
             report = moodle.export(Path(args.worksheet), Path(args.grades), Path(args.out), args.assignment[0],
-                                   args.id_column)
+                                   args.id_column, args.identifier_column, args.grade_column, args.maximum_column)
     except (OSError, ValueError, KeyError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     _print(f"wrote {args.out}:", report.lines())
     return 0
+
+
+def _worksheet_columns(parser: argparse.ArgumentParser, maximum: bool) -> None:
+    """Moodle translates the worksheet's column names: a site in another language names them here."""
+    from grader.lms.moodle import GRADE, IDENTIFIER, MAXIMUM
+
+    parser.add_argument("--identifier-column", default=IDENTIFIER, help=f"default {IDENTIFIER!r}")
+    parser.add_argument("--grade-column", default=GRADE, help=f"default {GRADE!r}")
+    if maximum:
+        parser.add_argument("--maximum-column", default=MAXIMUM, help=f"default {MAXIMUM!r}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -72,6 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--worksheet", help="the assignment's grading worksheet (CSV), to check participants")
             p.add_argument("--id-column", help="the worksheet column that becomes the student id (default: the "
                                                "participant id; e.g. 'Email address')")
+            _worksheet_columns(p, maximum=False)
         p.set_defaults(func=_collect)
     export = sub.add_parser("export", help="grades/ → the LMS's gradebook import (Canvas CSV, Moodle worksheet)")
     platforms = export.add_subparsers(dest="platform", required=True)
@@ -84,6 +96,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 "an existing column named like the assignment, else a new column)")
         else:
             p.add_argument("--worksheet", required=True, help="the assignment's grading worksheet (CSV)")
+            _worksheet_columns(p, maximum=True)
         p.add_argument("--grades", default="grades", help="the kit's grades folder (default: grades)")
         p.add_argument("--assignment", action="append", choices=ASSIGNMENTS,
                        help="assignment to export (repeatable; Canvas default: all graded; Moodle: exactly one)")

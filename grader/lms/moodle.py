@@ -1,25 +1,29 @@
 """Moodle: the assignment's "Download all submissions" zip in, its grading worksheet filled out.
 
-The download (Moodle's ``mod/assign/locallib.php``, ``download_submissions``):
+The download (moodle/moodle ``mod/assign/locallib.php``, ``download_submissions``):
 each participant's files sit under a prefix built as
 ``clean_filename(str_replace('_', ' ', fullname) . '_' . get_uniqueid_for_user(userid))``,
-then ``'_' . subtype . '_' . type . '_'``: in folders (the default since Moodle 3.1,
-"Download submissions in folders")::
+then ``'_' . subtype . '_' . type . '_'``: in a folder per participant and plugin (the
+default since Moodle 3.1, "Download submissions in folders")::
 
     <Full Name>_<participant id>_assignsubmission_file_/<file>
 
-or flat, ``<Full Name>_<participant id>_assignsubmission_file_<file>``. The id is
-the assignment's *participant id* (``get_uniqueid_for_user``), not the user id;
-under blind marking the name is ``Participant`` (``get_string('participant', 'assign')``).
-Underscores in names become spaces, so the name part holds no ``_``.
+or flat, ``<Full Name>_<participant id>_assignsubmission_file_<file>``. The id is the
+assignment's *participant id* (``get_uniqueid_for_user``), not the user id; under
+blind marking the name is ``Participant`` (``get_string('participant', 'assign')``).
+Underscores in names become spaces, so the name part holds no ``_``. A public guide
+shows the same folders ("First Last_participantId_assignsubmission_file_").
 
-The grading worksheet ("Download grading worksheet", ``mod/assign/gradingtable.php``):
-a CSV whose ``Identifier`` column reads ``Participant <participant id>``
-(``get_string('hiddenuser', 'assign') . uniqueid``); the offline-grading import
-(``mod/assign/feedback/offline/importgradeslib.php``) finds the columns
-``Identifier``, ``Grade`` and ``Last modified (grade)`` by their names and skips a
-row whose grade changed in Moodle after the worksheet was downloaded, so every
-column but ``Grade`` is written back exactly as it came.
+The grading worksheet ("Download grading worksheet", ``mod/assign/gradingtable.php``,
+``col_recordid``): its identifier column reads ``get_string('hiddenuser', 'assign') .
+uniqueid``, "Participant 1510123" in English. The offline-grading import
+(moodle/moodle ``mod/assign/feedback/offline/importgradeslib.php``) finds the columns
+``get_string('recordid', 'assign')`` ("Identifier"), ``get_string('grade')`` ("Grade")
+and ``get_string('lastmodifiedgrade', 'assign')`` ("Last modified (grade)") by name,
+strips the participant id from the identifier, and skips a row whose grade changed in
+Moodle after the worksheet was downloaded; so every cell but the grade is written back
+exactly as it came. The names are translated on a site in another language
+(``mod/assign/lang/<lang>/assign.php``): the command line can name them.
 """
 from __future__ import annotations
 
@@ -35,7 +39,9 @@ from grader.lms.results import fmt_points, load_results, scaled
 from grader.lms.safezip import entries, read
 
 MOODLE_PREFIX = re.compile(r"^(?P<name>[^_]*)_(?P<participant>\d+)_assignsubmission_(?P<plugin>[a-z]+)_(?P<rest>.*)$")
-IDENTIFIER, GRADE = "Identifier", "Grade"
+IDENTIFIER, GRADE, MAXIMUM = "Identifier", "Grade", "Maximum grade"
+"""English column names (mod/assign/lang/en/assign.php: recordid, grade, maxgrade); a site in another language
+translates them, so each can be named on the command line."""
 PARTICIPANT_NUMBER = re.compile(r"(\d+)\s*$")
 
 
@@ -46,21 +52,27 @@ class Worksheet:
     header: list[str]
     rows: list[list[str]] = field(default_factory=list)
     bom: bool = False
+    identifier: str = IDENTIFIER
+    grade: str = GRADE
+    maximum_column: str = MAXIMUM
 
     @classmethod
-    def read(cls, path: Path) -> "Worksheet":
+    def read(cls, path: Path, identifier: str = IDENTIFIER, grade: str = GRADE,
+             maximum: str = MAXIMUM) -> "Worksheet":
         raw = path.read_bytes()
         rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline="")))
-        if not rows or IDENTIFIER not in rows[0] or GRADE not in rows[0]:
-            raise ValueError(f"{path}: not a Moodle grading worksheet (its first row needs the columns "
-                             f"{IDENTIFIER!r} and {GRADE!r}; Moodle: the assignment → View all submissions → "
-                             f"Grading action → Download grading worksheet)")
+        if not rows or identifier not in rows[0] or grade not in rows[0]:
+            found = ", ".join(rows[0]) if rows else "nothing"
+            raise ValueError(f"{path}: not a Moodle grading worksheet: its first row needs the columns "
+                             f"{identifier!r} and {grade!r} (found: {found}). Moodle: the assignment → View all "
+                             f"submissions → Grading action → Download grading worksheet; on a site in another "
+                             f"language, name the columns with --identifier-column and --grade-column")
         width = len(rows[0])
         return cls(rows[0], [r + [""] * (width - len(r)) for r in rows[1:] if any(c.strip() for c in r)],
-                   raw.startswith(b"\xef\xbb\xbf"))
+                   raw.startswith(b"\xef\xbb\xbf"), identifier, grade, maximum)
 
     def participant(self, row: list[str]) -> str:
-        match = PARTICIPANT_NUMBER.search(row[self.header.index(IDENTIFIER)])
+        match = PARTICIPANT_NUMBER.search(row[self.header.index(self.identifier)])
         return match.group(1) if match else ""
 
     def student_ids(self, id_column: str | None) -> dict[str, str]:
@@ -70,9 +82,12 @@ class Worksheet:
         return {self.participant(r): (r[self.header.index(id_column)].strip() if id_column else self.participant(r))
                 for r in self.rows if self.participant(r)}
 
+    def has_maximum(self) -> bool:
+        return any(name.strip().lower() == self.maximum_column.lower() for name in self.header)
+
     def maximum(self, row: list[str]) -> float | None:
         for index, name in enumerate(self.header):
-            if name.strip().lower() == "maximum grade":
+            if name.strip().lower() == self.maximum_column.lower():  # "Maximum grade" or "Maximum Grade"
                 try:
                     return float(row[index].replace(",", "."))
                 except ValueError:
@@ -81,14 +96,14 @@ class Worksheet:
 
 
 def collect(zip_path: Path, assignment_id: str, into: Path, worksheet: Path | None = None,
-            id_column: str | None = None) -> CollectReport:
+            id_column: str | None = None, identifier: str = IDENTIFIER, grade: str = GRADE) -> CollectReport:
     """Moodle's bulk download → ``INTO/<student>/<assignment>/<assignment>.ipynb``.
 
     The student id is the participant id, or, with a worksheet and ``id_column``
     (e.g. "Email address"), that column's value on the participant's row.
     """
     report = CollectReport()
-    mapping = Worksheet.read(worksheet).student_ids(id_column) if worksheet else None
+    mapping = Worksheet.read(worksheet, identifier, grade).student_ids(id_column) if worksheet else None
     files, report.refused = entries(zip_path)
     uploads: list[Upload] = []
     for entry in files:
@@ -128,13 +143,17 @@ def collect(zip_path: Path, assignment_id: str, into: Path, worksheet: Path | No
     return report
 
 
-def export(worksheet: Path, grades: Path, out: Path, assignment_id: str, id_column: str | None = None) -> ExportReport:
+def export(worksheet: Path, grades: Path, out: Path, assignment_id: str, id_column: str | None = None,
+           identifier: str = IDENTIFIER, grade_column: str = GRADE, maximum: str = MAXIMUM) -> ExportReport:
     """The worksheet with its ``Grade`` column filled from the kit's results; every other cell as downloaded."""
-    sheet = Worksheet.read(worksheet)
+    sheet = Worksheet.read(worksheet, identifier, grade_column, maximum)
     results, problems = load_results(grades, [assignment_id])
     report = ExportReport(notes=problems)
+    if not sheet.has_maximum():
+        report.notes.append(f"no {maximum!r} column: grades written as the kit's points (check the assignment's "
+                            f"maximum grade in Moodle, or name the column with --maximum-column)")
     ids = sheet.student_ids(id_column)
-    grade = sheet.header.index(GRADE)
+    grade = sheet.header.index(grade_column)
     seen: set[str] = set()
     rows = []
     for row in sheet.rows:
@@ -143,13 +162,13 @@ def export(worksheet: Path, grades: Path, out: Path, assignment_id: str, id_colu
         seen.add(student_id)
         result = results.get((student_id, assignment_id))
         if result is None:
-            report.no_result.append(f"{row[sheet.header.index(IDENTIFIER)]} ({student_id or 'no id'})")
+            report.no_result.append(f"{row[sheet.header.index(sheet.identifier)]} ({student_id or 'no id'})")
         else:
             score, note = scaled(float(result["score"]), float(result["max_score"]), sheet.maximum(row))
             if note:
                 report.notes.append(f"{student_id}: {note}")
             row[grade] = fmt_points(score)
-            report.written.append(f"{row[sheet.header.index(IDENTIFIER)]}: {row[grade]}")
+            report.written.append(f"{row[sheet.header.index(sheet.identifier)]}: {row[grade]}")
             if str(result.get("status", "")).startswith("not graded"):
                 report.notes.append(f"{student_id}: exported as {row[grade]}: {result['status']}")
         rows.append(row)
