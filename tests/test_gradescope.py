@@ -14,6 +14,7 @@ import zipfile
 from pathlib import Path
 
 import jsonschema
+import nbformat
 import pytest
 
 from grader.course import assignment, project_root
@@ -162,9 +163,15 @@ def test_no_single_notebook_gets_a_clear_message(autograder, files, says):
 
 
 def test_a_run_past_its_deadline_still_writes_results(autograder):
-    document, log = run_autograder(autograder, {"vgg.ipynb": EXAMPLE.read_bytes()}, config={"timeout": 1})
-    assert document["score"] == 0 and "did not finish within 1 s" in document["output"]
-    assert "outlived" not in log
+    """The supervisor's deadline falls while the student's endless cell runs: everything is stopped, then written."""
+    nb = nbformat.reads(EXAMPLE.read_text(encoding="utf-8"), as_version=4)
+    cell = next(c for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade_id") == "conv_params")
+    cell.source = "while True:\n    pass"
+    document, log = run_autograder(autograder, {"vgg.ipynb": nbformat.writes(nb).encode()},
+                                   config={"timeout": 20, "settings": {"cell_timeout": 600}})
+    assert document["score"] == 0 and "did not finish within 20 s" in document["output"]
+    assert "Sandbox: stopped with the grading run, every process of it ended." in document["output"]
+    assert "outlived" not in log  # stop_all found every process of the run gone before results.json was written
 
 
 def test_without_setup_run_autograder_still_writes_results(tmp_path):

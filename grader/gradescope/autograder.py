@@ -139,6 +139,13 @@ def grade_in_worker(notebook: Path, assignment_id: str, timeout: float, settings
     env = {**os.environ, "CNN_AUTOGRADER_SETTINGS": json.dumps(settings)}
     process = subprocess.Popen([str(_interpreter()), "-m", "grader.gradescope.worker", str(notebook), assignment_id,
                                 str(out)], start_new_session=True, env=env, stdin=subprocess.DEVNULL)
+    try:
+        return _wait_for(process, timeout, out)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _wait_for(process: subprocess.Popen, timeout: float, out: Path) -> tuple[dict | None, str]:
     reason = ""
     try:
         code = process.wait(timeout=timeout)
@@ -148,18 +155,15 @@ def grade_in_worker(notebook: Path, assignment_id: str, timeout: float, settings
     except subprocess.TimeoutExpired:
         reason = f"grading did not finish within {timeout:g} s and was stopped"
     left = stop_all(process)
-    if left:
+    if left:  # results.json waits for every process of the run; these would not die
         print(f"warning: processes {left} outlived the worker", flush=True)
-        reason = reason or f"processes of the grading run were still alive: {left}"
-        return None, reason
+        return None, reason or f"processes of the grading run could not be stopped: {left}"
     if reason:
         return None, reason
     try:
         return json.loads(out.read_text(encoding="utf-8")), ""
     except (OSError, ValueError) as err:
         return None, f"the grader wrote no result ({type(err).__name__})"
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_results(paths: AutograderPaths, document: dict) -> None:
@@ -186,7 +190,8 @@ def run(paths: AutograderPaths) -> dict:
                                       config.get("settings", {}))
     if result is None:
         return not_graded(assignment_id, problem, tests, visibility=visibility,
-                          execution_time=time.monotonic() - started)
+                          execution_time=time.monotonic() - started,
+                          sandbox="stopped with the grading run, every process of it ended")
     if notebook.name != f"{assignment_id}.ipynb":
         result.setdefault("problems", []).append(f"graded {notebook.name} as the {assignment_id} notebook")
     print(f"score {result['score']:g}/{result['max_score']:g}; sandbox: {result.get('sandbox', 'not started')}; "

@@ -79,9 +79,13 @@ def to_gradescope(result: dict, *, visibility: str = "visible", execution_time: 
 
 
 def not_graded(assignment: str, reason: str, tests: list[dict], *, visibility: str = "visible",
-               execution_time: float | None = None) -> dict:
-    """Score 0 with the reason, every hidden test listed at 0: never a missing ``results.json``."""
+               execution_time: float | None = None, sandbox: str = "") -> dict:
+    """Score 0 with the reason, every hidden test listed at 0: never a missing ``results.json``.
+
+    ``sandbox``: what became of it, when the grading run was stopped (empty: it never started).
+    """
     result = {"assignment": assignment, "score": 0, "max_score": sum(t["max_points"] for t in tests),
+              "sandbox": sandbox,
               "status": f"not graded: {reason}", "cells": [], "problems": [],
               "tests": [{**t, "points": 0, "outcome": "error", "message": f"not graded: {reason}"} for t in tests]}
     return to_gradescope(result, visibility=visibility, execution_time=execution_time)
