@@ -10,6 +10,7 @@ and messages. Hidden-test code and reference code never appear in it.
 """
 from __future__ import annotations
 
+import secrets
 import shutil
 from pathlib import Path
 
@@ -72,15 +73,25 @@ def build(submitted: Path | None, release: Path, result: dict, grade_cells: dict
     return nb
 
 
-def write(destination: Path, nb: nbformat.NotebookNode, submission_folder: Path | None) -> None:
-    """Write DESTINATION (…/autograded/<student>/<assignment>/<notebook>.ipynb) and copy the exchange's files beside it."""
+def write(destination: Path, nb: nbformat.NotebookNode, submission_folder: Path | None, timestamp_ok: bool) -> None:
+    """Write DESTINATION (…/autograded/<student>/<assignment>/<notebook>.ipynb) and the exchange's files beside it.
+
+    ``release_feedback`` opens both files for every notebook and stops the whole
+    assignment if one is missing. A missing or unreadable timestamp becomes an
+    empty ``timestamp.txt`` (nbgrader reads that as "no timestamp"); a submission
+    that did not come through the exchange gets a random secret, so its feedback
+    is released under a name no student can guess (hand it over yourself).
+    """
     destination.parent.mkdir(parents=True, exist_ok=True)
     tmp = destination.with_name(f".{destination.name}.tmp")
     nbformat.write(nb, tmp)
     tmp.replace(destination)
-    if submission_folder is None:
-        return
     for name in EXCHANGE_FILES:
-        source = submission_folder / name
-        if source.is_file() and not source.is_symlink():
-            shutil.copyfile(source, destination.parent / name)
+        source = submission_folder / name if submission_folder is not None else None
+        target = destination.parent / name
+        if name == "timestamp.txt" and not timestamp_ok:
+            target.write_text("", encoding="utf-8")
+        elif source is not None and source.is_file() and not source.is_symlink():
+            shutil.copyfile(source, target)
+        elif name == "submission_secret.txt" and not target.is_file():
+            target.write_text(secrets.token_hex(16), encoding="utf-8")

@@ -82,7 +82,17 @@ class CourseGradebook:
     # -- per unit ---------------------------------------------------------------------------------------------
 
     def record(self, unit, result: dict) -> None:
-        """Write one graded unit: its auto scores, flag and the autograded notebook (nothing else is touched)."""
+        """Write one graded unit: its auto scores, flag and the autograded notebook (nothing else is touched).
+
+        A failure here is reported and the run goes on: the unit's result is already safe in grades/.
+        """
+        try:
+            self._record(unit, result)
+        except Exception as err:  # a locked or broken database must not stop the grading of the class
+            self.notes.append(f"{result['student_id']}/{result['assignment']}: not written to the course's "
+                              f"gradebook ({type(err).__name__}: {err}); its result is in grades/")
+
+    def _record(self, unit, result: dict) -> None:
         from nbgrader.api import MissingEntry
 
         student, task = result["student_id"], result["assignment"]
@@ -120,7 +130,8 @@ class CourseGradebook:
             submission.timestamp = timestamp
             gb.db.commit()
         destination = self.course.folder("autograded_directory") / student / task / f"{task}.ipynb"
-        autograded.write(destination, nb, self._folder(student, task) if self._folder(student, task).is_dir() else None)
+        folder = self._folder(student, task)
+        autograded.write(destination, nb, folder if folder.is_dir() else None, timestamp_ok=timestamp is not None)
         if timestamp is None:
             self.notes.append(f"{student}/{task}: {why}: graded and flagged, not penalised")
         earned_total = sum(earned.get(e, 0.0) for e in cells)
