@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import secrets
 import shutil
+import textwrap
 from pathlib import Path
 
 import nbformat
@@ -36,7 +37,9 @@ def exercise_report(exercise: str, tests: list[dict], status: str) -> str:
         mark = "✓" if test["outcome"] == "passed" else ("–" if test["outcome"] == "skipped" else "✗")
         lines.append(f"{mark} {test['points']:g}/{test['max_points']:g}  {test.get('title') or test['name']}")
         if test["outcome"] != "passed" and test.get("message"):
-            lines.extend("      " + line for line in test["message"].splitlines())
+            for line in test["message"].splitlines():  # formgrader shows outputs unwrapped: wrap them here
+                lines.extend(textwrap.wrap(line, width=110, initial_indent="      ", subsequent_indent="        ",
+                                           break_long_words=False, break_on_hyphens=False) or [""])
     return "\n".join(lines) + "\n"
 
 
