@@ -67,3 +67,10 @@ def test_only_a_courses_submitted_folder_writes_its_gradebook(tmp_path):
     assert course_for(course / "elsewhere") is None
     assert course_for(ROOT / "examples" / "submissions") is None  # `make grade`'s demo never touches a roster
     assert course_for(Path(tmp_path)) is None
+
+
+def test_readme_shows_each_exercises_grade_cell_and_points():
+    from grader.nbgrader_course.exercises import grade_cells_table
+
+    assert grade_cells_table() in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README's grade-cell table is stale: paste `python -m grader points --grade-cells`"

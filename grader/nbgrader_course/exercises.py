@@ -120,3 +120,17 @@ def disagreements(path: Path, assignment_id: str) -> list[str]:
     for exercise in sorted(set(points) - set(cells)):
         problems.append(f"{path}: hidden tests grade exercise {exercise}, which has no solution cell")
     return problems
+
+
+def grade_cells_table() -> str:
+    """Markdown: each exercise's nbgrader grade cell and points (``python -m grader points --grade-cells``, README)."""
+    from grader.course import ASSIGNMENTS
+
+    rows = []
+    for task in ASSIGNMENTS:
+        source = assignment(task).source_notebook
+        cells = grade_cell_of(nbformat.read(source, as_version=4), str(source))
+        points = points_by_exercise(task)
+        rows.extend(f"| `{task}` | `{exercise}` | `{cell}` | {points.get(exercise, 0):g} |"
+                    for exercise, cell in cells.items())
+    return "| assignment | exercise | nbgrader grade cell | points |\n|---|---|---|---|\n" + "\n".join(rows)
