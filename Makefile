@@ -46,4 +46,4 @@ bench: setup
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) grades .nbgrader
+	rm -rf $(VENV) grades  # not .nbgrader/: it holds the course's nbgrader gradebook (roster, scores)

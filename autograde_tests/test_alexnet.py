@@ -80,6 +80,7 @@ def _relu_float_inputs():
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("relu")
 def test_relu_values(student):
     """relu(x) = max(0, x) elementwise, for vectors, 4-d batches and 0-dim tensors"""
     for what, x in _relu_float_inputs():
@@ -88,6 +89,7 @@ def test_relu_values(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("relu")
 def test_relu_keeps_dtype_and_device(student, device):
     """relu keeps the input's dtype (float64, float16, int64) and device (incl. meta), and handles empty tensors"""
     g = torch.Generator().manual_seed(12)
@@ -112,6 +114,7 @@ def test_relu_keeps_dtype_and_device(student, device):
 
 
 @pytest.mark.points(1)
+@pytest.mark.exercise("relu")
 def test_relu_leaves_input_unchanged(student):
     """relu returns a new tensor and leaves its input unchanged"""
     x = torch.tensor([[-2.0, -0.5, 0.0], [0.5, 2.0, -3.0]])
@@ -142,6 +145,7 @@ def _static_builtin_uses(source):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("relu")
 def test_relu_without_builtin(student, submission):
     """relu is built from comparisons, where, clamp or maximum, not torch's built-in relu (in code and at run time)"""
     source = (submission or {}).get("relu")
@@ -182,6 +186,7 @@ def _assert_slope_values(what, got, x, expected):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("relu_grad")
 def test_relu_grad_matches_autograd(student):
     """relu_grad(x) equals autograd's derivative of ReLU: 1 for x > 0, 0 for x <= 0 (0 at x == 0)"""
     g = torch.Generator().manual_seed(21)
@@ -200,6 +205,7 @@ def test_relu_grad_matches_autograd(student):
 
 
 @pytest.mark.points(1)
+@pytest.mark.exercise("relu_grad")
 def test_relu_grad_keeps_dtype_and_device(student, device):
     """relu_grad returns x's dtype (not bool) and device (incl. meta), for float16/32/64 and empty tensors"""
     g = torch.Generator().manual_seed(22)
@@ -221,6 +227,7 @@ def test_relu_grad_keeps_dtype_and_device(student, device):
 
 # ---------------------------------------------------------------- 3. ReLU module
 @pytest.mark.points(2)
+@pytest.mark.exercise("relu_module")
 def test_relu_module(student):
     """ReLU is an nn.Module without parameters that computes your relu (no built-in relu, input unchanged)"""
     act = _student_call("ReLU()", "ReLU() takes no arguments", student.ReLU)
@@ -284,6 +291,7 @@ def _check_chain(student, activation, cases, hint):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("chain_grad")
 def test_chain_grad_sigmoid(student):
     """chain_grad('sigmoid', depth, x0) matches autograd and is at most 0.25**depth at x0 = 0 (vanishing gradient)"""
     _check_chain(student, "sigmoid", [(1, 0.0), (2, 0.0), (3, -2.5), (5, 1.3), (7, 4.0), (12, -0.8), (15, 0.0)],
@@ -298,6 +306,7 @@ def test_chain_grad_sigmoid(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("chain_grad")
 def test_chain_grad_tanh(student):
     """chain_grad('tanh', depth, x0) matches autograd through a stack of tanh layers"""
     _check_chain(student, "tanh", [(1, 0.0), (1, 0.7), (2, 0.5), (3, -1.2), (5, 3.0), (12, 0.3), (25, -2.0),
@@ -307,6 +316,7 @@ def test_chain_grad_tanh(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("chain_grad")
 def test_chain_grad_relu(student):
     """chain_grad('relu', depth, x0) is exactly 1 for x0 > 0 and 0 for x0 <= 0 (slope 0 at 0, as in relu_grad)"""
     _check_chain(student, "relu", [(1, 1.5), (20, 1.5), (3, 0.002), (1, -0.7), (20, -1.5), (1, 0.0), (3, 0.0),
@@ -316,6 +326,7 @@ def test_chain_grad_relu(student):
 
 
 @pytest.mark.points(1)
+@pytest.mark.exercise("chain_grad")
 def test_chain_grad_float_identity_and_errors(student):
     """chain_grad returns a float, depth 0 gives 1.0, and an unknown activation raises ValueError"""
     for args in [("tanh", 3, 1.0), ("sigmoid", 2, -1.0), ("relu", 4, 2.0)]:
@@ -409,6 +420,7 @@ LAYOUT_HINT = ("use the attribute names features / avgpool / classifier and exac
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_param_count(student):
     """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), built on meta"""
@@ -444,6 +456,7 @@ def _reference_layout(reference, **kwargs):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_state_dict_layout(student, reference):
     """AlexNet's state_dict keys and shapes are exactly torchvision's (features.0 … classifier.6)"""
@@ -456,6 +469,7 @@ def test_alexnet_state_dict_layout(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_layers_and_arguments(student):
     """AlexNet's layer sequence (ReLU, max-pool, adaptive 6x6 pool, Dropout) follows num_classes and dropout"""
@@ -505,6 +519,7 @@ def _as_pair(value):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("alexnet")
 def test_alexnet_output_shapes_on_meta(student):
     """AlexNet gives (N, num_classes) on the meta device for 224x224 and for other input sizes (adaptive pool)"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
@@ -617,6 +632,7 @@ def _student_model(student, reference, device):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("alexnet")
 def test_alexnet_features_match_reference(student, reference, device):
     """AlexNet.features computes torchvision's function (same weights → same output)"""
     ref = _reference_data(reference, device)
@@ -642,6 +658,7 @@ def test_alexnet_features_match_reference(student, reference, device):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("alexnet")
 def test_alexnet_forward_matches_reference(student, reference, device):
     """AlexNet's adaptive pool, classifier and whole forward pass equal torchvision's (eval mode, num_classes=10)"""
     ref = _reference_data(reference, device)

@@ -163,6 +163,7 @@ def _run_meta(fn, what: str, hint: str):
 # DenseLayer
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(3)
+@pytest.mark.exercise("dense_layer")
 @pytest.mark.confirmed_by("test_dense_layer_matches_reference")
 def test_dense_layer_parameters(student, reference):
     """DenseLayer: BN-ReLU-1x1 bottleneck (bn_size·k)-BN-ReLU-3x3, no bias: parameter counts and torchvision names"""
@@ -191,6 +192,7 @@ def test_dense_layer_parameters(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("dense_layer")
 def test_dense_layer_returns_new_maps(student):
     """DenseLayer returns only the k new feature maps, same height and width, and leaves its input unchanged"""
     build = student.DenseLayer
@@ -223,6 +225,7 @@ def test_dense_layer_returns_new_maps(student):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("dense_layer")
 def test_dense_layer_matches_reference(student, reference, device):
     """DenseLayer computes conv2(relu2(norm2(conv1(relu1(norm1(x)))))), in eval and in train mode"""
     for args, kwargs, shape in [((16, 8), {}, (2, 16, 9, 9)), ((10, 6), {"bn_size": 2}, (1, 10, 5, 7))]:
@@ -245,6 +248,7 @@ def test_dense_layer_matches_reference(student, reference, device):
 # DenseBlock
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(3)
+@pytest.mark.exercise("dense_block")
 def test_dense_block_concatenates(student):
     """DenseBlock concatenates [x, new1, …, newL] along the channels: c0 + L·k channels, the input kept unchanged"""
     build = student.DenseBlock
@@ -294,6 +298,7 @@ def test_dense_block_concatenates(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("dense_block")
 @pytest.mark.confirmed_by("test_dense_block_matches_reference")
 def test_dense_block_layers(student, reference):
     """DenseBlock: children denselayer1..L, layer i sees c0 + (i−1)·k channels (denseblock1 has 335,040 parameters)"""
@@ -326,6 +331,7 @@ def test_dense_block_layers(student, reference):
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("dense_block")
 def test_dense_block_matches_reference(student, reference, device):
     """DenseBlock output equals the reference (each layer fed the concatenation so far), in eval and in train mode"""
     for args, kwargs, shape in [((3, 16, 8), {}, (2, 16, 9, 9)), ((2, 5, 5), {"bn_size": 1}, (1, 5, 7, 6))]:
@@ -356,6 +362,7 @@ def test_dense_block_matches_reference(student, reference, device):
 # dense_channels
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(2)
+@pytest.mark.exercise("dense_channels")
 def test_dense_channels(student):
     """dense_channels(in, L, k): channels grow linearly, in + L·k (an int)"""
     cases = [((64, 6, 32), 256), ((256, 24, 32), 1024), ((24, 0, 12), 24), ((3, 1, 1), 4),
@@ -382,6 +389,7 @@ def test_dense_channels(student):
 # Transition
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(2)
+@pytest.mark.exercise("transition")
 @pytest.mark.confirmed_by("test_transition_matches_reference")
 def test_transition_parameters(student, reference):
     """Transition(256, 128) has 33,280 parameters: BN + 1x1 conv without bias, torchvision's names"""
@@ -408,6 +416,7 @@ def test_transition_parameters(student, reference):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("transition")
 def test_transition_matches_reference(student, reference, device):
     """Transition is BN → ReLU → 1x1 conv → 2x2 average pooling (stride 2), in eval and in train mode"""
     for args, shape in [((12, 6), (2, 12, 8, 8)), ((6, 3), (1, 6, 7, 9))]:
@@ -462,6 +471,7 @@ def _student_densenet121(student) -> dict:
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("densenet")
 @pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet121_parameters(student):
     """densenet121() has 7,978,856 parameters, about a third of ResNet-50's 25.6M"""
@@ -479,6 +489,7 @@ def test_densenet121_parameters(student):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("densenet")
 @pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet121_state_dict(student, reference):
     """densenet121 keeps torchvision's state_dict keys, order and shapes (727 entries, BN buffers included)"""
@@ -493,6 +504,7 @@ def test_densenet121_state_dict(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("densenet")
 @pytest.mark.confirmed_by("test_densenet_matches_reference")
 def test_densenet_channel_bookkeeping(student, reference):
     """DenseNet(growth_rate=12, block_config=(3, 2, 4), 24 initial features, bn_size=2): each transition halves"""
@@ -511,6 +523,7 @@ def test_densenet_channel_bookkeeping(student, reference):
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("densenet")
 def test_densenet_matches_reference(student, reference, device):
     """A small DenseNet computes features → ReLU → global average pool → classifier, in eval and in train mode"""
     for args, kwargs, shape in [((6, (2, 2, 3), 10, 3, 10), {}, (2, 3, 32, 32)),
@@ -535,6 +548,7 @@ def test_densenet_matches_reference(student, reference, device):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("densenet")
 def test_densenet_runs_on_meta(student):
     """DenseNet (blocks, transitions, forward) runs on any device (meta): no tensors created on a fixed device"""
     hint = ("create new tensors on the input's device (x.new_zeros, torch.zeros_like or device=x.device), or better "

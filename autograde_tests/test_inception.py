@@ -144,6 +144,7 @@ def _check_bottleneck_cases(student, cases):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("bottleneck_params")
 def test_bottleneck_params_lecture(student):
     """bottleneck_params: 1x1 reduction then 3x3 conv, (128, 32, 128) has 40,960 weights (3.6x fewer than 3x3)"""
     _check_bottleneck_cases(student, [
@@ -152,6 +153,7 @@ def test_bottleneck_params_lecture(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("bottleneck_params")
 def test_bottleneck_params_kernel_size_and_bias(student):
     """bottleneck_params with kernel_size=5 or 1 and with bias=True (one bias per output channel of each conv)"""
     _check_bottleneck_cases(student, [
@@ -189,6 +191,7 @@ def _conv1x1(x, w):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_matches_conv2d(student, device):
     """pointwise_conv(x, W) equals F.conv2d with a 1x1 kernel, for (C_out, C_in) and (C_out, C_in, 1, 1) weights"""
     pointwise_conv = student.pointwise_conv
@@ -224,6 +227,7 @@ def test_pointwise_conv_matches_conv2d(student, device):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_keeps_dtype_device_and_inputs(student):
     """pointwise_conv keeps dtype (float32, float64) and device (meta too) and leaves x and the weight unchanged"""
     pointwise_conv = student.pointwise_conv
@@ -256,6 +260,7 @@ def test_pointwise_conv_keeps_dtype_device_and_inputs(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_without_convolution(student, submission):
     """pointwise_conv is a per-pixel matrix product: no convolution call in the code or at run time"""
     source = (submission or {}).get("pointwise_conv")
@@ -331,6 +336,7 @@ def _branch_counts(mine) -> list:
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("inception")
 @pytest.mark.confirmed_by("test_inception_matches_reference")
 def test_inception_parameters(student):
     """Inception blocks 3a, 3b, 4a, 4e, 5b of Table 1 (3a: 163,696 parameters): biased convs, a true 5x5"""
@@ -354,6 +360,7 @@ def test_inception_parameters(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("inception")
 def test_inception_branches(student):
     """Inception has modules branch1..branch4 and concatenates their outputs along channels in that order"""
     build = student.Inception
@@ -424,6 +431,7 @@ def _branch_sizes(mine, x, shape) -> list[str]:
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("inception")
 def test_inception_output_shape(student):
     """Inception output: ch1x1+ch3x3+ch5x5+pool_proj channels, same H×W (odd sizes, batch 1, meta device)"""
     build = student.Inception
@@ -560,6 +568,7 @@ def _load_inception(student, args, device, ref):
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("inception")
 def test_inception_matches_reference(student, reference, device):
     """Inception computes the paper's block: the four branches with ReLUs, a 5x5 and a 3x3/1 max-pool, in order"""
     for args, shape in [((16, 4, 6, 8, 3, 5, 4), (2, 16, 9, 11)), (TABLE1["3a"], (1, 192, 7, 7))]:
@@ -624,6 +633,7 @@ def _googlenet_hint(student, got: int) -> str:
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("googlenet")
 @pytest.mark.confirmed_by("test_googlenet_matches_reference")
 def test_googlenet_parameters(student):
     """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes changes only the last layer"""
@@ -646,6 +656,7 @@ def test_googlenet_parameters(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("googlenet")
 def test_googlenet_output_shapes(student):
     """GoogLeNet returns (N, num_classes) logits for 224x224 and other input sizes (meta device)"""
     hint = "create no tensors on a fixed device; the network must run on the input's device"
@@ -788,6 +799,7 @@ def _build_googlenet_variants(reference, device):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("googlenet")
 def test_googlenet_matches_reference(student, reference, device):
     """GoogLeNet(num_classes=10) computes the reference's function in eval mode (1x3x64x64 input, same weights)"""
     expected, x = _ref_googlenet_output(reference, device)
@@ -816,6 +828,7 @@ def test_googlenet_matches_reference(student, reference, device):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("googlenet")
 def test_googlenet_dropout(student, reference):
     """GoogLeNet applies dropout with p = 0.4 to the pooled features before the linear layer, in training mode only"""
     ref, _, x = _ref_googlenet(reference)
@@ -877,6 +890,7 @@ def test_googlenet_dropout(student, reference):
 # 5. quiz
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(1)
+@pytest.mark.exercise("quiz")
 def test_quiz_fewest_params(student):
     """Quiz: of AlexNet, VGG19 and GoogLeNet, GoogLeNet has the fewest parameters"""
     got = student.FEWEST_PARAMS
@@ -891,6 +905,7 @@ def test_quiz_fewest_params(student):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("quiz")
 def test_quiz_googlenet_millions(student):
     """Quiz: GOOGLENET_MILLIONS is your own GoogLeNet's count in millions, one decimal: 7.0 (not the lecture's 4M)"""
     got = student.GOOGLENET_MILLIONS

@@ -309,6 +309,7 @@ def _expansion(student, name: str, expected: int):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("basic_block")
 @pytest.mark.confirmed_by("test_basic_block_matches_reference")
 def test_basic_block_parameters(student, reference):
     """BasicBlock: two 3x3 convs without bias + BN (73,984 for 64→64), 1x1 conv + BN projection only when the shape changes"""
@@ -382,6 +383,7 @@ def _check_block_matches_reference(student, reference, device, name: str, cases,
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("basic_block")
 def test_basic_block_matches_reference(student, reference, device):
     """BasicBlock computes relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), eval and train mode, strided and odd sizes"""
     cases = [((16, 16), (2, 16, 9, 9)),            # identity shortcut
@@ -407,6 +409,7 @@ def _bottleneck_params(cin: int, mid: int, stride: int, expansion: int = 4) -> t
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("bottleneck")
 @pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_parameters(student, reference):
     """Bottleneck: 1x1 reduce, 3x3, 1x1 expand ×4, no bias (70,400 for 256→64→256); projection for resnet50's layer1.0 (75,008)"""
@@ -461,6 +464,7 @@ def test_bottleneck_parameters(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("bottleneck")
 @pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_stride_on_the_3x3(student):
     """Bottleneck(256, 128, stride=2): the stride sits on the 3x3 conv2 and on the projection, not on conv1 (ResNet v1.5)"""
@@ -491,6 +495,7 @@ def test_bottleneck_stride_on_the_3x3(student):
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("bottleneck")
 def test_bottleneck_matches_reference(student, reference, device):
     """Bottleneck computes relu(bn3(conv3(…conv2(…conv1(x)))) + shortcut(x)), eval and train mode, stride 2 on odd sizes"""
     cases = [((16, 4), (2, 16, 9, 9)),             # identity shortcut: 16 → 4 → 4 → 16
@@ -526,7 +531,9 @@ def _switched_off_case(reference, name: str, args: tuple, shape: tuple):
     return _cached(("switched-off", name, args, shape), build)
 
 
+# mainly basic_block: two of its three cases are BasicBlocks, and the identity shortcut is taught there
 @pytest.mark.points(3)
+@pytest.mark.exercise("basic_block")
 def test_blocks_add_the_identity(student, reference):
     """The identity map: with the residual branch switched off (last BN γ = β = 0) a block outputs relu(shortcut(x)), x unchanged"""
     for name, args, shape in [("BasicBlock", (8, 8), (2, 8, 6, 6)), ("BasicBlock", (8, 16, 2), (2, 8, 7, 7)),
@@ -614,6 +621,7 @@ def _variant_params(reference, model: str) -> dict:
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_parameters(student, reference):
     """resnet18, resnet34 and resnet50 have exactly 11,689,512, 21,797,672 and 25,557,032 parameters (built on meta)"""
@@ -643,6 +651,7 @@ def test_resnet_parameters(student, reference):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_state_dict(student, reference):
     """resnet18/34/50 keep torchvision's state_dict keys, order and shapes (122 / 218 / 320 entries, BN buffers included)"""
@@ -662,6 +671,7 @@ CUSTOM = [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_custom_config(student, reference):
     """ResNet(block, layers, num_classes) follows its arguments: small custom configurations, built and run on meta"""
@@ -681,6 +691,7 @@ def test_resnet_custom_config(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("resnet")
 def test_resnet_runs_on_meta(student):
     """BasicBlock, Bottleneck and resnet18() run on any device (meta): no tensors on a fixed device, output (N, 1000)"""
     hint = ("create new tensors on the input's device (torch.zeros_like(x), device=x.device), never on a "
@@ -802,6 +813,7 @@ def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
 
 
 @pytest.mark.points(4)
+@pytest.mark.exercise("resnet")
 def test_resnet18_matches_reference(student, reference, device):
     """A whole resnet18(num_classes=10) with the reference's weights gives the reference's output on a 32x32 image"""
     sd, x, expected64, ref = _resnet18_case(reference, device)

@@ -92,6 +92,7 @@ def _run_meta(fn, what: str, hint: str):
 # 1. conv_params
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(2)
+@pytest.mark.exercise("conv_params")
 def test_conv_params(student):
     """conv_params counts k·k·C_in·C_out weights (3x3x128x128 = 147,456), plus C_out biases only with bias=True"""
     cases = [((3, 128, 128), {}), ((5, 128, 128), {}), ((1, 128, 32), {}), ((3, 64, 128), {}), ((7, 3, 64), {}),
@@ -134,6 +135,7 @@ def test_conv_params(student):
 # 2. stacked_conv_params
 # --------------------------------------------------------------------------------------------------------------------
 @pytest.mark.points(2)
+@pytest.mark.exercise("stacked_conv_params")
 def test_stacked_conv_params(student):
     """Two 3x3 convs 128→128 cost 294,912 parameters, one 5x5 costs 409,600 (and other kernels, widths, depths)"""
     cases = [((3, 128, 2), {}), ((5, 128, 1), {}), ((3, 128, 3), {}), ((7, 128, 1), {}), ((3, 64, 4), {}),
@@ -202,6 +204,7 @@ def _rf_variants(kernels, strides):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("receptive_field")
 def test_receptive_field(student):
     """receptive_field: 3x3 stacks grow by 2 per layer ([3,3] → 5), strides multiply every later step"""
     cases = [(([3, 3],), {}), (([3, 3, 3],), {}), (([5],), {}), (([],), {}), (([1, 1, 1],), {}),
@@ -387,6 +390,7 @@ def _check_rf_case(student, reference, name, in_channels, spec, size, device="cp
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("empirical_receptive_field")
 def test_empirical_receptive_field_stride_one(student, reference):
     """Measured receptive field of stride-1 conv stacks equals the formula (2 and 3 stacked 3x3 convs, 5x5, 7x7)"""
     for name, in_channels, spec, size in RF_STRIDE1:
@@ -394,6 +398,7 @@ def test_empirical_receptive_field_stride_one(student, reference):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("empirical_receptive_field")
 def test_empirical_receptive_field_strides_and_pools(student, reference, device):
     """Measured receptive field through strided convs and max-pools equals the formula, on the model's device"""
     for name, in_channels, spec, size in RF_STRIDED:
@@ -401,6 +406,7 @@ def test_empirical_receptive_field_strides_and_pools(student, reference, device)
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("empirical_receptive_field")
 def test_empirical_receptive_field_leaves_model_alone(student):
     """empirical_receptive_field measures in eval mode, then restores the model's mode; weights and BN stats unchanged"""
     name, in_channels, spec, size = RF_BN
@@ -460,6 +466,7 @@ def _ref_block_layout(reference, args):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("vgg_block")
 @pytest.mark.confirmed_by("test_vgg_block_matches_reference")
 def test_vgg_block_layers(student, reference):
     """vgg_block is an nn.Sequential of num_convs × (3x3 conv, ReLU) then a max-pool, with biased convs in → out → out"""
@@ -531,6 +538,7 @@ def _block_variants(ref, x):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("vgg_block")
 def test_vgg_block_matches_reference(student, reference, device):
     """vgg_block computes (conv 3x3 pad 1 → ReLU) × n → 2x2 max-pool: same output as the reference, odd sizes too"""
     for args, shape, seed in [((4, 6, 2), (2, 4, 9, 9), 0), ((5, 5, 3), (1, 5, 8, 7), 1),
@@ -643,6 +651,7 @@ def _vgg_count_hint(name, got, num_classes) -> str:
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("vgg")
 @pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_parameter_counts(student):
     """vgg16() has 138,357,544 and vgg19() 143,667,240 parameters (not the lecture's 110M); num_classes is respected"""
@@ -696,6 +705,7 @@ def _vgg_layout_hint(name):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("vgg")
 @pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_state_dict_layout(student, reference):
     """vgg16 and vgg19 keep torchvision's state_dict keys and shapes (one flat features Sequential, classifier 0/3/6)"""
@@ -720,6 +730,7 @@ def test_vgg_state_dict_layout(student, reference):
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("vgg")
 @pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_structure(student, reference):
     """features: conv/ReLU/max-pool in torchvision's order; avgpool adaptive 7x7; classifier with ReLU and Dropout(0.5)"""
@@ -796,6 +807,7 @@ def _forward_error_hint(message: str) -> str:
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("vgg")
 def test_vgg_output_shapes_on_meta(student):
     """On the meta device, vgg16/vgg19 give (N, num_classes) for 224x224 and odd sizes (adaptive 7x7 pool)"""
     for name, kwargs, shape, out in [("vgg16", {"num_classes": 10}, (2, 3, 224, 224), (2, 10)),
@@ -896,6 +908,7 @@ def _student_features(student, name):
 
 
 @pytest.mark.points(3)
+@pytest.mark.exercise("vgg")
 def test_vgg16_features_match_reference(student, reference, device):
     """vgg16().features computes torchvision's function: same weights, same output (1x3x32x32, 1x3x35x33)"""
     ref = _ref_features(reference, "vgg16", device)

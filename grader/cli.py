@@ -46,6 +46,11 @@ def _leaks(args) -> int:
 
 
 def _points(args) -> int:
+    if args.grade_cells:
+        from grader.nbgrader_course.exercises import grade_cells_table
+
+        print(grade_cells_table())
+        return 0
     from grader.docs import points_table
 
     print(points_table())
@@ -75,6 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
     leaks = sub.add_parser("leakcheck", help="check assignments/ for leaked solution or hidden-test text")
     leaks.set_defaults(func=_leaks)
     points = sub.add_parser("points", help="print the points of every hidden test as a Markdown table (for the README)")
+    points.add_argument("--grade-cells", action="store_true",
+                        help="each exercise's nbgrader grade cell and points instead (for the README)")
     points.set_defaults(func=_points)
     from grader.gradescope.cli import register as register_gradescope  # gradescope: build autograder zips
     from grader.lms.cli import register as register_lms  # collect / export: Canvas and Moodle

@@ -11,9 +11,9 @@ def points_table() -> str:
         tests = collect_tests(assignment(task))
         total = sum(t["max_points"] for t in tests)
         totals.append(f"| `{task}` | {len(tests)} | {total} |")
-        rows = "\n".join(f"| {t['max_points']} | {t['title'] or t['name']} |" for t in tests)
+        rows = "\n".join(f"| {t['max_points']} | `{t['exercise']}` | {t['title'] or t['name']} |" for t in tests)
         details.append(f"<details><summary><code>{task}</code>: {total} points</summary>\n\n"
-                       f"| points | what the hidden test checks |\n|---|---|\n{rows}\n\n</details>")
+                       f"| points | exercise | what the hidden test checks |\n|---|---|---|\n{rows}\n\n</details>")
     head = "| assignment | hidden tests | points |\n|---|---|---|\n" + "\n".join(totals)
     return head + "\n\n" + "\n\n".join(details)
 

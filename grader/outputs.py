@@ -40,17 +40,33 @@ def write_unit(out: Path, result: dict) -> None:
 
 
 def write_csv(out: Path, results: list[dict]) -> None:
+    """grades.csv for a plain folder of submissions (no nbgrader course): nbgrader export's columns and number
+    format, one row per graded submission; no roster, so no names and no zero rows; no due date, so no penalty.
+
+    A course's submitted folder gets nbgrader's own export instead (grader/nbgrader_course/gradebook.py).
+    """
+    rows = sorted(results, key=lambda r: (_assignment_order(r["assignment"]), r["student_id"]))
     path = out / "grades.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".tmp"), "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")  # nbgrader writes "\n"
         writer.writeheader()
-        for r in results:
-            writer.writerow({"assignment": r["assignment"], "duedate": "", "timestamp": r.get("timestamp") or "",
+        for r in rows:
+            writer.writerow({"assignment": r["assignment"], "duedate": "", "timestamp": _utc(r.get("timestamp")),
                              "student_id": r["student_id"], "last_name": "", "first_name": "", "email": "",
-                             "raw_score": fmt(r["score"]), "late_submission_penalty": "0.0",
-                             "score": fmt(r["score"]), "max_score": fmt(r["max_score"])})
+                             "raw_score": str(float(r["score"])), "late_submission_penalty": "0.0",
+                             "score": str(float(r["score"])), "max_score": str(float(r["max_score"]))})
     os.replace(path.with_suffix(".tmp"), path)
+
+
+def _utc(timestamp: str | None) -> str:
+    """A timestamp.txt value as nbgrader's export prints it (naive UTC), or "" when missing or unreadable."""
+    from nbgrader.utils import parse_utc
+
+    try:
+        return str(parse_utc(timestamp)) if timestamp else ""
+    except (ValueError, OverflowError):
+        return ""
 
 
 def _by_student(results: list[dict]) -> tuple[list[str], list[dict]]:

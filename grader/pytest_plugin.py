@@ -60,6 +60,7 @@ class GradingPlugin:
     def pytest_configure(self, config) -> None:
         config.addinivalue_line("markers", "points(n): points this hidden test is worth")
         config.addinivalue_line("markers", "confirmed_by(*tests): credit only when these behavioural tests pass")
+        config.addinivalue_line("markers", "exercise(grade_id): the one exercise (solution cell) this test grades")
 
     def pytest_generate_tests(self, metafunc) -> None:
         if "device" in metafunc.fixturenames:
@@ -73,7 +74,7 @@ class GradingPlugin:
             "function": getattr(item, "originalname", item.name),
             "variant": item.callspec.id if hasattr(item, "callspec") else "",
             "title": (item.function.__doc__ or "").strip().splitlines()[0] if item.function.__doc__ else "",
-            "points": _points(item), "outcome": "passed", "message": "",
+            "points": _points(item), "exercise": exercise_of(item), "outcome": "passed", "message": "",
             "confirmed_by": _confirmed_by(item)})
         if report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
@@ -89,7 +90,7 @@ class GradingPlugin:
         for entry in self.reports.values():
             test = grouped.setdefault(entry["function"], {
                 "name": entry["function"], "title": entry["title"], "max_points": entry["points"],
-                "confirmed_by": entry["confirmed_by"], "variants": []})
+                "exercise": entry["exercise"], "confirmed_by": entry["confirmed_by"], "variants": []})
             test["variants"].append(entry)
         tests = []
         for test in grouped.values():
@@ -105,7 +106,8 @@ class GradingPlugin:
                     messages.append(f"[{v['variant']}] {v['message']}" if v["variant"] and len(ran) > 1
                                     else v["message"])
             tests.append({"name": test["name"], "title": test["title"], "max_points": test["max_points"],
-                          "outcome": outcome, "message": "\n".join(messages), "confirmed_by": test["confirmed_by"]})
+                          "exercise": test["exercise"], "outcome": outcome, "message": "\n".join(messages),
+                          "confirmed_by": test["confirmed_by"]})
         return [_score(test, {t["name"]: t for t in tests}) for test in tests]
 
 
@@ -135,6 +137,15 @@ def _confirmations(name: str, by_name: dict[str, dict]) -> list[str]:
 def _confirmed_by(item) -> list[str]:
     marker = item.get_closest_marker("confirmed_by")
     return [str(name) for name in marker.args] if marker else []
+
+
+def exercise_of(item) -> str:
+    """The grade_id named by ``@pytest.mark.exercise``: the one exercise a hidden test grades ("" if unmarked).
+
+    Later work (nbgrader grade cells, charging one mistake once) reads this mapping.
+    """
+    marker = item.get_closest_marker("exercise")
+    return str(marker.args[0]) if marker and marker.args else ""
 
 
 def _points(item) -> float:

@@ -29,13 +29,15 @@ def generate(root: Path, assignment_ids=ASSIGNMENTS) -> None:
     from nbgrader.apps import NbGraderAPI
     from traitlets.config.loader import PyFileConfigLoader
 
+    from grader.nbgrader_course.exercises import stamp_points
+
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     (root / ".nbgrader").mkdir(exist_ok=True)  # nbgrader's own database lives here, outside git
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
-    config.CourseDirectory.db_url = f"sqlite:///{root / '.nbgrader' / 'gradebook.db'}"
     api = NbGraderAPI(config=config)
     for task in assignment_ids:
+        stamp_points(root / "solutions" / task / f"{task}.ipynb", task)  # grade cells worth the hidden tests' points
         outcome = api.generate_assignment(task, force=True)
         if not outcome["success"]:
             log = outcome.get("error") or outcome.get("log") or ""

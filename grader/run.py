@@ -18,6 +18,7 @@ from rich.console import Console
 
 from grader.course import ASSIGNMENTS, assignment
 from grader.gradebook import Gradebook
+from grader.nbgrader_course.gradebook import CourseGradebook
 from grader.outputs import print_summary, write_csv, write_summary, write_unit
 from grader.unit import Settings, collect_tests
 
@@ -157,6 +158,7 @@ class GradeRun:
         if self.only:
             units = [u for u in units if u.assignment in self.only]
         book = Gradebook(self.out / "gradebook.db")
+        self._course = CourseGradebook.for_submissions(self.submissions)  # None unless SUBMISSIONS is a course's
         hashes = {a: assignment(a).tests_hash() for a in {u.assignment for u in units}}
         todo = [u for u in units if self.force or not book.is_current(
             u.student_id, u.assignment, u.content_hash(), hashes[u.assignment])]
@@ -176,7 +178,11 @@ class GradeRun:
             self.console.print("note: not running as root: the sandbox used user namespaces (the same hidden files, "
                                "no network, own processes; one uid for all slots, memory bounded per process only "
                                "unless your cgroup is delegated).")
-        write_csv(self.out, results)
+        if self._course is not None:  # the course's nbgrader gradebook: penalties, roster, `nbgrader export`'s CSV
+            problems += self._course.finish(units, results)
+            self._course.export_csv(self.out / "grades.csv")
+        else:
+            write_csv(self.out, results)
         write_summary(self.out, results, problems)
         print_summary(results, problems, Console())
         return results
@@ -184,6 +190,8 @@ class GradeRun:
     def _record(self, book: Gradebook, unit: Unit, result: dict, hashes: dict) -> None:
         book.save(result, unit.content_hash(), hashes[unit.assignment])
         write_unit(self.out, result)
+        if self._course is not None:
+            self._course.record(unit, result)
         seconds = result.get("seconds")
         self.console.print(f"  {unit.student_id}/{unit.assignment}: {result['score']:g}/{result['max_score']:g}"
                            + (f"  ({seconds:.2f} s)" if seconds is not None else "")

@@ -20,7 +20,7 @@ import torch
 
 from grader.course import Assignment, assignment as get_assignment, project_root
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
-from grader.pytest_plugin import GradingPlugin
+from grader.pytest_plugin import GradingPlugin, exercise_of
 from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
 from grader.sandbox.client import Child, SandboxError, StudentRaised, Zygote
@@ -101,8 +101,8 @@ def collect_tests(task: Assignment) -> list[dict]:
 def _collected(task: Assignment, tests_hash: str) -> tuple[dict, ...]:
     plugin = GradingPlugin(student=None, reference=None)
     _run_pytest(task, plugin, collect_only=True)
-    return tuple({"name": name, "title": title, "points": 0, "max_points": points, "outcome": "error",
-                  "message": ""} for name, title, points in plugin.collected)
+    return tuple({"name": name, "title": title, "points": 0, "max_points": points, "exercise": exercise,
+                  "outcome": "error", "message": ""} for name, title, points, exercise in plugin.collected)
 
 
 def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False) -> int:
@@ -122,7 +122,8 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
                         seen.add(name)
                         doc = (item.function.__doc__ or "").strip().splitlines()
                         marker = item.get_closest_marker("points")
-                        plugin.collected.append((name, doc[0] if doc else "", marker.args[0] if marker else 0))
+                        plugin.collected.append((name, doc[0] if doc else "", marker.args[0] if marker else 0,
+                                                 exercise_of(item)))
 
         extra = [Collector()]
     else:
