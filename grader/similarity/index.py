@@ -49,6 +49,9 @@ class Pair:
     b_code: str = ""
     a_stub_lines: list[int] = field(default_factory=list)
     b_stub_lines: list[int] = field(default_factory=list)
+    a_like_reference: float | None = None  # share of A's fingerprints also in the instructor's solution
+    b_like_reference: float | None = None
+    page: str = ""                          # the report's side-by-side page, once written
 
     @property
     def a_percent(self) -> int:
@@ -115,11 +118,19 @@ def _passages(a_prints: list, b_prints: list, shared: set[int]) -> list[Passage]
     return merged
 
 
+def _share(prints: list, known: set[int]) -> float:
+    own = {p[0] for p in prints}
+    return round(len(own & known) / len(own), 3) if own else 0.0
+
+
 def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int = MAX_STUDENTS,
-               threshold: float = THRESHOLD, min_shared: int = MIN_SHARED, near: int = 10) -> SimilarityReport:
+               threshold: float = THRESHOLD, min_shared: int = MIN_SHARED, near: int = 10,
+               reference: dict[str, dict] | None = None) -> SimilarityReport:
     """Index every unit's fingerprints per exercise and score the pairs that share rare ones.
 
-    UNITS: (student_id, assignment, the result's "fingerprints" or None).
+    UNITS: (student_id, assignment, the result's "fingerprints" or None). REFERENCE: assignment → the
+    instructor solution's fingerprints, only to say how much of each listed student's code is also in it
+    (the reference is not a student: it neither makes pairs nor counts towards the discount).
     """
     started = time.perf_counter()
     cells: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
@@ -168,5 +179,10 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
         pair.passages = _passages(a["prints"], b["prints"], shared)
         pair.a_code, pair.b_code = a.get("code", ""), b.get("code", "")
         pair.a_stub_lines, pair.b_stub_lines = a.get("stub_lines", []), b.get("stub_lines", [])
+        solution = ((reference or {}).get(pair.assignment) or {}).get("cells", {}).get(pair.grade_id)
+        if solution is not None:
+            known = {p[0] for p in solution["prints"]}
+            pair.a_like_reference = _share(a["prints"], known)
+            pair.b_like_reference = _share(b["prints"], known)
     return SimilarityReport(flagged, held_back, stats, missing, max_students, threshold, min_shared,
                             round(time.perf_counter() - started, 3))
