@@ -14,7 +14,8 @@ import pytest
 from grader.course import assignment
 from grader.notebook import read_cells
 from grader.similarity import find_pairs, fingerprint_source
-from grader.similarity.fingerprints import K, W, fingerprint_cells, kgrams, release_stubs, winnow
+from grader.similarity.fingerprints import (K, W, fingerprint_cells, kgrams, pack_prints, release_stubs,
+                                            unpack_prints, winnow)
 from grader.similarity.index import MAX_STUDENTS, THRESHOLD
 from grader.similarity.tokens import Token, normalised_tokens
 from tests.conftest import released_notebook, write_submission
@@ -63,11 +64,17 @@ def test_winnowing_finds_every_shared_run_of_w_plus_k_minus_1_tokens():
     assert len(winnow(kgrams([Token(t, 1) for t in a]))) < len(a) - K + 1  # winnowing keeps a subset
 
 
+def test_packed_fingerprints_round_trip():
+    prints = [(2 ** 53 - 1, 1, 3), (0, 7, 70_000), (12345, 2, 2)]
+    assert unpack_prints(pack_prints(prints)) == [(2 ** 53 - 1, 1, 3), (0, 7, 0xFFFF), (12345, 2, 2)]
+    assert unpack_prints([[5, 1, 2]]) == [(5, 1, 2)]  # the plain-list form is read too
+
+
 def test_the_release_stub_has_no_fingerprints():
     """The untouched release (bob in the examples) is all base file: nothing of it can make a pair."""
     task = assignment("vgg")
     prints = fingerprint_cells(read_cells(task.release_notebook), release_stubs(task.release_notebook))
-    assert prints["cells"] and all(cell["prints"] == [] for cell in prints["cells"].values())
+    assert prints["cells"] and all(unpack_prints(cell["prints"]) == [] for cell in prints["cells"].values())
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -85,7 +92,7 @@ def test_a_disguised_copy_is_flagged(task):
     report = find_pairs(_units(task, reference=_solution_cells(task), copy=copy,
                                independent=_cells(DATA / task)))
     flagged = {p.grade_id for p in report.pairs}
-    big = {gid for gid, cell in _prints(task, copy)["cells"].items() if len(cell["prints"]) >= 10}
+    big = {gid for gid, cell in _prints(task, copy)["cells"].items() if len(unpack_prints(cell["prints"])) >= 10}
     assert big and big <= flagged, (big, flagged)
     assert all({p.a, p.b} == {"copy", "reference"} for p in report.pairs)
     pair = next(p for p in report.pairs if p.grade_id == task)
@@ -136,4 +143,4 @@ def test_grading_stores_fingerprints_and_the_independent_solutions_earn_full_mar
                                                         if t["outcome"] != "passed"]
         cells = result["fingerprints"]["cells"]
         assert set(cells) == set(assignment(task).solution_ids())
-        assert cells[task]["prints"] and cells[task]["code"].startswith("class ")
+        assert unpack_prints(cells[task]["prints"]) and cells[task]["code"].startswith("class ")

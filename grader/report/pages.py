@@ -74,7 +74,7 @@ def _reference_fingerprints(assignments: list[str]) -> dict[str, dict]:
 
 def _code_lines(code: str, matched: dict[int, int], stub: set[int]) -> list[dict]:
     return [{"number": n, "text": text,
-             "css": f"m{(matched[n] - 1) % 6 + 1}" if n in matched else "stub" if n in stub else ""}
+             "css": "stub" if n in stub else f"m{(matched[n] - 1) % 6 + 1}" if n in matched else ""}
             for n, text in enumerate(code.splitlines(), start=1)]
 
 
@@ -131,8 +131,14 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
     counts: dict[str, int] = {}
     for pair in similarity.pairs:
         counts[pair.assignment] = counts.get(pair.assignment, 0) + 1
+    by_students: dict[tuple[str, str], list[Pair]] = {}
+    for pair in similarity.pairs:
+        by_students.setdefault((pair.a, pair.b), []).append(pair)
+    student_pairs = sorted(by_students.items(), key=lambda item: (-len(item[1]), -max(p.score for p in item[1]),
+                                                                 item[0]))
     sim_page = _templates.get_template("report_similarity.html").render(
-        sim=similarity, assignments=assignments, like_solution=_like_solution, limit=MAX_TABLE_PAIRS)
+        sim=similarity, assignments=assignments, like_solution=_like_solution, limit=MAX_TABLE_PAIRS,
+        student_pairs=student_pairs[:MAX_TABLE_PAIRS])
     _write(report_dir / "similarity.html", sim_page)
     template = _templates.get_template("report_assignment.html")
     for a in stats:

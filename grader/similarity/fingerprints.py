@@ -7,16 +7,35 @@ common fingerprint, while the stored set stays small. Computed once per unit at 
 """
 from __future__ import annotations
 
+import base64
 import hashlib
+import struct
 from functools import lru_cache
 from pathlib import Path
 
 from grader.similarity.tokens import Token, normalised_tokens, stub_lines
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2
 K = 10  # tokens per k-gram: about one line of normalised code ("v = v . v ( v , v )" is 10)
 W = 8   # window: every shared run of W + K - 1 = 17 tokens (about two lines) is found
 MAX_CODE_CHARS = 20_000  # code kept per cell for the side-by-side view
+
+
+_RECORD = struct.Struct("<QHH")  # hash, first line, last line
+
+
+def pack_prints(prints) -> str:
+    """Fingerprints as one base64 string of (hash, first line, last line) records: a class of 2,000 reads
+    its results from the gradebook several times faster than with lists of numbers in the JSON."""
+    raw = b"".join(_RECORD.pack(h, min(a, 0xFFFF), min(b, 0xFFFF)) for h, a, b in prints)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def unpack_prints(value) -> list[tuple[int, int, int]]:
+    """The (hash, first line, last line) records of a cell, from pack_prints' string (or a plain list)."""
+    if isinstance(value, list):
+        return [tuple(p) for p in value]
+    return list(_RECORD.iter_unpack(base64.b64decode(value)))
 
 
 def _hash(gram: list[str]) -> int:
@@ -51,8 +70,9 @@ def fingerprint_source(source: str, stub: str = "") -> dict:
     skip = stub_lines(source, stub) if stub else set()
     base = {h for h, _, _ in kgrams(normalised_tokens(stub))} if stub else set()
     tokens = normalised_tokens(source, skip)
-    prints = [[h, a, b] for h, a, b in winnow(kgrams(tokens)) if h not in base]
-    return {"code": source[:MAX_CODE_CHARS], "stub_lines": sorted(skip), "tokens": len(tokens), "prints": prints}
+    prints = [(h, a, b) for h, a, b in winnow(kgrams(tokens)) if h not in base]
+    return {"code": source[:MAX_CODE_CHARS], "stub_lines": sorted(skip), "tokens": len(tokens),
+            "prints": pack_prints(prints)}
 
 
 @lru_cache(maxsize=32)

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from itertools import combinations
 from typing import Iterable
 
+from grader.similarity.fingerprints import unpack_prints
+
 MAX_STUDENTS = 10   # MOSS -m: a passage more students than this share is common knowledge, not copying
 THRESHOLD = 0.5     # calibrated in tests/test_similarity.py (independent solutions score 0.1–0.3, copies ~1.0)
 MIN_SHARED = 6      # fingerprints; with K=10, W=8 about three lines of code
@@ -147,7 +149,7 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
     discounted: dict[tuple[str, str], set[int]] = {}
     for (task, grade_id), by_student in sorted(cells.items()):
         students = sorted(by_student)
-        hashes = [{p[0] for p in by_student[s]["prints"]} for s in students]
+        hashes = [{p[0] for p in unpack_prints(by_student[s]["prints"])} for s in students]
         postings: dict[int, list[int]] = defaultdict(list)
         for index, own in enumerate(hashes):
             for h in own:
@@ -174,15 +176,16 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
     flagged.sort(key=lambda p: (-p.score, -p.shared, p.assignment, p.grade_id, p.a, p.b))
     for pair in flagged + held_back:
         a, b = cells[(pair.assignment, pair.grade_id)][pair.a], cells[(pair.assignment, pair.grade_id)][pair.b]
-        shared = ({p[0] for p in a["prints"]} & {p[0] for p in b["prints"]}) - discounted[(pair.assignment,
-                                                                                    pair.grade_id)]
-        pair.passages = _passages(a["prints"], b["prints"], shared)
+        a_prints, b_prints = unpack_prints(a["prints"]), unpack_prints(b["prints"])
+        shared = ({p[0] for p in a_prints} & {p[0] for p in b_prints}) - discounted[(pair.assignment,
+                                                                                  pair.grade_id)]
+        pair.passages = _passages(a_prints, b_prints, shared)
         pair.a_code, pair.b_code = a.get("code", ""), b.get("code", "")
         pair.a_stub_lines, pair.b_stub_lines = a.get("stub_lines", []), b.get("stub_lines", [])
         solution = ((reference or {}).get(pair.assignment) or {}).get("cells", {}).get(pair.grade_id)
         if solution is not None:
-            known = {p[0] for p in solution["prints"]}
-            pair.a_like_reference = _share(a["prints"], known)
-            pair.b_like_reference = _share(b["prints"], known)
+            known = {p[0] for p in unpack_prints(solution["prints"])}
+            pair.a_like_reference = _share(a_prints, known)
+            pair.b_like_reference = _share(b_prints, known)
     return SimilarityReport(flagged, held_back, stats, missing, max_students, threshold, min_shared,
                             round(time.perf_counter() - started, 3))
