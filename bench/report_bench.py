@@ -18,6 +18,7 @@ import contextlib
 import copy
 import io
 import json
+import os
 import random
 import shutil
 import sys
@@ -162,19 +163,20 @@ def measure(n: int, graded: dict, plan_for: dict, work: Path, unique_code: bool 
         results = diversify(results)
     out = work / f"grades-{n}{'-unique' if unique_code else ''}"
     fill_gradebook(out / "gradebook.db", results)
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     book = Gradebook(out / "gradebook.db")
     loaded = book.results()
     book.close()
-    load_s = time.perf_counter() - started
+    load_s, load_cpu = time.perf_counter() - wall, time.process_time() - cpu
     started = time.perf_counter()
     similarity = find_pairs((r["student_id"], r["assignment"], r.get("fingerprints")) for r in loaded)
     index_s = time.perf_counter() - started
-    started = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     summary = write_report(out, loaded, [])
-    report_s = time.perf_counter() - started
+    report_s, report_cpu = time.perf_counter() - wall, time.process_time() - cpu
     return {"students": n, "scenario": "own code (synthetic)" if unique_code else "generator", "units": len(loaded), "load_s": round(load_s, 2), "index_s": round(index_s, 2),
             "report_s": round(report_s, 2), "total_s": round(load_s + report_s, 2),
+            "total_cpu_s": round(load_cpu + report_cpu, 2), "load_average": round(os.getloadavg()[0], 1),
             "plots_s": summary.plot_seconds, "pages": summary.pages,
             "candidate_pairs": similarity.candidate_pairs, "flagged_pairs": len(similarity.pairs),
             "discounted": sum(e.discounted for e in similarity.exercises),
@@ -204,7 +206,7 @@ def fingerprint_cost(variants: dict) -> float:
 
 
 def run(sizes: tuple[int, ...] = (300, 2000), workers: int = 0, console: Console | None = None,
-        assignments: tuple[str, ...] = ASSIGNMENTS) -> dict:
+        assignments: tuple[str, ...] = ASSIGNMENTS, keep: bool = False) -> dict:
     console = console or Console()
     work = Path(tempfile.mkdtemp(prefix="cnn-report-bench-"))
     try:
@@ -224,21 +226,31 @@ def run(sizes: tuple[int, ...] = (300, 2000), workers: int = 0, console: Console
         result = {"distinct_notebooks": distinct, "grading_distinct_s": round(grade_s, 1),
                   "fingerprint_ms_per_unit": fingerprint_cost(variants), "target_s": TARGET_S, "sizes": rows}
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if keep:
+            console.print(f"kept the reports in {work}/grades-<students>/summary.html")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
     print_report(result, console)
     return result
+
+
+def _verdict(row: dict, target: float) -> str:
+    if row["total_s"] < target:
+        return "ok"
+    return "missed (CPU time ok: a loaded machine)" if row["total_cpu_s"] < target else "MISSED"
 
 
 def print_report(result: dict, console: Console) -> None:
     table = Table(title="Class report and similar-code pairs (fingerprints computed at grading time)")
     for name in ("students", "class", "units", "load s", "similarity index s", "whole report s", "of it plots s",
-                 "load + report s", f"target < {result['target_s']:g} s", "pages", "candidate pairs",
-                 "pairs flagged", "fingerprints (discounted)"):
+                 "load + report s", "of it CPU s", f"target < {result['target_s']:g} s", "load avg", "pages",
+                 "candidate pairs", "pairs flagged", "fingerprints (discounted)"):
         table.add_column(name, justify="right")
     for row in result["sizes"]:
         table.add_row(str(row["students"]), row["scenario"], str(row["units"]), f"{row['load_s']:.2f}", f"{row['index_s']:.2f}",
                       f"{row['report_s']:.2f}", f"{row['plots_s']:.2f}", f"{row['total_s']:.2f}",
-                      "ok" if row["total_s"] < result["target_s"] else "MISSED", str(row["pages"]),
+                      f"{row['total_cpu_s']:.2f}", _verdict(row, result["target_s"]), f"{row['load_average']:g}",
+                      str(row["pages"]),
                       str(row["candidate_pairs"]), str(row["flagged_pairs"]),
                       f"{row['fingerprints']} ({row['discounted']})")
     console.print(table)
@@ -258,13 +270,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=0, help="workers for grading the distinct notebooks")
     parser.add_argument("--json", default=str(REPO / "bench" / "out" / "report.json"), help="where to write the numbers")
     parser.add_argument("--assignments", default=",".join(ASSIGNMENTS), help="comma-separated ids (default: all)")
+    parser.add_argument("--keep", action="store_true", help="keep the written reports and print where they are")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(",") if s.strip())
     tasks = tuple(a.strip() for a in args.assignments.split(",") if a.strip())
     unknown = [a for a in tasks if a not in ASSIGNMENTS]
     if unknown or not sizes or min(sizes) < 1:
         parser.error(f"unknown assignment(s) {unknown}" if unknown else "--sizes: positive class sizes, e.g. 300,2000")
-    result = run(sizes, args.workers, Console(width=200) if not sys.stdout.isatty() else Console(), tasks)
+    result = run(sizes, args.workers, Console(width=200) if not sys.stdout.isatty() else Console(), tasks,
+                 args.keep)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0 if all(r["total_s"] < TARGET_S for r in result["sizes"]) else 1

@@ -51,20 +51,6 @@ def histogram(scores: list[float], max_score: float) -> str:
         return _svg(fig)
 
 
-def pass_rates(names: list[str], rates: list[float]) -> str:
-    """Horizontal bars, one per hidden test, lowest pass rate on top."""
-    with matplotlib.rc_context(STYLE):
-        fig = _figure(6.5, 0.6 + 0.22 * max(len(names), 1))
-        ax = fig.add_subplot()
-        positions = list(range(len(names)))[::-1]
-        colours = [RED if r < 0.5 else BLUE for r in rates]
-        ax.barh(positions, [100 * r for r in rates], color=colours, height=0.7)
-        ax.set_yticks(positions, [n.removeprefix("test_") for n in names], fontsize=7)
-        ax.set_xlim(0, 100)
-        ax.set_xlabel(_("students who passed (%)"))
-        return _svg(fig)
-
-
 def grading_times(per_assignment: dict[str, list[float]]) -> str:
     """Seconds per unit, one box per assignment (the whiskers reach the 5th and 95th percentiles)."""
     with matplotlib.rc_context(STYLE):
