@@ -174,7 +174,8 @@ def measure(n: int, graded: dict, plan_for: dict, work: Path, unique_code: bool 
     wall, cpu = time.perf_counter(), time.process_time()
     summary = write_report(out, loaded, [])
     report_s, report_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"students": n, "scenario": "own code (synthetic)" if unique_code else "generator", "units": len(loaded), "load_s": round(load_s, 2), "index_s": round(index_s, 2),
+    return {"students": n, "scenario": "own code (synthetic)" if unique_code else "generator",
+            "units": len(loaded), "load_s": round(load_s, 2), "index_s": round(index_s, 2),
             "report_s": round(report_s, 2), "total_s": round(load_s + report_s, 2),
             "total_cpu_s": round(load_cpu + report_cpu, 2), "load_average": round(os.getloadavg()[0], 1),
             "plots_s": summary.plot_seconds, "pages": summary.pages,
@@ -247,7 +248,8 @@ def print_report(result: dict, console: Console) -> None:
                  "candidate pairs", "pairs flagged", "fingerprints (discounted)"):
         table.add_column(name, justify="right")
     for row in result["sizes"]:
-        table.add_row(str(row["students"]), row["scenario"], str(row["units"]), f"{row['load_s']:.2f}", f"{row['index_s']:.2f}",
+        table.add_row(str(row["students"]), row["scenario"], str(row["units"]), f"{row['load_s']:.2f}",
+                      f"{row['index_s']:.2f}",
                       f"{row['report_s']:.2f}", f"{row['plots_s']:.2f}", f"{row['total_s']:.2f}",
                       f"{row['total_cpu_s']:.2f}", _verdict(row, result["target_s"]), f"{row['load_average']:g}",
                       str(row["pages"]),
@@ -268,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="300,2000", help="class sizes (default 300,2000)")
     parser.add_argument("--workers", type=int, default=0, help="workers for grading the distinct notebooks")
-    parser.add_argument("--json", default=str(REPO / "bench" / "out" / "report.json"), help="where to write the numbers")
+    parser.add_argument("--json", default=str(REPO / "bench" / "out" / "report.json"),
+                        help="where to write the numbers")
     parser.add_argument("--assignments", default=",".join(ASSIGNMENTS), help="comma-separated ids (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the written reports and print where they are")
     args = parser.parse_args(argv)

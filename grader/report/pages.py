@@ -17,7 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 
 from grader.report import plots
-from grader.report.data import AssignmentStat, class_stats, lateness
+from grader.report.data import class_stats, lateness
 from grader.similarity.index import Pair, SimilarityReport, find_pairs
 
 PAIR_PAGES = 200  # side-by-side pages written (the highest-scoring flagged pairs, then the closest held back)
