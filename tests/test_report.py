@@ -113,3 +113,18 @@ def test_the_report_pages(tmp_path):
     text = flagged[0].read_text(encoding="utf-8")
     assert 'class="line m1"' in text and 'class="line stub"' in text
     assert "ben" not in text.split("<h1>")[1].split("</h1>")[0]  # the independent solution is not in the top pair
+
+
+def test_make_grade_writes_the_report_and_prints_the_candidate_pairs(tmp_path, capsys):
+    """grader.outputs.write_summary (the end of every make grade) writes the report and says what the index found."""
+    from grader.outputs import write_summary
+
+    results = [_with_fingerprints(_result(name, "vgg", [_test("test_a", True)]), DATA / "vgg") for name in ("p", "q")]
+    write_summary(tmp_path, results, [])
+    err = " ".join(capsys.readouterr().err.split())
+    found = re.search(r"the index produced (\d+) candidate pairs, (\d+) over the threshold", err)
+    assert found, err
+    candidates, flagged = int(found[1]), int(found[2])
+    assert candidates >= flagged >= 3  # p and q hand in the same code: every exercise of a few lines pairs
+    assert (tmp_path / "summary.html").is_file() and (tmp_path / "report" / "similarity.html").is_file()
+    assert list((tmp_path / "report" / "pairs").glob("*-vgg-*.html"))
