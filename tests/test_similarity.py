@@ -144,3 +144,13 @@ def test_grading_stores_fingerprints_and_the_independent_solutions_earn_full_mar
         cells = result["fingerprints"]["cells"]
         assert set(cells) == set(assignment(task).solution_ids())
         assert unpack_prints(cells[task]["prints"]) and cells[task]["code"].startswith("class ")
+
+
+def test_a_damaged_fingerprint_record_leaves_only_that_unit_out():
+    task = "vgg"
+    units = _units(task, a=_solution_cells(task), b=_solution_cells(task))
+    units.append(("c", task, {"cells": {"vgg": {"prints": "not base64!"}}}))
+    units.append(("d", task, {"cells": {"vgg": {"code": "x"}}}))  # no prints at all
+    report = find_pairs(units)
+    assert ("c", task) in report.without_fingerprints and ("d", task) in report.without_fingerprints
+    assert any({p.a, p.b} == {"a", "b"} for p in report.pairs)

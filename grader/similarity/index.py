@@ -12,6 +12,8 @@ reaches ``threshold`` and at least ``min_shared`` fingerprints are shared. Nothi
 """
 from __future__ import annotations
 
+import binascii
+import struct
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -141,7 +143,13 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
         if not prints or not isinstance(prints.get("cells"), dict):
             missing.append((student, task))
             continue
-        for grade_id, cell in prints["cells"].items():
+        try:  # decoded once here: a damaged record leaves this unit out instead of stopping the report
+            decoded = {grade_id: {**cell, "prints": unpack_prints(cell["prints"])}
+                       for grade_id, cell in prints["cells"].items()}
+        except (KeyError, TypeError, ValueError, struct.error, binascii.Error):
+            missing.append((student, task))
+            continue
+        for grade_id, cell in decoded.items():
             cells[(task, grade_id)][student] = cell
     flagged: list[Pair] = []
     held_back: list[Pair] = []
@@ -149,7 +157,7 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
     discounted: dict[tuple[str, str], set[int]] = {}
     for (task, grade_id), by_student in sorted(cells.items()):
         students = sorted(by_student)
-        hashes = [{p[0] for p in unpack_prints(by_student[s]["prints"])} for s in students]
+        hashes = [{p[0] for p in by_student[s]["prints"]} for s in students]
         postings: dict[int, list[int]] = defaultdict(list)
         for index, own in enumerate(hashes):
             for h in own:
@@ -176,7 +184,7 @@ def find_pairs(units: Iterable[tuple[str, str, dict | None]], max_students: int 
     flagged.sort(key=lambda p: (-p.score, -p.shared, p.assignment, p.grade_id, p.a, p.b))
     for pair in flagged + held_back:
         a, b = cells[(pair.assignment, pair.grade_id)][pair.a], cells[(pair.assignment, pair.grade_id)][pair.b]
-        a_prints, b_prints = unpack_prints(a["prints"]), unpack_prints(b["prints"])
+        a_prints, b_prints = a["prints"], b["prints"]
         shared = ({p[0] for p in a_prints} & {p[0] for p in b_prints}) - discounted[(pair.assignment,
                                                                                   pair.grade_id)]
         pair.passages = _passages(a_prints, b_prints, shared)
