@@ -99,6 +99,7 @@ def test_the_report_pages(tmp_path):
     student_page = (tmp_path / "report" / "students" / "김서연.html").read_text(encoding="utf-8")
     assert f'../../feedback/{urllib.parse.quote("김서연")}/vgg.html' in student_page
     assert "not submitted" in student_page  # alexnet
+    assert 'href="ann.html"' in student_page and 'href="../pairs/' in student_page  # 김서연's pairs with ann
 
     vgg = (tmp_path / "report" / "vgg.html").read_text(encoding="utf-8")
     assert vgg.index('id="test_b"') < vgg.index('id="test_a"')  # lowest pass rate first

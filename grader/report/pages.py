@@ -152,10 +152,14 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
         _write(report_dir / f"{a.id}.html", template.render(a=a, assignments=assignments, fmt=fmt,
                                                            histogram=histograms.get(a.id, "")))
     template = _templates.get_template("report_student.html")
+    pairs_of: dict[str, list[tuple[Pair, str]]] = {}
+    for pair in similarity.pairs:
+        pairs_of.setdefault(pair.a, []).append((pair, pair.b))
+        pairs_of.setdefault(pair.b, []).append((pair, pair.a))
     for row in rows:
         late = {task: found for task, r in row.results.items() if (found := lateness(r))}
         _write(report_dir / "students" / f"{row.id}.html",
-               template.render(s=row, assignments=assignments, late=late, fmt=fmt))
+               template.render(s=row, assignments=assignments, late=late, fmt=fmt, pairs=pairs_of.get(row.id, [])))
     review = [(r["student_id"], r["assignment"], r.get("review_reasons") or [])
               for r in sorted(results, key=lambda r: (r["assignment"], r["student_id"])) if r.get("needs_review")]
     summary = _templates.get_template("summary.html").render(
