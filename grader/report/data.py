@@ -9,6 +9,7 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from gettext import gettext as _
 
 LIKELY_CAUSE = re.compile(r"Likely cause: (.+)")
 
@@ -126,8 +127,11 @@ def _duration(seconds: float) -> str:
     minutes = int(seconds // 60)
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
-    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{mins} min"]
-    return " ".join(parts)
+    if days:
+        return _("%(days)s d %(hours)s h %(minutes)s min") % {"days": days, "hours": hours, "minutes": mins}
+    if hours:
+        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": mins}
+    return _("%(minutes)s min") % {"minutes": mins}
 
 
 def lateness(result: dict) -> Late | None:
