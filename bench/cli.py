@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=3600, help="seconds each tool may run in all (default 3600)")
     parser.add_argument("--keep", action="store_true", help="keep the temporary course folder and print its path")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
+    parser.add_argument("--skip-report", action="store_true", help="skip the class-report bench (bench.report_bench; "
+                        "it runs only with every assignment, i.e. without --assignments)")
     return parser
 
 
@@ -318,6 +320,11 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     rep.print_report(result, console)
+    if not args.skip_report and not args.assignments:  # the class report and similar-code pairs, 300 and 2,000
+        from bench import report_bench
+
+        result["report"] = report_bench.run(workers=args.workers, console=console)
+        path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     if args.strict and not all(t["ok"] for t in result["targets"]):
         return 1
     return 0

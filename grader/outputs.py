@@ -86,10 +86,10 @@ def _assignment_order(name: str):
 
 
 def write_summary(out: Path, results: list[dict], problems: list[str]) -> None:
-    assignments, students = _by_student(results)
-    page = _templates.get_template("summary.html").render(assignments=assignments, students=students,
-                                                          problems=problems, fmt=fmt)
-    _write_atomic(out / "summary.html", page)
+    """The class report: grades/summary.html and grades/report/ (grader.report)."""
+    from grader.report import write_report
+
+    write_report(out, results, problems, console=Console(stderr=True))
 
 
 def print_summary(results: list[dict], problems: list[str], console: Console | None = None) -> None:

@@ -25,6 +25,7 @@ from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
 from grader.sandbox.client import Child, SandboxError, StudentRaised, Zygote
 from grader.scan import scan_for_tampering
+from grader.similarity.fingerprints import fingerprint_unit
 
 
 @dataclass
@@ -153,6 +154,7 @@ def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settin
     result["problems"] = check_expected_cells(cells, task.solution_ids())
     result["review_reasons"] = scan_for_tampering(cells)
     result["needs_review"] = bool(result["review_reasons"])
+    result["fingerprints"] = fingerprint_unit(cells, task.release_notebook)  # for the similar-code report
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731

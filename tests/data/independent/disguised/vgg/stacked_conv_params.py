@@ -1,0 +1,3 @@
+def stacked_conv_params(kernel_size, channels, depth, bias=False):
+    """Parameters of `depth` stacked kernel_size x kernel_size convolutions, each channels -> channels."""
+    return depth * conv_params(kernel_size, channels, channels, bias=bias)
