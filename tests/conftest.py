@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -11,6 +13,34 @@ from grader.course import project_root
 from grader.unit import Settings, grade_unit
 
 ROOT = project_root()
+
+# tests/tools/snapshot.py sets this: every graded result of this session is appended to that JSONL file, so the
+# (test, points, outcome, message) of every graded submission can be compared before and after a change.
+SNAPSHOT = os.environ.get("GRADER_SNAPSHOT")
+
+
+def record(result: dict, source: str) -> dict:
+    """Append one graded result to the snapshot file, when one is asked for; returns the result unchanged."""
+    if SNAPSHOT:
+        node = os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+        tests = [{k: t.get(k) for k in ("name", "points", "max_points", "outcome", "message")}
+                 for t in result.get("tests", [])]
+        entry = {"source": source, "node": node, "student_id": result.get("student_id"),
+                 "assignment": result.get("assignment"), "score": result.get("score"), "tests": tests}
+        with open(SNAPSHOT, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return result
+
+
+if SNAPSHOT:
+    from grader.run import GradeRun
+
+    _run = GradeRun.run
+
+    def _recorded_run(self) -> list[dict]:
+        return [record(result, "GradeRun") for result in _run(self)]
+
+    GradeRun.run = _recorded_run
 
 
 def solution_notebook(assignment_id: str) -> nbformat.NotebookNode:
@@ -50,7 +80,8 @@ def submit(tmp_path):
     """``submit("vgg", {"conv_params": "def conv_params(...): ..."})`` → the graded result dict."""
     def _submit(assignment_id: str, replace: dict[str, str] | None = None, **kwargs) -> dict:
         path = write_submission(tmp_path, assignment_id, replace, **kwargs)
-        return grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20))
+        return record(grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20)),
+                      "grade_unit")
     return _submit
 
 
@@ -65,7 +96,7 @@ def solution_results() -> dict[str, dict]:
 
             folder = Path(tempfile.mkdtemp(prefix="solution-"))
             path = write_submission(folder, assignment_id)
-            self[assignment_id] = grade_unit(path, assignment_id, "reference")
+            self[assignment_id] = record(grade_unit(path, assignment_id, "reference"), "grade_unit")
             return self[assignment_id]
 
     return Lazy(cache)
