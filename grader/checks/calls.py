@@ -44,6 +44,11 @@ def passes_through(err: StudentRaised) -> bool:
     return is_not_implemented(err) or is_fake_timeout(err)
 
 
+def not_implemented(grade_id: str, detail: str, hint: str = "") -> None:
+    """Fail as the released stub of cell ``grade_id`` does: an answer still left as released (e.g. ``= None``)."""
+    fail(f"Not implemented yet: cell {grade_id} {detail}.", hint)
+
+
 def raised_message(what: str, err: StudentRaised) -> str:
     return f"{what}: your code raised {err.type_name}: {err.message}" + (f"\n{err.traceback}" if err.traceback
                                                                          else "")
