@@ -11,14 +11,15 @@ import torch
 
 from grader.checks import (
     REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_param_count, assert_same_output,
-    assert_tensor, assert_total, call, layout_differences, call_keeping_inputs, call_on, calls_in_source, describe,
-    exercise_source, expect_student_error, fail, functions_called, generator, load_weights, param_count,
+    assert_tensor, assert_total, call, layout_differences, call_keeping_inputs, call_on, calls_in_source,
+    describe, exercise_source, expect_student_error, fail, functions_called, generator, load_weights,
+    param_count,
     reference_layout, state_dict_layout, tolerance, torchvision_model, type_names)
 
 _cache = ResultCache()
 _cached, _student_cached = _cache.once, _cache.per_submission
 BUILTIN_RELU_STATIC = {"relu", "relu_", "ReLU", "threshold", "threshold_"}
-BUILTIN_RELU_TRACED = {"relu", "relu_", "threshold", "threshold_", "_threshold"}  # F.threshold is "_threshold"
+BUILTIN_RELU_TRACED = {"relu", "relu_", "threshold", "threshold_", "_threshold"}  # F.threshold: "_threshold"
 
 
 # ---------------------------------------------------------------- helpers
@@ -80,7 +81,7 @@ def test_relu_values(student):
 @pytest.mark.points(2)
 @pytest.mark.exercise("relu")
 def test_relu_keeps_dtype_and_device(student, device):
-    """relu keeps the input's dtype (float64, float16, int64) and device (incl. meta), and handles empty tensors"""
+    """relu keeps the input's dtype (float64, float16, int64) and device (meta too), handles empty tensors"""
     g = generator(12)
     cases = [
         ("relu(float64 tensor)", torch.randn(3, 5, generator=g, dtype=torch.float64)),
@@ -116,7 +117,7 @@ def test_relu_leaves_input_unchanged(student):
 
 
 def _static_builtin_uses(source):
-    """Names of torch's built-in relu that the relu cell uses. A bare name ``relu`` is the student's own function
+    """Names of torch's built-in relu that the relu cell uses. A bare name ``relu`` is the student's own
     (its definition, a call to it in a quick test, ``relu = ...``), so ``relu`` counts only as an attribute
     (torch.relu, F.relu, x.relu()), a string (getattr(F, "relu")) or an imported name."""
     found = set(calls_in_source(source, BUILTIN_RELU_STATIC))
@@ -136,7 +137,7 @@ def _static_builtin_uses(source):
 @pytest.mark.points(2)
 @pytest.mark.exercise("relu")
 def test_relu_without_builtin(student, submission):
-    """relu is built from comparisons, where, clamp or maximum, not torch's built-in relu (in code and at run time)"""
+    """relu is built from comparisons, where, clamp or maximum, not the built-in relu (code and run time)"""
     found = _static_builtin_uses(exercise_source(submission, "relu", "do not delete or copy the exercise "
                                                                      "cells; "
                                                  "write your code in the cell that defines relu"))
@@ -282,8 +283,9 @@ def _check_chain(student, activation, cases, hint):
 @pytest.mark.points(2)
 @pytest.mark.exercise("chain_grad")
 def test_chain_grad_sigmoid(student):
-    """chain_grad('sigmoid', depth, x0) matches autograd and is at most 0.25**depth at x0 = 0 (vanishing gradient)"""
-    _check_chain(student, "sigmoid", [(1, 0.0), (2, 0.0), (3, -2.5), (5, 1.3), (7, 4.0), (12, -0.8), (15, 0.0)],
+    """chain_grad('sigmoid', depth, x0) matches autograd, ≤ 0.25**depth at x0 = 0 (vanishing gradient)"""
+    _check_chain(student, "sigmoid", [(1, 0.0), (2, 0.0), (3, -2.5), (5, 1.3), (7, 4.0), (12, -0.8),
+                                      (15, 0.0)],
                  hint="by the chain rule multiply σ'(x_i) = σ(x_i)(1 − σ(x_i)) — the slope, not σ(x_i) — at "
                       "each layer's own input: x_0, then x_1 = σ(x_0), ...")
     for depth in (1, 2, 3, 6, 10):
@@ -307,7 +309,7 @@ def test_chain_grad_tanh(student):
 @pytest.mark.points(2)
 @pytest.mark.exercise("chain_grad")
 def test_chain_grad_relu(student):
-    """chain_grad('relu', depth, x0) is exactly 1 for x0 > 0 and 0 for x0 <= 0 (slope 0 at 0, as in relu_grad)"""
+    """chain_grad('relu', depth, x0) is exactly 1 for x0 > 0, 0 for x0 <= 0 (slope 0 at 0, as in relu_grad)"""
     _check_chain(student, "relu", [(1, 1.5), (20, 1.5), (3, 0.002), (1, -0.7), (20, -1.5), (1, 0.0), (3, 0.0),
                                    (50, 7.25)],
                  hint="ReLU's slope is 1 for x > 0 and 0 for x <= 0 (0 at exactly 0, as in relu_grad); "
@@ -373,7 +375,8 @@ def _require_layout(what, mine, expected, against=REFERENCE):
         parts.append("same keys in another order")
     if not parts:
         dtypes = dict((k, t) for k, _, t in layout)
-        parts.append("other dtypes " + ", ".join([f"{k}: {dtypes[k]}" for k, _, t in expected if dtypes[k] != t][:6]))
+        other = [f"{k}: {dtypes[k]}" for k, _, t in expected if dtypes[k] != t]
+        parts.append("other dtypes " + ", ".join(other[:6]))
     fail(f"{what}: the state_dict does not match {against} layout "
          f"({'; '.join(parts)}).", _layout_hint(layout, expected))
 
@@ -388,8 +391,10 @@ def _layout_hint(layout, expected_layout):
     if set(mine) != set(expected) or list(mine) != list(expected):
         return LAYOUT_HINT
     last = [k for k in expected if k.endswith(".weight")][-1]
-    if mine[last] != expected[last] and all(mine[k] == expected[k] for k in expected if not k.startswith(last[:-6])):
-        return "only the last Linear differs: it is nn.Linear(4096, num_classes) — use the constructor's argument"
+    if mine[last] != expected[last] and all(mine[k] == expected[k] for k in expected
+                                            if not k.startswith(last[:-6])):
+        return ("only the last Linear differs: it is nn.Linear(4096, num_classes) — use the constructor's "
+                "argument")
     return "compare the Linear sizes with the classifier table: 256·6·6 = 9216 → 4096 → 4096 → num_classes"
 
 
@@ -403,7 +408,7 @@ LAYOUT_HINT = ("use the attribute names features / avgpool / classifier and exac
 @pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_param_count(student):
-    """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), built on meta"""
+    """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), on meta"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
     info = describe(mine)
     assert_total("AlexNet()", int(info["num_params"]), ALEXNET_PARAMS, KNOWN_WRONG_TOTALS,
@@ -439,11 +444,12 @@ def test_alexnet_state_dict_layout(student, reference):
 @pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_layers_and_arguments(student):
-    """AlexNet's layer sequence (ReLU, max-pool, adaptive 6x6 pool, Dropout) follows num_classes and dropout"""
+    """AlexNet's layers (ReLU, max-pool, adaptive 6x6 pool, Dropout) follow num_classes and dropout"""
     mine = _build_on_meta(student, "AlexNet(num_classes=37, dropout=0.2) on the meta device", num_classes=37,
                           dropout=0.2)
     features = [type_names(m)[0] for m in call("AlexNet().features", _student_children, mine.features)]
-    expected_features = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Conv2d",
+    expected_features = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU",
+                         "Conv2d",
                          "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
     if features != expected_features:
         fail(f"AlexNet().features layer types: expected {expected_features}, got {features}.",
@@ -485,13 +491,14 @@ def test_alexnet_layers_and_arguments(student):
 
 
 def _as_pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (list, tuple)) else value
+    return (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (list, tuple)) \
+        else value
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("alexnet")
 def test_alexnet_output_shapes_on_meta(student):
-    """AlexNet gives (N, num_classes) on the meta device for 224x224 and for other input sizes (adaptive pool)"""
+    """AlexNet gives (N, num_classes) on the meta device for 224x224 and other input sizes (adaptive pool)"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
     x = torch.empty(2, 3, 224, 224, device="meta")
     f = call("AlexNet().features(2x3x224x224 meta input)", mine.features, x)
@@ -506,7 +513,8 @@ def test_alexnet_output_shapes_on_meta(student):
     for shape in [(1, 3, 64, 64), (3, 3, 100, 100), (1, 3, 300, 260)]:
         what = f"AlexNet(num_classes=10) on a {'x'.join(map(str, shape))} meta input"
         y = call(what, small, torch.empty(*shape, device="meta"), hint=pool_hint)
-        wrong_classes = isinstance(y, torch.Tensor) and y.dim() == 2 and y.shape[0] == shape[0] and y.shape[1] != 10
+        wrong_classes = (isinstance(y, torch.Tensor) and y.dim() == 2 and y.shape[0] == shape[0]
+                         and y.shape[1] != 10)
         assert_tensor(what, y, shape=(shape[0], 10), device="meta",
                       hint="the last layer is nn.Linear(4096, num_classes): use the constructor's argument"
                       if wrong_classes else pool_hint)
@@ -546,7 +554,7 @@ def _inputs(device):
 
 def _reference_data(reference, device):
     """The reference AlexNet(num_classes=10) with the test weights: its layouts, its features module and every
-    output the tests compare with, computed once per worker and device. The 57M-parameter model itself is not kept."""
+    output the tests compare with, computed once per worker and device (not the 57M-parameter model)."""
     def build():
         with torch.device("meta"):
             ref = reference.AlexNet(num_classes=10)
@@ -608,7 +616,7 @@ def test_alexnet_features_match_reference(student, reference, device):
 @pytest.mark.points(3)
 @pytest.mark.exercise("alexnet")
 def test_alexnet_forward_matches_reference(student, reference, device):
-    """AlexNet's adaptive pool, classifier and whole forward pass equal torchvision's (eval mode, num_classes=10)"""
+    """AlexNet's adaptive pool, classifier and forward pass equal torchvision's (eval mode, num_classes=10)"""
     ref = _reference_data(reference, device)
     mine = _student_model(student, reference, device)
     if mine is None:
@@ -632,7 +640,7 @@ def test_alexnet_forward_matches_reference(student, reference, device):
                                 "order",
                            **tol)
     except CheckFailed:
-        # say which part differs when it is the classifier (checked only on failure: it reads 218 MB of weights)
+        # say which part differs when it is the classifier (checked on failure only: it reads 218 MB)
         got = call("AlexNet().classifier(2x9216 input)", mine.classifier, inputs["z"])
         assert_same_output(got, outputs["classifier z"],
                            what="AlexNet().classifier on a 2x9216 input in eval mode (weights loaded by "

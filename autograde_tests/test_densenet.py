@@ -102,7 +102,7 @@ def _dense_layer_params(c: int, k: int, b: int) -> int:
     return 2 * c + c * b * k + 2 * b * k + 9 * b * k * k
 
 
-# ---------------------------------------- DenseLayer --------------------------------------------------------
+# ------------------------------ DenseLayer ------------------------------------------------------
 @pytest.mark.points(3)
 @pytest.mark.exercise("dense_layer")
 @pytest.mark.confirmed_by("test_dense_layer_matches_reference")
@@ -170,7 +170,7 @@ def test_dense_layer_matches_reference(student, reference, device):
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 
 
-# ---------------------------------------- DenseBlock --------------------------------------------------------
+# ------------------------------ DenseBlock ------------------------------------------------------
 @pytest.mark.points(3)
 @pytest.mark.exercise("dense_block")
 def test_dense_block_concatenates(student):
@@ -270,7 +270,7 @@ def test_dense_block_matches_reference(student, reference, device):
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 
 
-# ---------------------------------------- dense_channels ----------------------------------------------------
+# ------------------------------ dense_channels --------------------------------------------------
 @pytest.mark.points(2)
 @pytest.mark.exercise("dense_channels")
 def test_dense_channels(student):
@@ -294,7 +294,7 @@ def test_dense_channels(student):
         assert_equal(what, got, expected, hint=hint)
 
 
-# ---------------------------------------- Transition --------------------------------------------------------
+# ------------------------------ Transition ------------------------------------------------------
 @pytest.mark.points(2)
 @pytest.mark.exercise("transition")
 @pytest.mark.confirmed_by("test_transition_matches_reference")
@@ -347,7 +347,7 @@ def test_transition_matches_reference(student, reference, device):
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 
 
-# ---------------------------------------- DenseNet ----------------------------------------------------------
+# ------------------------------ DenseNet --------------------------------------------------------
 def _student_densenet121(student) -> dict:
     """describe() of the student's densenet121() built on meta, once per submission."""
     return _student_cached(student, "densenet121", lambda: describe(on_meta(

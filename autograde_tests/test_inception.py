@@ -2,10 +2,10 @@
 
 Expected numbers are exact counts of the paper's network (Szegedy et al. 2014, Table 1: biased convolutions,
 ReLU, a true 5x5, no BatchNorm, no auxiliary classifiers). Inception comparisons run in float64 against the
-reference with its weights loaded into the student's module. Whole GoogLeNets are counted and shaped on the meta
-device; the one real forward pass (num_classes=10, a 1x3x64x64 input) uses sparse integer weights: they travel
-as int8, every value is exact in float32 on the CPU (float64 on a GPU), and five of the ten logits each read a
-single pooled feature, which makes dropout's mask and scale readable in training mode.
+reference with its weights loaded into the student's module. Whole GoogLeNets are counted and shaped on
+the meta device; the one real forward pass (num_classes=10, a 1x3x64x64 input) uses sparse integer weights:
+they travel as int8, every value is exact in float32 on the CPU (float64 on a GPU), and five of the ten logits
+each read a single pooled feature, which makes dropout's mask and scale readable in training mode.
 """
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ from torch import nn
 from grader.checks import (
     FLOAT64, CheckFailed, ResultCache, assert_equal, assert_same_output, assert_tensor, build_seeded,
     call_keeping_inputs, call_on, calls_in_source, close, count_failure, describe, exercise_source, fail,
-    functions_called, generator, matching_variant, not_implemented, on_meta, randn, signature, with_reference_weights)
+    functions_called, generator, matching_variant, not_implemented, on_meta, randn, signature,
+    with_reference_weights)
 from grader.sandbox.client import StudentRaised
 
 
@@ -57,7 +58,7 @@ def _run_meta(fn, what: str, hint: str):
     return on_meta(what, fn, hint, "exercise")
 
 
-# ---------------------------------------- 1. bottleneck_params ----------------------------------------------
+# ------------------------------ 1. bottleneck_params --------------------------------------------
 def _bottleneck(c_in, red, out, k=3, bias=False) -> int:
     return c_in * red + k * k * red * out + ((red + out) if bias else 0)
 
@@ -80,11 +81,14 @@ def _bottleneck_hint(args: tuple, kwargs: dict, got) -> str:
         return (f"bias=True must add one bias per output channel of each conv: {red} (1x1 conv) + {out} "
                 f"({k}x{k} conv)")
     if bias and got == _bottleneck(c_in, red, out, k, False) + out:
-        return f"the 1x1 conv has biases too when bias=True: {red} of them, besides the {out} of the {k}x{k} conv"
+        return (f"the 1x1 conv has biases too when bias=True: {red} of them, besides the {out} of the "
+                f"{k}x{k} conv")
     if bias and got == _bottleneck(c_in, red, out, k, False) + red:
-        return f"the {k}x{k} conv has biases too when bias=True: {out} of them, besides the {red} of the 1x1 conv"
+        return (f"the {k}x{k} conv has biases too when bias=True: {out} of them, besides the {red} of the "
+                f"1x1 conv")
     if k != 3 and got == _bottleneck(c_in, red, out, 3, bias):
-        return f"use the kernel_size argument: a {k}x{k} kernel has {k}·{k} weights per input and output channel"
+        return (f"use the kernel_size argument: a {k}x{k} kernel has {k}·{k} weights per input and output "
+                f"channel")
     if got == c_in * red * k * k + k * k * red * out + ((red + out) if bias else 0):
         return f"the first layer is a 1x1 conv: 1·1·{c_in}·{red} weights, whatever kernel_size is"
     return (f"1·1·{c_in}·{red} (1x1 conv) + {k}·{k}·{red}·{out} ({k}x{k} conv)"
@@ -94,7 +98,8 @@ def _bottleneck_hint(args: tuple, kwargs: dict, got) -> str:
 def _check_bottleneck_cases(student, cases):
     bottleneck_params = student.bottleneck_params
     for args, kwargs in cases:
-        expected = _bottleneck(*args, **{("k" if key == "kernel_size" else key): v for key, v in kwargs.items()})
+        expected = _bottleneck(*args, **{("k" if key == "kernel_size" else key): v
+                                         for key, v in kwargs.items()})
         got = bottleneck_params(*args, **kwargs)
         what = signature("bottleneck_params", args, kwargs)
         if isinstance(got, float) and float(got).is_integer() or isinstance(got, torch.Tensor):
@@ -110,16 +115,17 @@ def _check_bottleneck_cases(student, cases):
 @pytest.mark.points(2)
 @pytest.mark.exercise("bottleneck_params")
 def test_bottleneck_params_lecture(student):
-    """bottleneck_params: 1x1 reduction then 3x3 conv, (128, 32, 128) has 40,960 weights (3.6x fewer than 3x3)"""
+    """bottleneck_params: 1x1 reduction then 3x3 conv, (128, 32, 128) has 40,960 weights (3.6x fewer)"""
     _check_bottleneck_cases(student, [
-        ((128, 32, 128), {}), ((192, 96, 128), {}), ((256, 64, 256), {}), ((3, 1, 2), {}), ((480, 96, 208), {}),
+        ((128, 32, 128), {}), ((192, 96, 128), {}), ((256, 64, 256), {}), ((3, 1, 2), {}),
+        ((480, 96, 208), {}),
     ])
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("bottleneck_params")
 def test_bottleneck_params_kernel_size_and_bias(student):
-    """bottleneck_params with kernel_size=5 or 1 and with bias=True (one bias per output channel of each conv)"""
+    """bottleneck_params with kernel_size=5 or 1 and bias=True (one bias per output channel of each conv)"""
     _check_bottleneck_cases(student, [
         ((192, 16, 32), {"kernel_size": 5}), ((832, 48, 128), {"kernel_size": 5}),
         ((64, 64, 64), {"kernel_size": 1}), ((128, 32, 128), {"bias": True}),
@@ -128,7 +134,7 @@ def test_bottleneck_params_kernel_size_and_bias(student):
     ])
 
 
-# ---------------------------------------- 2. pointwise_conv -------------------------------------------------
+# ------------------------------ 2. pointwise_conv -----------------------------------------------
 def _pointwise_cases():
     g = generator(21)
     d = torch.float64
@@ -156,7 +162,7 @@ def _conv1x1(x, w):
 @pytest.mark.points(3)
 @pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_matches_conv2d(student, device):
-    """pointwise_conv(x, W) equals F.conv2d with a 1x1 kernel, for (C_out, C_in) and (C_out, C_in, 1, 1) weights"""
+    """pointwise_conv(x, W) equals F.conv2d with a 1x1 kernel, for (C_out, C_in) and (C_out, C_in, 1, 1) W"""
     pointwise_conv = student.pointwise_conv
     for what, x, w in _pointwise_cases():
         x, w = x.to(device), w.to(device)
@@ -168,7 +174,8 @@ def test_pointwise_conv_matches_conv2d(student, device):
         assert_tensor(what, got, hint="return one tensor of shape (N, C_out, H, W)")
         if tuple(got.shape) != tuple(expected.shape):
             if tuple(got.shape) == (n, h, wd, c_out):
-                hint = "channels last: your result is (N, H, W, C_out); move the channels back to dim 1 (permute)"
+                hint = ("channels last: your result is (N, H, W, C_out); move the channels back to dim 1 "
+                        "(permute)")
             elif got.numel() == expected.numel():
                 hint = "the right numbers of values but the wrong shape: the result is (N, C_out, H, W)"
             else:
@@ -193,7 +200,7 @@ def test_pointwise_conv_matches_conv2d(student, device):
 @pytest.mark.points(2)
 @pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_keeps_dtype_device_and_inputs(student):
-    """pointwise_conv keeps dtype (float32, float64) and device (meta too) and leaves x and the weight unchanged"""
+    """pointwise_conv keeps dtype (float32, float64) and device (meta too), leaves x and weight unchanged"""
     pointwise_conv = student.pointwise_conv
     g = generator(22)
     for what, x, w in [("float32 x (2, 4, 3, 5), weight (3, 4)", torch.randn(2, 4, 3, 5, generator=g),
@@ -250,10 +257,11 @@ def test_pointwise_conv_without_convolution(student, submission):
                   hint="the result is (N, C_out, H, W)")
 
 
-# ---------------------------------------- 3. Inception ------------------------------------------------------
+# ------------------------------ 3. Inception ----------------------------------------------------
 def _inception_branches(args) -> list[int]:
     c_in, c1, r3, c3, r5, c5, pp = args
-    return [c_in * c1 + c1, c_in * r3 + r3 + 9 * r3 * c3 + c3, c_in * r5 + r5 + 25 * r5 * c5 + c5, c_in * pp + pp]
+    return [c_in * c1 + c1, c_in * r3 + r3 + 9 * r3 * c3 + c3, c_in * r5 + r5 + 25 * r5 * c5 + c5,
+            c_in * pp + pp]
 
 
 def _inception_params(args) -> int:
@@ -378,7 +386,8 @@ def _shape_hint(args, shape, got) -> str:
     if len(got) != 4:
         return "concatenate along dim=1 (channels): the output is (N, C, H, W)"
     if got[1] == c1 + c3 + c5 + c_in:
-        return "the pool branch has no projection: after the 3x3 max-pool comes a 1x1 conv in_channels → pool_proj"
+        return ("the pool branch has no projection: after the 3x3 max-pool comes a 1x1 conv in_channels → "
+                "pool_proj")
     if got[1] in (c3 + c5 + pp, c1 + c5 + pp, c1 + c3 + pp, c1 + c3 + c5):
         return "a branch is missing from the concatenation: torch.cat of all four branches, dim=1"
     if got[0] != n or got[1] != c1 + c3 + c5 + pp:
@@ -419,7 +428,8 @@ def test_inception_output_shape(student):
                 raise
             fail(f"{what}: your forward raised {err.type_name}: {err.message}",
                  f"{'; '.join(bad)} instead of {shape[2:]}: "
-                 f"" + _shape_hint(args, shape, (shape[0], args[1] + args[3] + args[5] + args[6]) + shape[2:]))
+                 f"" + _shape_hint(args, shape, (shape[0], args[1] + args[3] + args[5] + args[6])
+                                   + shape[2:]))
         assert_tensor(what, out, hint="forward returns one tensor: the four branches concatenated")
         expected = (shape[0], args[1] + args[3] + args[5] + args[6], shape[2], shape[3])
         if tuple(out.shape) != expected:
@@ -504,7 +514,8 @@ def _layout_mismatch(what: str, mine: list, expected: list, extra_hint: str = ""
         fail(f"{what}: a weight of shape {(s[0], s[1], 3, 3)} where the paper has {s}.",
              f"branch3 has {BUG_906}: use kernel_size=5, padding=2")
     mine_keys, exp_keys = {k for k, _, _ in mine}, {k for k, _, _ in expected}
-    extra, missing = [k for k, _, _ in mine if k not in exp_keys], [k for k, _, _ in expected if k not in mine_keys]
+    extra = [k for k, _, _ in mine if k not in exp_keys]
+    missing = [k for k, _, _ in expected if k not in mine_keys]
     n_bias = sum(len(s) == 1 for s in mine_shapes)
     if n_bias == 0 or (len(mine) < len(expected) and all(k.endswith("bias") for k in missing)):
         fail(f"{what}: your convolutions have no biases ({len(mine)} state_dict entries, {len(expected)} "
@@ -541,7 +552,7 @@ def _load_inception(student, args, device, ref):
 @pytest.mark.points(4)
 @pytest.mark.exercise("inception")
 def test_inception_matches_reference(student, reference, device):
-    """Inception computes the paper's block: the four branches with ReLUs, a 5x5 and a 3x3/1 max-pool, in order"""
+    """Inception computes the paper's block: four branches with ReLUs, a 5x5 and a 3x3/1 max-pool, in order"""
     for args, shape in [((16, 4, 6, 8, 3, 5, 4), (2, 16, 9, 11)), (TABLE1["3a"], (1, 192, 7, 7))]:
         ref, x, expected = _ref_inception(reference, args, shape, device)
         mine, how = _load_inception(student, args, device, ref)
@@ -559,12 +570,13 @@ def test_inception_matches_reference(student, reference, device):
                                         "1, 2, 3, 4 along dim=1")
 
 
-# ---------------------------------------- 4. GoogLeNet ------------------------------------------------------
+# ------------------------------ 4. GoogLeNet ----------------------------------------------------
 def _student_googlenet_meta(student, num_classes):
     """The student's GoogLeNet built on meta (handle, description), once per submission."""
     def build():
         kwargs = {} if num_classes is None else {"num_classes": num_classes}
-        what = f"GoogLeNet({'' if num_classes is None else f'num_classes={num_classes}'}) built on the meta device"
+        what = (f"GoogLeNet({'' if num_classes is None else f'num_classes={num_classes}'}) built on the meta "
+                f"device")
         mine = _run_meta(lambda: call_on("meta", student.GoogLeNet, **kwargs), what,
                          "create no tensors on a fixed device in __init__")
         return mine, describe(mine)
@@ -597,7 +609,8 @@ def _googlenet_hint(student, got: int) -> str:
     except (StudentRaised, CheckFailed):
         blocks = None
     expected_blocks = sum(_inception_params(args) for args in TABLE1.values())
-    if blocks is not None and blocks != expected_blocks and got - GOOGLENET_PARAMS == blocks - expected_blocks:
+    if blocks is not None and blocks != expected_blocks and got - GOOGLENET_PARAMS == \
+            blocks - expected_blocks:
         return ("the whole difference is in your Inception blocks (nine of them, Table 1's rows): fix "
                 "Inception first (see its parameter test)")
     return ("conv 7x7/2 3→64, max-pool, conv 1x1 64→64, conv 3x3 64→192, max-pool, inception 3a 3b, "
@@ -609,7 +622,7 @@ def _googlenet_hint(student, got: int) -> str:
 @pytest.mark.exercise("googlenet")
 @pytest.mark.confirmed_by("test_googlenet_matches_reference")
 def test_googlenet_parameters(student):
-    """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes changes only the last layer"""
+    """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes: last layer only"""
     _, info = _student_googlenet_meta(student, None)
     got = int(info["num_params"])
     if got != GOOGLENET_PARAMS:
@@ -651,9 +664,10 @@ DROPOUT_ROWS = range(5, 10)  # logits 5..9 each read one pooled feature: y_i = m
 
 
 def _integer_weights(model: nn.Module, features: torch.Tensor | None = None) -> None:
-    """Sparse ±1 weights (about 4 inputs per output unit) and small integer biases: with an integer input every
-    value up to the average pool is an integer well below 2**24, so float32 and float64 agree exactly, activations
-    stay around 10..10^4, and the weights travel as int8. With ``features`` (the pooled features), logits 5..9 of
+    """Sparse ±1 weights (about 4 inputs per output unit) and small integer biases: with an integer input
+    every value up to the average pool is an integer well below 2**24, so float32 and float64 agree exactly,
+    activations stay around 10..10^4, and the weights travel as int8. With ``features`` (the pooled features),
+    logits 5..9 of
     the last linear layer each read one large feature (e_j rows), for the dropout check."""
     g = generator(43)
     layers = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
@@ -674,7 +688,7 @@ def _integer_weights(model: nn.Module, features: torch.Tensor | None = None) -> 
 
 
 def _ref_googlenet(reference):
-    """(reference in float64 on CPU with integer weights, int8 state_dict, input); computed once per worker."""
+    """(reference in float64 on CPU with integer weights, int8 state_dict, input); once per worker."""
     def build():
         ref = reference.GoogLeNet(num_classes=10).double().eval()
         x = torch.randint(-2, 3, (1, 3, 64, 64), generator=generator(41)).double()
@@ -705,7 +719,7 @@ def _ref_googlenet_output(reference, device):
 def _student_googlenet(student, reference, device):
     """The student's GoogLeNet(num_classes=10) on device with the reference's weights; (module, how, dtype).
 
-    Built on meta and materialised with to_empty (no initialisation: every weight is loaded next). float32 on the
+    Built on meta and materialised with to_empty (no initialisation: every weight is loaded next). float32 on
     CPU (exact here: integer arithmetic), float64 on a GPU (no TF32).
     """
     def build():
@@ -734,8 +748,9 @@ def _student_googlenet(student, reference, device):
 
 
 def _googlenet_variants(reference, device):
-    """(output, explanation) of GoogLeNets with wrong max-pools, computed with the reference's weights (once)."""
-    return _cached(("googlenet-variants", reference, device), lambda: _build_googlenet_variants(reference, device))
+    """(output, explanation) of GoogLeNets with wrong max-pools, with the reference's weights (once)."""
+    return _cached(("googlenet-variants", reference, device),
+                   lambda: _build_googlenet_variants(reference, device))
 
 
 def _build_googlenet_variants(reference, device):
@@ -762,12 +777,13 @@ def _build_googlenet_variants(reference, device):
 @pytest.mark.points(3)
 @pytest.mark.exercise("googlenet")
 def test_googlenet_matches_reference(student, reference, device):
-    """GoogLeNet(num_classes=10) computes the reference's function in eval mode (1x3x64x64 input, same weights)"""
+    """GoogLeNet(num_classes=10) computes the reference's function in eval mode (1x3x64x64, same weights)"""
     expected, x = _ref_googlenet_output(reference, device)
     mine, how, dtype = _student_googlenet(student, reference, device)
     mine.eval()
     got = mine(x.to(dtype))
-    what = f"GoogLeNet(num_classes=10) in eval mode on a (1, 3, 64, 64) input (reference weights loaded {how})"
+    what = (f"GoogLeNet(num_classes=10) in eval mode on a (1, 3, 64, 64) input (reference weights loaded "
+            f"{how})")
     if isinstance(got, (tuple, list)):
         fail(f"{what}: forward returned a {type(got).__name__} instead of one tensor.",
              "no auxiliary classifiers: forward returns only the final logits")
@@ -793,7 +809,7 @@ DROPOUT_COPIES = 8   # one training pass over 8 copies of x: 40 features, all dr
 @pytest.mark.points(2)
 @pytest.mark.exercise("googlenet")
 def test_googlenet_dropout(student, reference):
-    """GoogLeNet applies dropout with p = 0.4 to the pooled features before the linear layer, in training only"""
+    """GoogLeNet drops the pooled features with p = 0.4 before the linear layer, in training mode only"""
     ref, _, x = _ref_googlenet(reference)
     rows = list(DROPOUT_ROWS)
     bias = [m for m in ref.modules() if isinstance(m, nn.Linear)][-1].bias.detach().float()[rows]
@@ -841,7 +857,7 @@ def test_googlenet_dropout(student, reference):
              f"layer (kept features scaled by {scales[:4]}, expected 1/0.6 = 1.667).", hint)
 
 
-# ---------------------------------------- 5. quiz -----------------------------------------------------------
+# ------------------------------ 5. quiz ---------------------------------------------------------
 @pytest.mark.points(1)
 @pytest.mark.exercise("quiz")
 def test_quiz_fewest_params(student):
@@ -864,11 +880,12 @@ def test_quiz_fewest_params(student):
 @pytest.mark.points(2)
 @pytest.mark.exercise("quiz")
 def test_quiz_googlenet_millions(student):
-    """Quiz: GOOGLENET_MILLIONS is your own GoogLeNet's count in millions, one decimal: 7.0 (not the lecture's 4M)"""
+    """Quiz: GOOGLENET_MILLIONS is your GoogLeNet's count in millions, one decimal: 7.0 (not the 4M)"""
     got = student.GOOGLENET_MILLIONS
     if got is None:
         not_implemented("quiz", "still sets GOOGLENET_MILLIONS = None: the quiz is not answered",
-                        "measure your GoogLeNet: round(sum(p.numel() for p in GoogLeNet().parameters()) / 1e6, 1)")
+                        "measure your GoogLeNet: round(sum(p.numel() for p in GoogLeNet().parameters()) / "
+                        "1e6, 1)")
     if isinstance(got, bool) or not isinstance(got, (int, float)):
         fail(f"GOOGLENET_MILLIONS: expected a number, got {got!r} ({type(got).__name__}).",
              "a float with one decimal, e.g. round(count / 1e6, 1)")

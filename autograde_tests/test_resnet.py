@@ -17,7 +17,8 @@ import torch.nn.functional as F
 from grader.checks import (
     FLOAT64, REFERENCE, TORCHVISION, ResultCache, assert_equal, assert_same_dtypes, assert_same_layout,
     assert_same_output, assert_tensor, build_seeded, call_keeping_inputs, call_on, close, count_failure,
-    diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn, randomise_batchnorm,
+    diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn,
+    randomise_batchnorm,
     reference_case, reference_layout, signature, state_dict_layout, strided_weights, subset_sums,
     torchvision_model, with_reference_weights)
 from grader.sandbox.client import StudentRaised
@@ -238,7 +239,7 @@ def _check_block_matches_reference(student, reference, device, name: str, cases,
             assert_same_output(got, expected, what, hint=diag or order_hint, **FLOAT64)
 
 
-# ---------------------------------------- BasicBlock ------------------------------------------------------
+# ------------------------------ BasicBlock ------------------------------------------------------
 def _basic_params(cin: int, cout: int, stride: int = 1) -> tuple[int, int]:
     """(parameters without projection, parameters of the projection)."""
     proj = cin * cout + 2 * cout if stride != 1 or cin != cout else 0
@@ -269,7 +270,7 @@ def _basic_causes(args, base, proj) -> dict[int, str]:
 @pytest.mark.exercise("basic_block")
 @pytest.mark.confirmed_by("test_basic_block_matches_reference")
 def test_basic_block_parameters(student, reference):
-    """BasicBlock: two 3x3 convs, no bias, + BN (64→64: 73,984); 1x1 conv + BN projection if the shape changes"""
+    """BasicBlock: two 3x3 convs, no bias, + BN (64→64: 73,984); 1x1 conv + BN projection if shape changes"""
     _expansion(student, "BasicBlock", 1)
 
     def hint_for(args, base, proj, got, keys_hint):   # a missing or extra entry names the mistake best
@@ -282,7 +283,8 @@ def test_basic_block_parameters(student, reference):
             + (f" + {cin}·{cout} + 2·{cout} (1x1 projection + BN)" if proj else "") + ", no biases")
     _check_block_parameters(
         student, reference, "BasicBlock", [(64, 64), (64, 128, 2), (64, 128), (32, 32, 2), (7, 5)],
-        _basic_params, hint_for, "same shape in and out: torchvision's block keeps downsample = None and adds x itself (an "
+        _basic_params, hint_for, "same shape in and out: torchvision's block keeps downsample = None and "
+                                 "adds x itself (an "
                   "nn.Identity or empty nn.Sequential is not None)")
 
 
@@ -303,7 +305,7 @@ def test_basic_block_matches_reference(student, reference, device):
                    "downsample(x)) and apply the last ReLU")
 
 
-# ---------------------------------------- Bottleneck ------------------------------------------------------
+# ------------------------------ Bottleneck ------------------------------------------------------
 def _bottleneck_params(cin: int, mid: int, stride: int = 1, expansion: int = 4) -> tuple[int, int]:
     out = mid * expansion
     proj = cin * out + 2 * out if stride != 1 or cin != out else 0
@@ -316,7 +318,8 @@ def _bottleneck_causes(args, base, proj) -> dict[int, str]:
     stride = args[2] if len(args) > 2 else 1
     out, expected = 4 * mid, base + proj
     layer1 = " (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)" if args == (64, 64) else ""
-    basic = 9 * cin * mid + 9 * mid * mid + 4 * mid + (cin * mid + 2 * mid if stride != 1 or cin != mid else 0)
+    basic = 9 * cin * mid + 9 * mid * mid + 4 * mid + (cin * mid + 2 * mid if stride != 1 or cin != mid
+                                                       else 0)
     causes = {basic: (
         "that is a BasicBlock: the bottleneck is 1x1 conv (in → mid) → 3x3 conv (mid → mid) → 1x1 conv (mid "
         "→ mid · 4), each followed by BatchNorm")}
@@ -404,9 +407,9 @@ def test_bottleneck_matches_reference(student, reference, device):
                    "add the shortcut (x, or downsample(x)) and apply the last ReLU")
 
 
-# ---------------------------------------- the skip connection itself --------------------------------------
+# ------------------------------ the skip connection itself --------------------------------------
 def _switched_off_case(reference, name: str, args: tuple, shape: tuple):
-    """Reference block (CPU, float64, eval) whose last BN has γ = β = 0: its residual branch gives exactly 0."""
+    """Reference block (CPU, float64, eval) whose last BN has γ = β = 0: its residual branch gives 0."""
     def build():
         ref = randomise_batchnorm(build_seeded(lambda: getattr(reference, name)(*args), 5), 6).double().eval()
         last = ref.bn3 if name == "Bottleneck" else ref.bn2
@@ -460,7 +463,7 @@ def test_blocks_add_the_identity(student, reference):
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 
 
-# ---------------------------------------- ResNet ----------------------------------------------------------
+# ------------------------------ ResNet ----------------------------------------------------------
 EXPECTED_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032}
 
 
@@ -532,7 +535,7 @@ def test_resnet_parameters(student, reference):
 @pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_state_dict(student, reference):
-    """resnet18/34/50 keep torchvision's state_dict keys, order, shapes (122 / 218 / 320 entries, BN buffers)"""
+    """resnet18/34/50 keep torchvision's state_dict keys, order, shapes (122/218/320 entries, BN buffers)"""
     for model in EXPECTED_PARAMS:
         layout = _student_model(student, model)[1][1]
         expected, against = _expected_model_layout(reference, model)
@@ -545,7 +548,7 @@ def test_resnet_state_dict(student, reference):
 @pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_custom_config(student, reference):
-    """ResNet(block, layers, num_classes) follows its arguments: small configurations, built and run on meta"""
+    """ResNet(block, layers, num_classes) follows its arguments: small configurations, run on meta"""
     for block, layers, classes in [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]:
         what = f"ResNet({block}, {layers}, num_classes={classes})"
         mine = _run_meta(lambda: call_on("meta", student.ResNet, getattr(student, block), layers,
@@ -587,7 +590,7 @@ def test_resnet_runs_on_meta(student):
 
 
 def _resnet18_case(reference, device: str):
-    """(strided weights in the dtype the student runs in, input, float64 reference output, reference); once."""
+    """(strided weights in the student's dtype, input, float64 reference output, reference); once."""
     def build():
         dtype = torch.float32 if device == "cpu" else torch.float64
         ref = build_seeded(lambda: reference.resnet18(num_classes=10), 0)

@@ -48,17 +48,19 @@ def _int_cases(fn, name, cases, expected_of, int_hint=INT_HINT, call_hint=""):
         yield what, args, kwargs, got, expected
 
 
-# ---------------------------------------- 1. conv_params -------------------------------------------------------
+# ------------------------------ 1. conv_params --------------------------------------------------
 @pytest.mark.points(2)
 @pytest.mark.exercise("conv_params")
 def test_conv_params(student):
-    """conv_params counts k·k·C_in·C_out weights (3x3x128x128 = 147,456), plus C_out biases only with bias=True"""
-    cases = [((3, 128, 128), {}), ((5, 128, 128), {}), ((1, 128, 32), {}), ((3, 64, 128), {}), ((7, 3, 64), {}),
+    """conv_params counts k·k·C_in·C_out weights (3x3x128x128 = 147,456), + C_out biases only if bias=True"""
+    cases = [((3, 128, 128), {}), ((5, 128, 128), {}), ((1, 128, 32), {}), ((3, 64, 128), {}),
+             ((7, 3, 64), {}),
              ((2, 5, 7), {}), ((11, 3, 96), {"bias": False}), ((3, 128, 128), {"bias": True}),
              ((3, 3, 64), {"bias": True}), ((1, 192, 64), {"bias": True}), ((3, 1, 1), {"bias": True}),
              ((3, 16, 32, True), {}), ((5, 12, 20, False), {})]
     for what, (k, cin, cout, *rest), kwargs, got, expected in _int_cases(
-            student.conv_params, "conv_params", cases, lambda k, i, o, bias=False: k * k * i * o + (o if bias else 0)):
+            student.conv_params, "conv_params", cases,
+            lambda k, i, o, bias=False: k * k * i * o + (o if bias else 0)):
         bias = kwargs.get("bias", rest[0] if rest else False)
         diff = got - expected
         if not bias and diff == cout:
@@ -85,11 +87,11 @@ def test_conv_params(student):
                                                           + (f", + {cout} biases" if bias else ", no bias")))
 
 
-# ---------------------------------------- 2. stacked_conv_params -----------------------------------------------
+# ------------------------------ 2. stacked_conv_params ------------------------------------------
 @pytest.mark.points(2)
 @pytest.mark.exercise("stacked_conv_params")
 def test_stacked_conv_params(student):
-    """Two 3x3 convs 128→128 cost 294,912 parameters, one 5x5 costs 409,600 (and other kernels, widths, depths)"""
+    """Two 3x3 convs 128→128 cost 294,912 parameters, one 5x5 409,600 (and other kernels, widths, depths)"""
     cases = [((3, 128, 2), {}), ((5, 128, 1), {}), ((3, 128, 3), {}), ((7, 128, 1), {}), ((3, 64, 4), {}),
              ((1, 32, 5), {}), ((3, 128, 2), {"bias": True}), ((5, 16, 3), {"bias": True}),
              ((3, 7, 2), {"bias": False}), ((3, 10, 0), {}), ((3, 8, 2, True), {})]
@@ -124,7 +126,7 @@ def test_stacked_conv_params(student):
                                           f"× {one:,}"))
 
 
-# ---------------------------------------- 3. receptive_field ---------------------------------------------------
+# ------------------------------ 3. receptive_field ----------------------------------------------
 def _rf(kernels, strides=None) -> int:
     """The receptive-field recursion, computed here: r += (k − 1)·j, then j *= s."""
     r, j = 1, 1
@@ -148,7 +150,7 @@ def _rf_output_to_input(kernels, strides=None) -> int:
     return r
 
 
-# The typical wrong receptive-field formulas and their causes: the one that reproduces every wrong answer is named.
+# Typical wrong receptive-field formulas, their causes: the one reproducing every wrong answer is named.
 WRONG_RECEPTIVE_FIELDS = [
     (lambda kernels, strides=None: 1 + sum(k - 1 for k in kernels),
      "the strides are ignored: after a stride-s layer every later step covers s times more input pixels — "
@@ -172,9 +174,11 @@ def test_receptive_field(student):
     """receptive_field: 3x3 stacks grow by 2 per layer ([3,3] → 5), strides multiply every later step"""
     cases = [(([3, 3],), {}), (([3, 3, 3],), {}), (([5],), {}), (([],), {}), (([1, 1, 1],), {}),
              (((3, 3, 3, 3),), {}), (([7],), {"strides": None}), (([3, 3],), {"strides": [1, 1]}),
-             (([3, 3],), {"strides": [2, 2]}), (([11],), {"strides": [4]}), (([7, 3, 3],), {"strides": [2, 1, 1]}),
+             (([3, 3],), {"strides": [2, 2]}), (([11],), {"strides": [4]}),
+             (([7, 3, 3],), {"strides": [2, 1, 1]}),
              (([3, 2, 3, 2],), {"strides": (1, 2, 1, 2)}), (([3, 3, 2, 3], [1, 1, 2, 1]), {}),
-             ((ALEXNET_STACK[0],), {"strides": ALEXNET_STACK[1]}), ((VGG16_STACK[0],), {"strides": VGG16_STACK[1]})]
+             ((ALEXNET_STACK[0],), {"strides": ALEXNET_STACK[1]}),
+             ((VGG16_STACK[0],), {"strides": VGG16_STACK[1]})]
     names = {id(ALEXNET_STACK[0]): "receptive_field of AlexNet's features (kernels 11,3,5,3,3,3,3,3, strides "
                                    "4,2,1,2,1,1,1,2)",
              id(VGG16_STACK[0]): "receptive_field of VGG16's features (13 3x3 convs, 5 2x2/2 max-pools)"}
@@ -198,7 +202,7 @@ def test_receptive_field(student):
         fail(f"{what}: expected {expected:,}, got {got:,}{more}.", hint)
 
 
-# ---------------------------------------- 4. empirical_receptive_field -----------------------------------------
+# ------------------------------ 4. empirical_receptive_field ------------------------------------
 # layer specs: ("conv", in, out, k, stride, padding), ("relu",), ("pool", k, stride), ("bn", channels)
 RF_STRIDE1 = [
     ("two 3x3 convs with a ReLU "
@@ -239,7 +243,8 @@ def _build_spec(make, spec):
 def _local_model(name, spec):
     """The model with its test weights (fixed seed, BN statistics randomised), built here once."""
     return _cached(("rf-model", name), lambda: randomise_batchnorm(build_seeded(
-        lambda: _build_spec(lambda cls, *a, **kw: getattr(torch.nn, cls)(*a, **kw), spec), sum(map(ord, name))), 7))
+        lambda: _build_spec(lambda cls, *a, **kw: getattr(torch.nn, cls)(*a, **kw), spec),
+        sum(map(ord, name))), 7))
 
 
 def _remote_model(student, name, spec, device: str, train: bool = False):
@@ -281,7 +286,8 @@ def _rf_hint(got: int, expected: int, size) -> str:
         return ("every input pixel got a non-zero gradient: backpropagate the centre output pixel only "
                 "(out[:, :, H // 2, W // 2].sum()), not the whole output")
     if size and size > 33 and got <= 33 < expected:
-        return f"the region is clipped at the border: make the input size × size (here {size}), not a fixed 33"
+        return (f"the region is clipped at the border: make the input size × size (here {size}), not a fixed "
+                f"33")
     if got == 0:
         return "no non-zero gradient was found: did the gradient reach the input (requires_grad=True on x)?"
     if got < expected:
@@ -298,13 +304,14 @@ def _check_rf_case(student, reference, name, in_channels, spec, size, device="cp
     model = _remote_model(student, name, spec, device, train=True)
     what = (f"empirical_receptive_field on {name}" + (f", size={size}" if size else "") +
             (f" (model on {device})" if device != "cpu" else ""))
-    got = call(what, student.empirical_receptive_field, model, in_channels, **({"size": size} if size else {}),
+    got = call(what, student.empirical_receptive_field, model, in_channels,
+               **({"size": size} if size else {}),
                hint="take the centre of the model's *output* (out.shape[-2] // 2, out.shape[-1] // 2), and "
                     "make the input (N, in_channels, size, size) on the model's device")
     got = _require_int(what, got, expected, "return the side of the region as a Python int (e.g. int(...))")
     # GPU convolution algorithms may leave round-off where the exact gradient is zero: accept the reference's
-    if got != expected and (device == "cpu" or got != _reference_measure(reference, name, spec, in_channels, size,
-                                                                          device)):
+    if got != expected and (device == "cpu" or
+                            got != _reference_measure(reference, name, spec, in_channels, size, device)):
         fail(f"{what}: expected a receptive field of {expected} (formula r += (k − 1)·j), measured {got}.",
              _rf_hint(got, expected, size))
 
@@ -312,7 +319,7 @@ def _check_rf_case(student, reference, name, in_channels, spec, size, device="cp
 @pytest.mark.points(2)
 @pytest.mark.exercise("empirical_receptive_field")
 def test_empirical_receptive_field_stride_one(student, reference):
-    """Measured receptive field of stride-1 conv stacks equals the formula (2 and 3 stacked 3x3 convs, 5x5, 7x7)"""
+    """Measured receptive field of stride-1 conv stacks equals the formula (two, three 3x3 convs, 5x5, 7x7)"""
     for name, in_channels, spec, size in RF_STRIDE1:
         _check_rf_case(student, reference, name, in_channels, spec, size)
 
@@ -320,7 +327,7 @@ def test_empirical_receptive_field_stride_one(student, reference):
 @pytest.mark.points(3)
 @pytest.mark.exercise("empirical_receptive_field")
 def test_empirical_receptive_field_strides_and_pools(student, reference, device):
-    """Measured receptive field through strided convs and max-pools equals the formula, on the model's device"""
+    """Measured receptive field through strided convs and max-pools is the formula's, on the model's device"""
     for name, in_channels, spec, size in RF_STRIDED:
         _check_rf_case(student, reference, name, in_channels, spec, size, device)
 
@@ -349,8 +356,8 @@ def test_empirical_receptive_field_leaves_model_alone(student):
                  "remember model.training before switching to eval(), and call model.train(was_training) "
                  "afterwards (a try/finally keeps it even if something fails)")
         after = model.state_dict()
-        changed = [key for key, value in before.items() if key not in after or not torch.equal(after[key].cpu(),
-                                                                                              value)]
+        changed = [key for key, value in before.items()
+                   if key not in after or not torch.equal(after[key].cpu(), value)]
         if changed:
             fail(f"{what}: the call changed the model's state: "
                  f"{', '.join(changed[:4])}{' …' if len(changed) > 4 else ''}.",
@@ -359,7 +366,7 @@ def test_empirical_receptive_field_leaves_model_alone(student):
                  "measure, don't modify: no re-initialising, fill_ or optimizer steps on the model's weights")
 
 
-# ---------------------------------------- 5. vgg_block ---------------------------------------------------------
+# ------------------------------ 5. vgg_block ----------------------------------------------------
 def _block_types(n: int) -> list[str]:
     return ["Conv2d", "ReLU"] * n + ["MaxPool2d"]
 
@@ -368,7 +375,7 @@ def _block_types(n: int) -> list[str]:
 @pytest.mark.exercise("vgg_block")
 @pytest.mark.confirmed_by("test_vgg_block_matches_reference")
 def test_vgg_block_layers(student, reference):
-    """vgg_block: an nn.Sequential of num_convs × (3x3 conv, ReLU) then a max-pool, biased convs in → out → out"""
+    """vgg_block: nn.Sequential of num_convs × (3x3 conv, ReLU), then a max-pool; biased convs in → out"""
     for cin, cout, n in [(64, 128, 2), (3, 64, 2), (256, 512, 3), (512, 512, 4), (5, 7, 1)]:
         what = signature("vgg_block", (cin, cout, n))
         block = on_meta(f"{what} built on the meta "
@@ -470,7 +477,7 @@ def test_vgg_block_matches_reference(student, reference, device):
                                         "this order")
 
 
-# ---------------------------------------- 6. vgg16 / vgg19 -----------------------------------------------------
+# ------------------------------ 6. vgg16 / vgg19 ------------------------------------------------
 def _vgg_params(cfg, num_classes=1000, conv_bias=True, fc_in=512 * 7 * 7) -> int:
     total, cin = 0, 3
     for n, c in cfg:
@@ -519,7 +526,7 @@ def _vgg_count_hint(name, got, num_classes) -> str:
 @pytest.mark.exercise("vgg")
 @pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_parameter_counts(student):
-    """vgg16() has 138,357,544 and vgg19() 143,667,240 parameters (not the lecture's 110M); num_classes respected"""
+    """vgg16() has 138,357,544 and vgg19() 143,667,240 parameters (not the lecture's 110M); num_classes"""
     for name, kwargs, expected in [("vgg16", {}, VGG16_PARAMS), ("vgg19", {}, VGG19_PARAMS),
                                    ("vgg16", {"num_classes": 10}, _vgg_params(CONFIGS["vgg16"], 10)),
                                    ("vgg19", {"num_classes": 7}, _vgg_params(CONFIGS["vgg19"], 7))]:
@@ -551,7 +558,8 @@ def _vgg_layout_hint(name):
         if key is None:
             return "keep torchvision's layout: features (flat), avgpool, classifier"
         if key.startswith("classifier.0"):
-            return "the first Linear takes 512 * 7 * 7 = 25,088 features (the 7x7 adaptive average pool's output)"
+            return ("the first Linear takes 512 * 7 * 7 = 25,088 features (the 7x7 adaptive average pool's "
+                    "output)")
         if key.startswith("classifier.6"):
             return "the last Linear is Linear(4096, num_classes)"
         if key.startswith("classifier"):
@@ -568,8 +576,8 @@ def test_vgg_state_dict_layout(student, reference):
     """vgg16 and vgg19 keep torchvision's state_dict keys and shapes (one flat features, classifier 0/3/6)"""
     for name in ("vgg16", "vgg19"):
         layout = layout_of(_student_vgg(student, name)[1])
-        ref_layout = _cached(("vgg-layout", name), lambda: state_dict_layout(call_on("meta",
-                                                                                     getattr(reference, name))))
+        ref_layout = _cached(("vgg-layout", name),
+                             lambda: state_dict_layout(call_on("meta", getattr(reference, name))))
         tv = torchvision_model(name)
         for expected, against in ([(tv[1], TORCHVISION)] if tv else []) + [(ref_layout, REFERENCE)]:
             assert_same_layout(f"{name}() state_dict", layout, expected, _vgg_layout_hint(name),
@@ -589,7 +597,7 @@ def test_vgg_state_dict_layout(student, reference):
 @pytest.mark.exercise("vgg")
 @pytest.mark.confirmed_by("test_vgg16_features_match_reference")
 def test_vgg_structure(student, reference):
-    """features: conv/ReLU/max-pool in torchvision's order; avgpool adaptive 7x7; classifier, ReLU, Dropout(0.5)"""
+    """features: conv/ReLU/max-pool in torchvision's order; adaptive 7x7 avgpool; classifier, Dropout(0.5)"""
     for name in ("vgg16", "vgg19"):
         model, info = _student_vgg(student, name)
         children = [n for n, _ in info["children"]]
@@ -679,8 +687,8 @@ def _features_state_dict(name):
     """Test weights for the features of ``name``, by torchvision's keys, made once.
 
     Each conv weight is a strided view of a short random vector (filter o = base[o : o + 9·C_in], He-scaled):
-    a few kilobytes to send instead of VGG16's 59 MB of feature weights, and still a different filter per output
-    channel. ``load_state_dict`` copies them into ordinary parameters on both sides.
+    a few kilobytes to send instead of VGG16's 59 MB of feature weights, and still a different filter per
+    output channel. ``load_state_dict`` copies them into ordinary parameters on both sides.
     """
     def build():
         g, sd, index, cin = generator(3), {}, 0, 3
@@ -697,7 +705,7 @@ def _features_state_dict(name):
 
 
 def _student_features(student, name):
-    """(features of the student's <name>(num_classes=10) on CPU with the test weights, how they were loaded)."""
+    """(features of the student's <name>(num_classes=10) on CPU with the test weights, how loaded)."""
     def build():
         features = call(f"{name}().features", getattr, _build_vgg(student, name, num_classes=10), "features",
                         hint="name the convolutional part self.features")
@@ -724,7 +732,8 @@ def test_vgg16_features_match_reference(student, reference, device):
         ref = call_on("meta", reference.vgg16, num_classes=10).features.to_empty(device=device)
         ref.load_state_dict(_features_state_dict("vgg16"))
         g = generator(11)
-        inputs = [torch.randn(1, 3, 32, 32, generator=g).to(device), torch.randn(1, 3, 35, 33, generator=g).to(device)]
+        inputs = [torch.randn(1, 3, 32, 32, generator=g).to(device),
+                  torch.randn(1, 3, 35, 33, generator=g).to(device)]
         with torch.no_grad():
             return [(x, ref.eval()(x)) for x in inputs]
     features, how = _student_features(student, "vgg16")
