@@ -199,9 +199,11 @@ def _expansion(student, name: str, expected: int):
              + ("(a basic block keeps its width)" if expected == 1 else "(the last 1x1 conv expands 4x)"))
 
 
-def _check_block_parameters(student, reference, name, cases, count, hint_for, no_proj_hint) -> None:
-    """Each case built on meta: the parameter total (``hint_for(args, base, proj, got, keys_hint)`` names the
-    cause of a wrong one), the reference's layout, and downsample None exactly where the shape stays."""
+def _check_block_parameters(student, reference, name, cases, count, causes, keys_note, default,
+                            no_proj_hint) -> None:
+    """Each case built on meta: the parameter total, the reference's layout, and downsample None exactly where
+    the shape stays. A wrong total's cause: a missing or extra state_dict entry names the mistake best (with
+    ``keys_note``), else the table ``causes(args, base, proj)`` of wrong totals, else ``default``."""
     for args in cases:
         what = signature(name, args)
         mine = call_on("meta", getattr(student, name), *args)
@@ -209,8 +211,10 @@ def _check_block_parameters(student, reference, name, cases, count, hint_for, no
         got, layout = measure(mine)
         ref_layout = _ref_layout(reference, name, args)
         if got != base + proj:
-            hint = hint_for(args, base, proj, got, _keys_hint(layout, ref_layout))
-            count_failure(what, got, base + proj, hint)
+            keys_hint = _keys_hint(layout, ref_layout)
+            hint = (keys_hint + keys_note(args, got, keys_hint) if keys_hint else
+                    causes(args, base, proj).get(got))
+            count_failure(what, got, base + proj, hint or default(*args[:2], proj))
         _check_layout(what, layout, ref_layout)
         if not proj and mine.downsample is not None:
             fail(f"{what}.downsample: expected None (identity shortcut), got "
@@ -272,20 +276,16 @@ def _basic_causes(args, base, proj) -> dict[int, str]:
 def test_basic_block_parameters(student, reference):
     """BasicBlock: two 3x3 convs, no bias, + BN (64→64: 73,984); 1x1 conv + BN projection if shape changes"""
     _expansion(student, "BasicBlock", 1)
-
-    def hint_for(args, base, proj, got, keys_hint):   # a missing or extra entry names the mistake best
-        cin, cout = args[:2]
-        if keys_hint:
-            return keys_hint + ("; 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases"
-                                if got == 74_112 and args == (64, 64) else "")
-        return _basic_causes(args, base, proj).get(got) or (
-            f"expected 3·3·{cin}·{cout} (conv1) + 3·3·{cout}·{cout} (conv2) + 2·2·{cout} (bn1, bn2)"
-            + (f" + {cin}·{cout} + 2·{cout} (1x1 projection + BN)" if proj else "") + ", no biases")
     _check_block_parameters(
         student, reference, "BasicBlock", [(64, 64), (64, 128, 2), (64, 128), (32, 32, 2), (7, 5)],
-        _basic_params, hint_for, "same shape in and out: torchvision's block keeps downsample = None and "
-                                 "adds x itself (an "
-                  "nn.Identity or empty nn.Sequential is not None)")
+        _basic_params, _basic_causes,
+        lambda args, got, keys_hint: "; 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases"
+        if got == 74_112 and args == (64, 64) else "",
+        lambda cin, cout, proj: f"expected 3·3·{cin}·{cout} (conv1) + 3·3·{cout}·{cout} (conv2) + 2·2·{cout} "
+                                f"(bn1, bn2)" + (f" + {cin}·{cout} + 2·{cout} (1x1 projection + BN)" if proj
+                                                 else "") + ", no biases",
+        "same shape in and out: torchvision's block keeps downsample = None and adds x itself (an "
+        "nn.Identity or empty nn.Sequential is not None)")
 
 
 @pytest.mark.points(4)
@@ -342,19 +342,15 @@ def _bottleneck_causes(args, base, proj) -> dict[int, str]:
 def test_bottleneck_parameters(student, reference):
     """Bottleneck: 1x1 reduce, 3x3, 1x1 expand ×4, no bias (256→64→256: 70,400); resnet50 layer1.0: 75,008"""
     _expansion(student, "Bottleneck", 4)
-
-    def hint_for(args, base, proj, got, keys_hint):   # a missing or extra entry names the mistake best
-        cin, mid = args[:2]
-        if keys_hint:
-            return keys_hint + (" (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)"
-                                if args == (64, 64) and keys_hint == PROJECTION else "")
-        return _bottleneck_causes(args, base, proj).get(got) or (
-            f"expected {cin}·{mid} (1x1 conv1) + 3·3·{mid}·{mid} (conv2) + {mid}·{4 * mid} (1x1 conv3) + "
-            f"2·({mid} + {mid} + {4 * mid}) (bn1, bn2, bn3)"
-            + (f" + {cin}·{4 * mid} + 2·{4 * mid} (1x1 projection + BN)" if proj else "") + ", no biases")
     _check_block_parameters(
         student, reference, "Bottleneck", [(256, 64), (64, 64), (256, 128, 2), (32, 8, 2), (12, 5)],
-        _bottleneck_params, hint_for,
+        _bottleneck_params, _bottleneck_causes,
+        lambda args, got, keys_hint: " (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)"
+        if args == (64, 64) and keys_hint == PROJECTION else "",
+        lambda cin, mid, proj: f"expected {cin}·{mid} (1x1 conv1) + 3·3·{mid}·{mid} (conv2) + "
+                               f"{mid}·{4 * mid} (1x1 conv3) + 2·({mid} + {mid} + {4 * mid}) (bn1, bn2, bn3)"
+                               + (f" + {cin}·{4 * mid} + 2·{4 * mid} (1x1 projection + BN)" if proj else "")
+                               + ", no biases",
         "in_channels == mid_channels · 4 and stride 1: the shortcut is x itself, downsample = None")
 
 
