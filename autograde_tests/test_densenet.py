@@ -255,7 +255,7 @@ def test_dense_block_matches_reference(student, reference, device):
     for args, kwargs, shape, mode, how, got, expected, hint in _compare_modes(
             student, reference, device, "DenseBlock", cases, lambda x: lambda r: [], rule):
         num_layers, c0, k = args
-        what = f"{signature('DenseBlock', args, kwargs)} output in {mode} mode "
+        what = f"{signature('DenseBlock', args, kwargs)} output in {mode} mode"
         what += f" (reference weights loaded {how})"
         if isinstance(got, torch.Tensor) and got.shape == expected.shape and not close(got, expected):
             for i in range(num_layers + 1):
