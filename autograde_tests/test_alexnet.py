@@ -4,36 +4,25 @@ Expected values are computed here, in the trusted process: torch's own relu and 
 activation exercises, the reference solution (torchvision's layout) for AlexNet.
 """
 import ast
-import json
 import math
-from pathlib import Path
 
 import pytest
 import torch
 
-from grader.checks import (CheckFailed, assert_equal, assert_param_count, assert_same_output, assert_tensor,
-                           call_keeping_inputs, call_on, calls_in_source, describe, expect_student_error, fail,
-                           functions_called, load_weights, param_count, state_dict_layout, type_names)
-from grader.sandbox.client import StudentRaised
+from grader.checks import (
+    REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_param_count, assert_same_output,
+    assert_tensor, assert_total, call, layout_differences, call_keeping_inputs, call_on, calls_in_source,
+    describe, exercise_source, expect_student_error, fail, functions_called, generator, load_weights,
+    param_count,
+    reference_layout, state_dict_layout, tolerance, torchvision_model, type_names)
 
-TORCHVISION_LAYOUT = Path(__file__).resolve().parent.parent / "tests/data/torchvision/alexnet.json"
-
+_cache = ResultCache()
+_cached, _student_cached = _cache.once, _cache.per_submission
 BUILTIN_RELU_STATIC = {"relu", "relu_", "ReLU", "threshold", "threshold_"}
-BUILTIN_RELU_TRACED = {"relu", "relu_", "threshold", "threshold_", "_threshold"}  # F.threshold is "_threshold"
+BUILTIN_RELU_TRACED = {"relu", "relu_", "threshold", "threshold_", "_threshold"}  # F.threshold: "_threshold"
 
 
 # ---------------------------------------------------------------- helpers
-def _student_call(what, hint, fn, *args, **kwargs):
-    """Call student code; turn an exception into a failure that says what was being checked."""
-    try:
-        return fn(*args, **kwargs)
-    except StudentRaised as err:
-        trace = f"\n{err.traceback}" if err.traceback else ""
-        if err.type_name == "NotImplementedError":
-            hint = "this exercise is not done yet: replace `raise NotImplementedError()` with your code"
-        fail(f"{what}: your code raised {err.type_name}: {err.message}{trace}", hint)
-
-
 def _relu_truth(x):
     return torch.where(x > 0, x, torch.zeros_like(x))
 
@@ -45,10 +34,11 @@ def _first_difference(got, expected):
 
 def _assert_relu_output(what, got, x):
     expected = _relu_truth(x)
-    assert_tensor(what, got, shape=x.shape, hint="return a tensor of the input's shape (elementwise, no reduction)")
+    assert_tensor(what, got, shape=x.shape, hint="return a tensor of the input's shape (elementwise, no "
+                                                 "reduction)")
     assert_tensor(what, got, dtype=x.dtype,
-                  hint="keep the input's dtype: compare with a Python 0 or use torch.zeros_like(x) — a float 0.0 "
-                       "or .float() turns an integer (or float64/float16) tensor into another dtype")
+                  hint="keep the input's dtype: compare with a Python 0 or use torch.zeros_like(x) — a float "
+                       "0.0 or .float() turns an integer (or float64/float16) tensor into another dtype")
     assert_tensor(what, got, device=x.device.type)
     if x.device.type == "meta" or x.numel() == 0:
         return
@@ -59,13 +49,13 @@ def _assert_relu_output(what, got, x):
         hint = ("negative inputs must become 0" if value < 0 else
                 "positive inputs must pass through unchanged (the identity for x > 0)" if value > 0 else
                 "relu(0) is 0")
-        fail(f"{what}: at index {where} the input is {value:g}, expected {exp_cpu[where].item():g}, "
-             f"got {got_cpu[where].item():g}.", hint)
+        fail(f"{what}: at index {where} the input is {value:g}, expected {exp_cpu[where].item():g}, got "
+             f"{got_cpu[where].item():g}.", hint)
 
 
 # ---------------------------------------------------------------- 1. relu
 def _relu_float_inputs():
-    g = torch.Generator().manual_seed(11)
+    g = generator(11)
     big = torch.randn(2, 3, 4, 5, generator=g)
     big.view(-1)[::7] = 0.0                         # exact zeros: the kink
     big.view(-1)[3::11] = -0.0
@@ -84,15 +74,15 @@ def _relu_float_inputs():
 def test_relu_values(student):
     """relu(x) = max(0, x) elementwise, for vectors, 4-d batches and 0-dim tensors"""
     for what, x in _relu_float_inputs():
-        got = _student_call(what, "relu must work on a tensor of any shape", student.relu, x)
+        got = call(what, student.relu, x, hint="relu must work on a tensor of any shape")
         _assert_relu_output(what, got, x)
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("relu")
 def test_relu_keeps_dtype_and_device(student, device):
-    """relu keeps the input's dtype (float64, float16, int64) and device (incl. meta), and handles empty tensors"""
-    g = torch.Generator().manual_seed(12)
+    """relu keeps the input's dtype (float64, float16, int64) and device (meta too), handles empty tensors"""
+    g = generator(12)
     cases = [
         ("relu(float64 tensor)", torch.randn(3, 5, generator=g, dtype=torch.float64)),
         ("relu(float16 tensor)", torch.randn(4, 6, generator=g).half()),
@@ -104,12 +94,12 @@ def test_relu_keeps_dtype_and_device(student, device):
     if device != "cpu":
         cases = [(f"{what} on {device}", x.to(device)) for what, x in cases]
     cases.append(("relu(meta tensor of shape (2, 16, 9, 9))", torch.empty(2, 16, 9, 9, device="meta")))
-    device_hint = ("do not create tensors on a fixed device (torch.zeros(x.shape) is on the CPU); "
-                   "use x's own device: a Python 0, torch.zeros_like(x), clamp or where")
+    device_hint = ("do not create tensors on a fixed device (torch.zeros(x.shape) is on the CPU); use x's "
+                   "own device: a Python 0, torch.zeros_like(x), clamp or where")
     for what, x in cases:
-        got = _student_call(what, device_hint if x.device.type != "cpu" else
-                            "relu must work for every dtype and for empty tensors (no reductions like x.max())",
-                            student.relu, x)
+        got = call(what, student.relu, x, hint=device_hint if x.device.type != "cpu" else
+                            "relu must work for every dtype and for empty tensors (no reductions like "
+                            "x.max())")
         _assert_relu_output(what, got, x)
 
 
@@ -119,7 +109,7 @@ def test_relu_leaves_input_unchanged(student):
     """relu returns a new tensor and leaves its input unchanged"""
     x = torch.tensor([[-2.0, -0.5, 0.0], [0.5, 2.0, -3.0]])
     for what, inp in [("relu(x) with float32 x", x), ("relu(x) with int64 x", torch.tensor([-4, 0, 5, -1]))]:
-        _, (after,) = _student_call(what, "", call_keeping_inputs, student.relu, inp.clone())
+        _, (after,) = call(what, call_keeping_inputs, student.relu, inp.clone())
         if not torch.equal(after, inp):
             fail(f"{what} changed its input: before {inp.tolist()}, after {after.tolist()}.",
                  "relu modified x in place (x[x < 0] = 0, x.clamp_(...), x.relu_()); return a new tensor and "
@@ -127,7 +117,7 @@ def test_relu_leaves_input_unchanged(student):
 
 
 def _static_builtin_uses(source):
-    """Names of torch's built-in relu that the relu cell uses. A bare name ``relu`` is the student's own function
+    """Names of torch's built-in relu that the relu cell uses. A bare name ``relu`` is the student's own
     (its definition, a call to it in a quick test, ``relu = ...``), so ``relu`` counts only as an attribute
     (torch.relu, F.relu, x.relu()), a string (getattr(F, "relu")) or an imported name."""
     found = set(calls_in_source(source, BUILTIN_RELU_STATIC))
@@ -147,22 +137,22 @@ def _static_builtin_uses(source):
 @pytest.mark.points(2)
 @pytest.mark.exercise("relu")
 def test_relu_without_builtin(student, submission):
-    """relu is built from comparisons, where, clamp or maximum, not torch's built-in relu (in code and at run time)"""
-    source = (submission or {}).get("relu")
-    if source is None:
-        fail("the relu cell (grade_id 'relu') was not found in your notebook.",
-             "do not delete or copy the exercise cells; write your code in the cell that defines relu")
-    found = _static_builtin_uses(source)
+    """relu is built from comparisons, where, clamp or maximum, not the built-in relu (code and run time)"""
+    found = _static_builtin_uses(exercise_source(submission, "relu", "do not delete or copy the exercise "
+                                                                     "cells; "
+                                                 "write your code in the cell that defines relu"))
     if found:
         fail(f"your relu cell uses torch's built-in relu: {', '.join(found)}.",
              "the exercise is to build ReLU yourself: torch.where(x > 0, x, 0), x.clamp(min=0) or "
-             "torch.maximum(x, torch.zeros_like(x)); not torch.relu, F.relu, nn.ReLU, Tensor.relu or threshold")
+             "torch.maximum(x, torch.zeros_like(x)); not torch.relu, F.relu, nn.ReLU, Tensor.relu or "
+             "threshold")
     x = torch.tensor([[-1.5, 0.0, 2.0], [3.0, -0.25, 0.5]])
-    value, called = _student_call("relu(x)", "", functions_called, student.relu, (x,), BUILTIN_RELU_TRACED)
+    value, called = call("relu(x)", functions_called, student.relu, (x,), BUILTIN_RELU_TRACED)
     if called:
         fail(f"while running, your relu called torch's built-in {', '.join(called)}.",
-             "the exercise is to build ReLU yourself from a comparison, where, clamp or maximum; the built-in relu "
-             "is not allowed even when it is reached indirectly (getattr, an nn.ReLU module, a helper)")
+             "the exercise is to build ReLU yourself from a comparison, where, clamp or maximum; the "
+             "built-in relu is not allowed even when it is reached indirectly (getattr, an nn.ReLU module, a "
+             "helper)")
     _assert_relu_output("relu(x)", value, x)
 
 
@@ -179,17 +169,18 @@ def _assert_slope_values(what, got, x, expected):
     if not torch.equal(got64, exp64):
         where = _first_difference(got64, exp64)
         value = x.cpu()[where].item()
-        hint = ("the derivative at exactly 0 is taken to be 0, as autograd does: use x > 0, not x >= 0" if value == 0
+        hint = ("the derivative at exactly 0 is taken to be 0, as autograd does: use x > 0, not x >= "
+                "0" if value == 0
                 else "ReLU's slope is 1 for x > 0" if value > 0 else "ReLU's slope is 0 for x < 0")
-        fail(f"{what}: at index {where} the input is {value:g}, autograd gives the slope {exp64[where].item():g}, "
-             f"your relu_grad gives {got64[where].item():g}.", hint)
+        fail(f"{what}: at index {where} the input is {value:g}, autograd gives the slope "
+             f"{exp64[where].item():g}, your relu_grad gives {got64[where].item():g}.", hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("relu_grad")
 def test_relu_grad_matches_autograd(student):
     """relu_grad(x) equals autograd's derivative of ReLU: 1 for x > 0, 0 for x <= 0 (0 at x == 0)"""
-    g = torch.Generator().manual_seed(21)
+    g = generator(21)
     x64 = torch.randn(4, 7, generator=g, dtype=torch.float64)
     x64.view(-1)[::5] = 0.0
     cases = [
@@ -200,7 +191,7 @@ def test_relu_grad_matches_autograd(student):
         ("relu_grad(tensor(1e-20))", torch.tensor(1e-20)),
     ]
     for what, x in cases:
-        got = _student_call(what, "", student.relu_grad, x)
+        got = call(what, student.relu_grad, x)
         _assert_slope_values(what, got, x, _autograd_relu_slope(x))
 
 
@@ -208,7 +199,7 @@ def test_relu_grad_matches_autograd(student):
 @pytest.mark.exercise("relu_grad")
 def test_relu_grad_keeps_dtype_and_device(student, device):
     """relu_grad returns x's dtype (not bool) and device (incl. meta), for float16/32/64 and empty tensors"""
-    g = torch.Generator().manual_seed(22)
+    g = generator(22)
     dtype_hint = "return x's dtype: a comparison gives a bool tensor, convert it with (x > 0).to(x.dtype)"
     cases = [(f"relu_grad({dtype} tensor)", torch.randn(3, 4, generator=g).to(dtype))
              for dtype in (torch.float32, torch.float64, torch.float16)]
@@ -217,8 +208,8 @@ def test_relu_grad_keeps_dtype_and_device(student, device):
         cases = [(f"{what} on {device}", x.to(device)) for what, x in cases]
     cases.append(("relu_grad(meta tensor of shape (2, 3))", torch.empty(2, 3, device="meta")))
     for what, x in cases:
-        got = _student_call(what, "create the result on x's device, e.g. (x > 0).to(x.dtype) or torch.ones_like(x)",
-                            student.relu_grad, x)
+        got = call(what, student.relu_grad, x, hint="create the result on x's device, e.g. (x > "
+                                                    "0).to(x.dtype) or torch.ones_like(x)")
         assert_tensor(what, got, shape=x.shape, dtype=x.dtype, hint=dtype_hint)
         assert_tensor(what, got, device=x.device.type)
         if x.device.type != "meta":
@@ -230,46 +221,45 @@ def test_relu_grad_keeps_dtype_and_device(student, device):
 @pytest.mark.exercise("relu_module")
 def test_relu_module(student):
     """ReLU is an nn.Module without parameters that computes your relu (no built-in relu, input unchanged)"""
-    act = _student_call("ReLU()", "ReLU() takes no arguments", student.ReLU)
+    act = call("ReLU()", student.ReLU, hint="ReLU() takes no arguments")
     if "Module" not in type_names(act):
         fail(f"ReLU() is a {type_names(act)[0]}, not an nn.Module.",
              "write class ReLU(nn.Module) with a forward method")
     assert_equal("number of parameters of ReLU()", param_count(act), 0,
-                 hint="an activation has nothing to learn: do not create nn.Parameter or layers with weights in it")
-    g = torch.Generator().manual_seed(31)
+                 hint="an activation has nothing to learn: do not create nn.Parameter or layers with weights "
+                      "in it")
+    g = generator(31)
     x = torch.randn(3, 8, generator=g)
     x[0, :3] = 0.0
-    got, (after,) = _student_call("ReLU()(x)", "", call_keeping_inputs, act, x.clone())
+    got, (after,) = call("ReLU()(x)", call_keeping_inputs, act, x.clone())
     if not torch.equal(after, x):
-        fail("ReLU()(x) changed its input x.", "forward must return a new tensor (call relu(x), which must not "
+        fail("ReLU()(x) changed its input "
+             "x.", "forward must return a new tensor (call relu(x), which must not "
                                                  "modify x in place)")
     _assert_relu_output("ReLU()(x)", got, x)
     x64 = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64)
-    _assert_relu_output("ReLU()(float64 x of shape (2, 4, 3, 3))", _student_call("ReLU()(x)", "", act, x64), x64)
-    _, called = _student_call("ReLU()(x)", "", functions_called, act, (x,), BUILTIN_RELU_TRACED)
+    _assert_relu_output("ReLU()(float64 x of shape (2, 4, 3, 3))", call("ReLU()(x)", act, x64), x64)
+    _, called = call("ReLU()(x)", functions_called, act, (x,), BUILTIN_RELU_TRACED)
     if called:
         _, called_by_relu = functions_called(student.relu, (x,), BUILTIN_RELU_TRACED)
         if not called_by_relu:  # if relu itself uses the built-in, test_relu_without_builtin already says so
             fail(f"ReLU()'s forward calls torch's built-in {', '.join(called)} instead of your relu.",
-                 "forward should return relu(x) — the function you wrote above — not F.relu / nn.ReLU; "
-                 "do not subclass nn.ReLU")
+                 "forward should return relu(x) — the function you wrote above — not F.relu / nn.ReLU; do "
+                 "not subclass nn.ReLU")
 
 
 # ---------------------------------------------------------------- 4. chain_grad
 _TORCH_ACTIVATIONS = {"relu": torch.relu, "sigmoid": torch.sigmoid, "tanh": torch.tanh}
-_AUTOGRAD_CACHE: dict = {}
 
 
 def _autograd_chain(activation, depth, x0):
     """d/dx0 of f∘…∘f (depth times) by autograd in float64, computed here (cached)."""
-    key = (activation, depth, x0)
-    if key not in _AUTOGRAD_CACHE:
-        x = torch.tensor(float(x0), dtype=torch.float64, requires_grad=True)
-        y = x
+    def build():
+        x = y = torch.tensor(float(x0), dtype=torch.float64, requires_grad=True)
         for _ in range(depth):
             y = _TORCH_ACTIVATIONS[activation](y)
-        _AUTOGRAD_CACHE[key] = 1.0 if depth == 0 else torch.autograd.grad(y, x)[0].item()
-    return _AUTOGRAD_CACHE[key]
+        return 1.0 if depth == 0 else torch.autograd.grad(y, x)[0].item()
+    return _cached(("chain", activation, depth, x0), build)
 
 
 def _as_number(what, value):
@@ -283,23 +273,24 @@ def _as_number(what, value):
 def _check_chain(student, activation, cases, hint):
     for depth, x0 in cases:
         what = f"chain_grad({activation!r}, {depth}, {x0})"
-        got = _as_number(what, _student_call(what, "", student.chain_grad, activation, depth, x0))
+        got = _as_number(what, call(what, student.chain_grad, activation, depth, x0))
         expected = _autograd_chain(activation, depth, x0)
         if not abs(got - expected) <= 1e-7 * abs(expected) + 1e-300:
-            fail(f"{what}: autograd through {depth} stacked {activation} layer{'s' if depth != 1 else ''} gives "
-                 f"{expected:.10g}, your chain_grad gives {got:.10g}.", hint)
+            fail(f"{what}: autograd through {depth} stacked {activation} layer{'s' if depth != 1 else ''} "
+                 f"gives {expected:.10g}, your chain_grad gives {got:.10g}.", hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("chain_grad")
 def test_chain_grad_sigmoid(student):
-    """chain_grad('sigmoid', depth, x0) matches autograd and is at most 0.25**depth at x0 = 0 (vanishing gradient)"""
-    _check_chain(student, "sigmoid", [(1, 0.0), (2, 0.0), (3, -2.5), (5, 1.3), (7, 4.0), (12, -0.8), (15, 0.0)],
-                 hint="by the chain rule multiply σ'(x_i) = σ(x_i)(1 − σ(x_i)) — the slope, not σ(x_i) — "
-                      "at each layer's own input: x_0, then x_1 = σ(x_0), ...")
+    """chain_grad('sigmoid', depth, x0) matches autograd, ≤ 0.25**depth at x0 = 0 (vanishing gradient)"""
+    _check_chain(student, "sigmoid", [(1, 0.0), (2, 0.0), (3, -2.5), (5, 1.3), (7, 4.0), (12, -0.8),
+                                      (15, 0.0)],
+                 hint="by the chain rule multiply σ'(x_i) = σ(x_i)(1 − σ(x_i)) — the slope, not σ(x_i) — at "
+                      "each layer's own input: x_0, then x_1 = σ(x_0), ...")
     for depth in (1, 2, 3, 6, 10):
         what = f"chain_grad('sigmoid', {depth}, 0.0)"
-        got = _as_number(what, _student_call(what, "", student.chain_grad, "sigmoid", depth, 0.0))
+        got = _as_number(what, call(what, student.chain_grad, "sigmoid", depth, 0.0))
         if not 0 < got <= 0.25 ** depth * (1 + 1e-12):
             fail(f"{what} = {got:.6g}, but it must lie in (0, 0.25**{depth}] = (0, {0.25 ** depth:.6g}].",
                  "every sigmoid slope is at most 1/4, so the product of depth slopes is at most 0.25**depth")
@@ -311,14 +302,14 @@ def test_chain_grad_tanh(student):
     """chain_grad('tanh', depth, x0) matches autograd through a stack of tanh layers"""
     _check_chain(student, "tanh", [(1, 0.0), (1, 0.7), (2, 0.5), (3, -1.2), (5, 3.0), (12, 0.3), (25, -2.0),
                                    (8, 0.0)],
-                 hint="multiply tanh'(x_i) = 1 − tanh(x_i)**2 at each layer's own input (x_{i+1} = tanh(x_i)), "
-                      "not the slope at x0 every time and not tanh(x_i) itself")
+                 hint="multiply tanh'(x_i) = 1 − tanh(x_i)**2 at each layer's own input (x_{i+1} = "
+                      "tanh(x_i)), not the slope at x0 every time and not tanh(x_i) itself")
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("chain_grad")
 def test_chain_grad_relu(student):
-    """chain_grad('relu', depth, x0) is exactly 1 for x0 > 0 and 0 for x0 <= 0 (slope 0 at 0, as in relu_grad)"""
+    """chain_grad('relu', depth, x0) is exactly 1 for x0 > 0, 0 for x0 <= 0 (slope 0 at 0, as in relu_grad)"""
     _check_chain(student, "relu", [(1, 1.5), (20, 1.5), (3, 0.002), (1, -0.7), (20, -1.5), (1, 0.0), (3, 0.0),
                                    (50, 7.25)],
                  hint="ReLU's slope is 1 for x > 0 and 0 for x <= 0 (0 at exactly 0, as in relu_grad); "
@@ -330,20 +321,21 @@ def test_chain_grad_relu(student):
 def test_chain_grad_float_identity_and_errors(student):
     """chain_grad returns a float, depth 0 gives 1.0, and an unknown activation raises ValueError"""
     for args in [("tanh", 3, 1.0), ("sigmoid", 2, -1.0), ("relu", 4, 2.0)]:
-        got = _student_call(f"chain_grad{args}", "", student.chain_grad, *args)
+        got = call(f"chain_grad{args}", student.chain_grad, *args)
         if type(got) is not float:
             fail(f"chain_grad{args} returned a {type(got).__name__} ({got!r}), expected a Python float.",
                  "return a plain float, e.g. float(grad) or grad.item() if you computed it with tensors")
     for activation in ("relu", "sigmoid", "tanh"):
         what = f"chain_grad({activation!r}, 0, 0.8)"
-        got = _as_number(what, _student_call(what, "", student.chain_grad, activation, 0, 0.8))
+        got = _as_number(what, call(what, student.chain_grad, activation, 0, 0.8))
         if got != 1.0:
             fail(f"{what}: expected 1.0 (zero layers is the identity), got {got:g}.",
                  "with depth 0 no slope is multiplied: start the product at 1.0")
     for bad in ("gelu", "softmax", ""):
         expect_student_error(lambda bad=bad: student.chain_grad(bad, 3, 1.0), "ValueError",
                              f"chain_grad({bad!r}, 3, 1.0)",
-                             hint="only 'relu', 'sigmoid' and 'tanh' are allowed: raise ValueError for anything else")
+                             hint="only 'relu', 'sigmoid' and 'tanh' are allowed: raise ValueError for "
+                                  "anything else")
 
 
 # ---------------------------------------------------------------- 5. AlexNet
@@ -355,47 +347,38 @@ WIDTHS_HINT = ("torchvision's AlexNet is the single-tower 2014 variant with 64-1
 KNOWN_WRONG_TOTALS = {
     62_378_344: "this is the 2012 paper's widths 96-256-384-384-256 in one tower; " + WIDTHS_HINT,
     60_965_224: "this is the 2012 two-GPU network (groups=2, 96-256-384-384-256); " + WIDTHS_HINT,
-    61_090_496: "exactly the 10,344 biases are missing: torchvision's convs and Linear layers all have bias=True",
+    61_090_496: "exactly the 10,344 biases are missing: torchvision's convs and Linear layers all have "
+                "bias=True",
     61_099_688: "exactly the 1,152 conv biases are missing: torchvision's convs have bias=True",
 }
 
 
 def _build_on_meta(student, what, *args, **kwargs):
-    return _student_call(what, "AlexNet must build under torch.device('meta') (no .to('cpu') or CPU tensors "
-                               "created in __init__)", call_on, "meta", student.AlexNet, *args, **kwargs)
+    return call(what, call_on, "meta", student.AlexNet, *args, **kwargs, hint="AlexNet must build under "
+                "torch.device('meta') (no .to('cpu') or CPU tensors created in __init__)")
 
 
 def _student_children(module):
     return list(module)
 
 
-def _layout_mismatch(mine_layout, expected_layout):
-    mine_d, exp_d = {k: (s, t) for k, s, t in mine_layout}, {k: (s, t) for k, s, t in expected_layout}
-    missing = [k for k in exp_d if k not in mine_d]
-    extra = [k for k in mine_d if k not in exp_d]
-    shapes = [f"{k}: {mine_d[k][0]} instead of {exp_d[k][0]}" for k in exp_d if k in mine_d
-              and mine_d[k][0] != exp_d[k][0]]
-    parts = []
-    if missing:
-        parts.append(f"missing keys {missing[:6]}")
-    if extra:
-        parts.append(f"unexpected keys {extra[:6]}")
-    if shapes:
-        parts.append("wrong shapes " + "; ".join(shapes[:6]))
-    if not parts and [k for k, _, _ in mine_layout] != [k for k, _, _ in expected_layout]:
+def _require_layout(what, mine, expected, against=REFERENCE):
+    layout = state_dict_layout(mine)
+    if layout == expected:
+        return
+    missing, extra, wrong = layout_differences(layout, expected)
+    parts = ([f"missing keys "
+              f"{missing[:6]}"] if missing else []) + ([f"unexpected keys {extra[:6]}"] if extra else [])
+    if wrong:
+        parts.append("wrong shapes " + "; ".join(f"{k}: {g} instead of {e}" for k, e, g in wrong[:6]))
+    if not parts and [k for k, _, _ in layout] != [k for k, _, _ in expected]:
         parts.append("same keys in another order")
     if not parts:
-        dtypes = [f"{k}: {mine_d[k][1]}" for k in exp_d if mine_d[k][1] != exp_d[k][1]]
-        parts.append("other dtypes " + ", ".join(dtypes[:6]))
-    return "; ".join(parts)
-
-
-def _require_layout(what, mine, expected_layout, hint=None):
-    layout = state_dict_layout(mine)
-    if layout != expected_layout:
-        fail(f"{what}: the state_dict does not match torchvision's layout "
-             f"({_layout_mismatch(layout, expected_layout)}).",
-             hint or _layout_hint(layout, expected_layout))
+        dtypes = dict((k, t) for k, _, t in layout)
+        other = [f"{k}: {dtypes[k]}" for k, _, t in expected if dtypes[k] != t]
+        parts.append("other dtypes " + ", ".join(other[:6]))
+    fail(f"{what}: the state_dict does not match {against} layout "
+         f"({'; '.join(parts)}).", _layout_hint(layout, expected))
 
 
 def _layout_hint(layout, expected_layout):
@@ -408,51 +391,40 @@ def _layout_hint(layout, expected_layout):
     if set(mine) != set(expected) or list(mine) != list(expected):
         return LAYOUT_HINT
     last = [k for k in expected if k.endswith(".weight")][-1]
-    if mine[last] != expected[last] and all(mine[k] == expected[k] for k in expected if not k.startswith(last[:-6])):
-        return "only the last Linear differs: it is nn.Linear(4096, num_classes) — use the constructor's argument"
+    if mine[last] != expected[last] and all(mine[k] == expected[k] for k in expected
+                                            if not k.startswith(last[:-6])):
+        return ("only the last Linear differs: it is nn.Linear(4096, num_classes) — use the constructor's "
+                "argument")
     return "compare the Linear sizes with the classifier table: 256·6·6 = 9216 → 4096 → 4096 → num_classes"
 
 
-LAYOUT_HINT = ("use the attribute names features / avgpool / classifier and exactly the layer order of the two "
-               "tables (Dropout at classifier 0 and 3, a ReLU after every conv and hidden Linear, max-pools after "
-               "conv 1, 2 and 5), so that the nn.Sequential indices give features.0, 3, 6, 8, 10 and "
-               "classifier.1, 4, 6 as in torchvision")
+LAYOUT_HINT = ("use the attribute names features / avgpool / classifier and exactly the layer order of the "
+               "two tables (Dropout at classifier 0 and 3, a ReLU after every conv and hidden Linear, "
+               "max-pools after conv 1, 2 and 5), so that the nn.Sequential indices give features.0, 3, 6, "
+               "8, 10 and classifier.1, 4, 6 as in torchvision")
 
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_param_count(student):
-    """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), built on meta"""
+    """AlexNet() has exactly 61,100,840 parameters (features 2,469,696, classifier 58,631,144), on meta"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
     info = describe(mine)
-    total = int(info["num_params"])
-    if total != ALEXNET_PARAMS:
-        hint = KNOWN_WRONG_TOTALS.get(total, "compare every layer with the two tables (channels 64-192-384-256-256, "
-                                             "Linear 9216→4096→4096→num_classes, biases included)")
-        fail(f"AlexNet(): parameter count {total:,} ≠ {ALEXNET_PARAMS:,} (difference {total - ALEXNET_PARAMS:+,}).",
-             hint)
+    assert_total("AlexNet()", int(info["num_params"]), ALEXNET_PARAMS, KNOWN_WRONG_TOTALS,
+                 "compare every layer with the two tables (channels 64-192-384-256-256, Linear "
+                 "9216→4096→4096→num_classes, biases included)")
     if info.get("devices") not in (["meta"], []):
         fail(f"AlexNet() built under torch.device('meta') has tensors on {info['devices']}.",
              "do not move layers or create tensors on a fixed device in __init__")
-    features = _student_call("AlexNet().features", "name the convolutional part self.features", getattr, mine,
-                             "features")
+    features = call("AlexNet().features", getattr, mine, "features", hint="name the convolutional part "
+                                                                          "self.features")
     assert_param_count("AlexNet().features", features, FEATURES_PARAMS, hint=WIDTHS_HINT)
-    classifier = _student_call("AlexNet().classifier", "name the fully connected part self.classifier", getattr, mine,
-                               "classifier")
+    classifier = call("AlexNet().classifier", getattr, mine, "classifier", hint="name the fully connected "
+                                                                                "part self.classifier")
     assert_param_count("AlexNet().classifier", classifier, CLASSIFIER_PARAMS,
-                       hint="Linear(256*6*6, 4096), Linear(4096, 4096), Linear(4096, num_classes), with biases")
-
-
-_REF_LAYOUTS: dict = {}
-
-
-def _reference_layout(reference, **kwargs):
-    key = tuple(sorted(kwargs.items()))
-    if key not in _REF_LAYOUTS:
-        with torch.device("meta"):
-            _REF_LAYOUTS[key] = state_dict_layout(reference.AlexNet(**kwargs))
-    return _REF_LAYOUTS[key]
+                       hint="Linear(256*6*6, 4096), Linear(4096, 4096), Linear(4096, num_classes), with "
+                            "biases")
 
 
 @pytest.mark.points(2)
@@ -461,51 +433,55 @@ def _reference_layout(reference, **kwargs):
 def test_alexnet_state_dict_layout(student, reference):
     """AlexNet's state_dict keys and shapes are exactly torchvision's (features.0 … classifier.6)"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
-    _require_layout("AlexNet()", mine, _reference_layout(reference))
-    if TORCHVISION_LAYOUT.exists():
-        data = json.loads(TORCHVISION_LAYOUT.read_text())
-        torchvision = [(k, tuple(s), t) for k, s, t in data["state_dict"]]
-        _require_layout("AlexNet() compared with torchvision's alexnet()", mine, torchvision)
+    _require_layout("AlexNet()", mine, _cached("layout", lambda: reference_layout(reference.AlexNet)))
+    if torchvision_model("alexnet"):
+        _require_layout("AlexNet() compared with torchvision's "
+                        "alexnet()", mine, torchvision_model("alexnet")[1],
+                        TORCHVISION)
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("alexnet")
 @pytest.mark.confirmed_by("test_alexnet_forward_matches_reference")
 def test_alexnet_layers_and_arguments(student):
-    """AlexNet's layer sequence (ReLU, max-pool, adaptive 6x6 pool, Dropout) follows num_classes and dropout"""
+    """AlexNet's layers (ReLU, max-pool, adaptive 6x6 pool, Dropout) follow num_classes and dropout"""
     mine = _build_on_meta(student, "AlexNet(num_classes=37, dropout=0.2) on the meta device", num_classes=37,
                           dropout=0.2)
-    features = [type_names(m)[0] for m in _student_call("AlexNet().features", "", _student_children, mine.features)]
-    expected_features = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "Conv2d",
+    features = [type_names(m)[0] for m in call("AlexNet().features", _student_children, mine.features)]
+    expected_features = ["Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU", "MaxPool2d", "Conv2d", "ReLU",
+                         "Conv2d",
                          "ReLU", "Conv2d", "ReLU", "MaxPool2d"]
     if features != expected_features:
         fail(f"AlexNet().features layer types: expected {expected_features}, got {features}.",
-             "features is one flat nn.Sequential: each conv followed by its ReLU, max-pools after conv 1, 2 and 5")
-    classifier_modules = _student_call("AlexNet().classifier", "", _student_children, mine.classifier)
+             "features is one flat nn.Sequential: each conv followed by its ReLU, max-pools after conv 1, 2 "
+             "and 5")
+    classifier_modules = call("AlexNet().classifier", _student_children, mine.classifier)
     classifier = [type_names(m)[0] for m in classifier_modules]
     expected_classifier = ["Dropout", "Linear", "ReLU", "Dropout", "Linear", "ReLU", "Linear"]
     if classifier != expected_classifier:
         fail(f"AlexNet().classifier layer types: expected {expected_classifier}, got {classifier}.",
-             "Dropout before each of the two hidden Linear layers, ReLU after them, no ReLU or softmax after the "
-             "last Linear")
-    avgpool = _student_call("AlexNet().avgpool", "name the pooling layer self.avgpool", getattr, mine, "avgpool")
+             "Dropout before each of the two hidden Linear layers, ReLU after them, no ReLU or softmax after "
+             "the last Linear")
+    avgpool = call("AlexNet().avgpool", getattr, mine, "avgpool", hint="name the pooling layer self.avgpool")
     kind = type_names(avgpool)[0]
     if kind != "AdaptiveAvgPool2d" or _as_pair(avgpool.output_size) != (6, 6):
         fail(f"AlexNet().avgpool: expected AdaptiveAvgPool2d((6, 6)), got {kind}"
              + (f" with output_size {avgpool.output_size}." if kind == "AdaptiveAvgPool2d" else "."),
-             "self.avgpool = nn.AdaptiveAvgPool2d((6, 6)) makes the classifier input 256x6x6 for any input size")
+             "self.avgpool = nn.AdaptiveAvgPool2d((6, 6)) makes the classifier input 256x6x6 for any input "
+             "size")
     probabilities = [classifier_modules[0].p, classifier_modules[3].p]
     if probabilities != [0.2, 0.2]:
         fail(f"dropout probabilities of AlexNet(dropout=0.2): expected [0.2, 0.2], got {probabilities}.",
-             "pass the constructor's dropout argument to both nn.Dropout(p=dropout) layers instead of a fixed 0.5")
+             "pass the constructor's dropout argument to both nn.Dropout(p=dropout) layers instead of a "
+             "fixed 0.5")
     last = classifier_modules[-1].out_features
     if last != 37:
         fail(f"AlexNet(num_classes=37): the last Linear has {last} outputs, expected 37.",
              "the last layer is nn.Linear(4096, num_classes): use the constructor's argument")
     more = param_count(mine) - param_count(_build_on_meta(student, "AlexNet(num_classes=10)", num_classes=10))
     if more != 27 * 4097:
-        fail(f"AlexNet(num_classes=37) has {more:+,} parameters more than AlexNet(num_classes=10), "
-             f"expected 27 · (4096 + 1) = {27 * 4097:,}.",
+        fail(f"AlexNet(num_classes=37) has {more:+,} parameters more than AlexNet(num_classes=10), expected "
+             f"27 · (4096 + 1) = {27 * 4097:,}.",
              "only the last Linear (4096 → num_classes, with bias) depends on num_classes")
     default = _student_children(_build_on_meta(student, "AlexNet()").classifier)
     probabilities = [default[0].p, default[3].p]
@@ -515,27 +491,30 @@ def test_alexnet_layers_and_arguments(student):
 
 
 def _as_pair(value):
-    return (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (list, tuple)) else value
+    return (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, (list, tuple)) \
+        else value
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("alexnet")
 def test_alexnet_output_shapes_on_meta(student):
-    """AlexNet gives (N, num_classes) on the meta device for 224x224 and for other input sizes (adaptive pool)"""
+    """AlexNet gives (N, num_classes) on the meta device for 224x224 and other input sizes (adaptive pool)"""
     mine = _build_on_meta(student, "AlexNet() on the meta device")
     x = torch.empty(2, 3, 224, 224, device="meta")
-    f = _student_call("AlexNet().features(2x3x224x224 meta input)", "", mine.features, x)
+    f = call("AlexNet().features(2x3x224x224 meta input)", mine.features, x)
     assert_tensor("AlexNet().features(2x3x224x224)", f, shape=(2, 256, 6, 6),
                   hint="check kernel sizes, strides and paddings: 224 → 55 → 27 → 27 → 13 → 13 → 6")
-    y = _student_call("AlexNet()(2x3x224x224 meta input)", "", mine, x)
+    y = call("AlexNet()(2x3x224x224 meta input)", mine, x)
     assert_tensor("AlexNet()(2x3x224x224)", y, shape=(2, 1000), device="meta")
     small = _build_on_meta(student, "AlexNet(num_classes=10) on the meta device", num_classes=10)
-    pool_hint = ("the adaptive average pool (nn.AdaptiveAvgPool2d((6, 6)) between features and classifier, then "
-                 "torch.flatten(x, 1)) makes the classifier input 256·6·6 = 9216 for any input of at least 63x63")
+    pool_hint = ("the adaptive average pool (nn.AdaptiveAvgPool2d((6, 6)) between features and classifier, "
+                 "then torch.flatten(x, 1)) makes the classifier input 256·6·6 = 9216 for any input of at "
+                 "least 63x63")
     for shape in [(1, 3, 64, 64), (3, 3, 100, 100), (1, 3, 300, 260)]:
         what = f"AlexNet(num_classes=10) on a {'x'.join(map(str, shape))} meta input"
-        y = _student_call(what, pool_hint, small, torch.empty(*shape, device="meta"))
-        wrong_classes = isinstance(y, torch.Tensor) and y.dim() == 2 and y.shape[0] == shape[0] and y.shape[1] != 10
+        y = call(what, small, torch.empty(*shape, device="meta"), hint=pool_hint)
+        wrong_classes = (isinstance(y, torch.Tensor) and y.dim() == 2 and y.shape[0] == shape[0]
+                         and y.shape[1] != 10)
         assert_tensor(what, y, shape=(shape[0], 10), device="meta",
                       hint="the last layer is nn.Linear(4096, num_classes): use the constructor's argument"
                       if wrong_classes else pool_hint)
@@ -544,13 +523,9 @@ def test_alexnet_output_shapes_on_meta(student):
 # Weights for the forward comparisons, made here from a seeded generator.
 # The classifier's two big matrices are Hankel matrices W[i, j] = s[i + j] (full rank, 13k distinct numbers),
 # sent as strided views of a small storage: the student's model receives 218 MB of weights in a 60 kB message.
-_STATE: dict = {}
-
-
 def _forward_state_dict():
-    if "sd" not in _STATE:
-        g = torch.Generator().manual_seed(0)
-        sd = {}
+    def build():
+        g, sd = generator(0), {}
         conv_shapes = [(64, 3, 11, 11), (192, 64, 5, 5), (384, 192, 3, 3), (256, 384, 3, 3), (256, 256, 3, 3)]
         for index, shape in zip((0, 3, 6, 8, 10), conv_shapes):
             fan_in = shape[1] * shape[2] * shape[3]
@@ -563,28 +538,24 @@ def _forward_state_dict():
         # the last layer is small: a dense random matrix, so the logits take both signs
         sd["classifier.6.weight"] = torch.randn(10, 4096, generator=g) / 64.0
         sd["classifier.6.bias"] = torch.randn(10, generator=g) * 0.1
-        _STATE["sd"] = sd
-    return _STATE["sd"]
+        return sd
+    return _cached("sd", build)
 
 
 def _inputs(device):
-    key = ("inputs", device)
-    if key not in _STATE:
-        g = torch.Generator().manual_seed(5)
-        _STATE[key] = {
-            "x99": torch.randn(2, 3, 99, 99, generator=g).to(device),
-            "x127": torch.randn(1, 3, 127, 127, generator=g).to(device),
-            "z": torch.randn(2, 9216, generator=g).to(device),
-            "f13": torch.relu(torch.randn(1, 256, 13, 13, generator=g)).to(device),
-        }
-    return _STATE[key]
+    def build():
+        g = generator(5)
+        return {"x99": torch.randn(2, 3, 99, 99, generator=g).to(device),
+                "x127": torch.randn(1, 3, 127, 127, generator=g).to(device),
+                "z": torch.randn(2, 9216, generator=g).to(device),
+                "f13": torch.relu(torch.randn(1, 256, 13, 13, generator=g)).to(device)}
+    return _cached(("inputs", device), build)
 
 
 def _reference_data(reference, device):
     """The reference AlexNet(num_classes=10) with the test weights: its layouts, its features module and every
-    output the tests compare with, computed once per worker and device. The 57M-parameter model itself is not kept."""
-    key = ("reference", device)
-    if key not in _STATE:
+    output the tests compare with, computed once per worker and device (not the 57M-parameter model)."""
+    def build():
         with torch.device("meta"):
             ref = reference.AlexNet(num_classes=10)
         ref = ref.to_empty(device=device)
@@ -592,43 +563,27 @@ def _reference_data(reference, device):
         ref.eval()
         x = _inputs(device)
         with torch.no_grad():
-            outputs = {
-                "features x99": ref.features(x["x99"]), "features x127": ref.features(x["x127"]),
-                "avgpool f13": ref.avgpool(x["f13"]), "classifier z": ref.classifier(x["z"]),
-                "forward x127": ref(x["x127"]),
-            }
-        _STATE[key] = {"layout": state_dict_layout(ref), "features_layout": state_dict_layout(ref.features),
-                       "features": ref.features, "outputs": outputs}
-    return _STATE[key]
-
-
-def _tolerance(device):
-    # CUDA convolutions may use TF32 (10-bit mantissa) on either side: compare more loosely there. The mistakes
-    # these tests look for change the output by 30% or more.
-    return {"atol": 1e-5, "rtol": 1e-4} if device == "cpu" else {"atol": 1e-2, "rtol": 1e-2}
-
-
-_STUDENT_MODEL: dict = {}
+            outputs = {"features x99": ref.features(x["x99"]), "features x127": ref.features(x["x127"]),
+                       "avgpool f13": ref.avgpool(x["f13"]), "classifier z": ref.classifier(x["z"]),
+                       "forward x127": ref(x["x127"])}
+        return {"layout": state_dict_layout(ref), "features_layout": state_dict_layout(ref.features),
+                "features": ref.features, "outputs": outputs}
+    return _cached(("reference", device), build)
 
 
 def _student_model(student, reference, device):
     """The student's AlexNet(num_classes=10) materialised on ``device`` with the test weights, built once per
     submission and device (the 57M-parameter copy is the slowest step of this file), or None if its state_dict
     layout differs from the reference's."""
-    if _STUDENT_MODEL.get("student") is not student:
-        _STUDENT_MODEL.clear()
-        _STUDENT_MODEL["student"] = student
-    if device not in _STUDENT_MODEL:
-        ref = _reference_data(reference, device)
+    def build():
         mine = _build_on_meta(student, "AlexNet(num_classes=10) on the meta device", num_classes=10)
-        if state_dict_layout(mine) != ref["layout"]:
-            _STUDENT_MODEL[device] = None
-        else:
-            _student_call(f"AlexNet(num_classes=10).to_empty(device={device!r})", "", mine.to_empty, device=device)
-            mine.eval()
-            mine.load_state_dict(_forward_state_dict())   # by name: the layouts are equal
-            _STUDENT_MODEL[device] = mine
-    return _STUDENT_MODEL[device]
+        if state_dict_layout(mine) != _reference_data(reference, device)["layout"]:
+            return None
+        call(f"AlexNet(num_classes=10).to_empty(device={device!r})", mine.to_empty, device=device)
+        mine.eval()
+        mine.load_state_dict(_forward_state_dict())   # by name: the layouts are equal
+        return mine
+    return _student_cached(student, ("model", device), build)
 
 
 @pytest.mark.points(3)
@@ -638,52 +593,58 @@ def test_alexnet_features_match_reference(student, reference, device):
     ref = _reference_data(reference, device)
     mine = _student_model(student, reference, device)
     if mine is not None:
-        features, how = _student_call("AlexNet().features", "", getattr, mine, "features"), "by name"
+        features, how = call("AlexNet().features", getattr, mine, "features"), "by name"
     else:   # the classifier may be what differs: try the features alone
         mine = _build_on_meta(student, "AlexNet(num_classes=10) on the meta device", num_classes=10)
-        features = _student_call("AlexNet().features", "name the convolutional part self.features", getattr, mine,
-                                 "features")
+        features = call("AlexNet().features", getattr, mine, "features", hint="name the convolutional part "
+                                                                              "self.features")
         _require_layout("AlexNet().features", features, ref["features_layout"])
-        _student_call(f"moving AlexNet().features to {device}", "", features.to_empty, device=device)
+        call(f"moving AlexNet().features to {device}", features.to_empty, device=device)
         features.eval()
         how = load_weights(features, ref["features"])
     inputs = _inputs(device)
     for name, label in [("x99", "2x3x99x99"), ("x127", "1x3x127x127")]:
-        got = _student_call(f"AlexNet().features({label})", "", features, inputs[name])
+        got = call(f"AlexNet().features({label})", features, inputs[name])
         assert_same_output(got, ref["outputs"][f"features {name}"],
                            what=f"AlexNet().features on a {label} input (weights loaded {how})",
-                           hint="compare with the features table: 11x11 stride 4 padding 2, 5x5 padding 2, 3x3 "
-                                "padding 1; a ReLU after every conv; max-pool 3x3 stride 2 after conv 1, 2 and 5",
-                           **_tolerance(device))
+                           hint="compare with the features table: 11x11 stride 4 padding 2, 5x5 padding 2, "
+                                "3x3 padding 1; a ReLU after every conv; max-pool 3x3 stride 2 after conv 1, "
+                                "2 and 5",
+                           **tolerance(device))
 
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("alexnet")
 def test_alexnet_forward_matches_reference(student, reference, device):
-    """AlexNet's adaptive pool, classifier and whole forward pass equal torchvision's (eval mode, num_classes=10)"""
+    """AlexNet's adaptive pool, classifier and forward pass equal torchvision's (eval mode, num_classes=10)"""
     ref = _reference_data(reference, device)
     mine = _student_model(student, reference, device)
     if mine is None:
         mine = _build_on_meta(student, "AlexNet(num_classes=10) on the meta device", num_classes=10)
         _require_layout("AlexNet(num_classes=10)", mine, ref["layout"])
-    inputs, tol, outputs = _inputs(device), _tolerance(device), ref["outputs"]
+    inputs, tol, outputs = _inputs(device), tolerance(device), ref["outputs"]
     # 13x13 → 6x6 tells average from max pooling (on a 3x3 map both just repeat each value)
-    got = _student_call("AlexNet().avgpool(1x256x13x13)", "", mine.avgpool, inputs["f13"])
+    got = call("AlexNet().avgpool(1x256x13x13)", mine.avgpool, inputs["f13"])
     assert_same_output(got, outputs["avgpool f13"], what="AlexNet().avgpool on a 1x256x13x13 input",
-                       hint="self.avgpool = nn.AdaptiveAvgPool2d((6, 6)): average (not max) pooling to 6x6", **tol)
+                       hint="self.avgpool = nn.AdaptiveAvgPool2d((6, 6)): average (not max) pooling to "
+                            "6x6", **tol)
     try:
-        got = _student_call("AlexNet(num_classes=10)(1x3x127x127)",
-                            "forward is features → avgpool → torch.flatten(x, 1) → classifier",
-                            mine, inputs["x127"])
+        got = call("AlexNet(num_classes=10)(1x3x127x127)", mine, inputs["x127"], hint="forward is features → "
+                                                                                      "avgpool → "
+                                                                                      "torch.flatten(x, 1) → "
+                                                                                      "classifier")
         assert_same_output(got, outputs["forward x127"],
-                           what="AlexNet(num_classes=10) on a 1x3x127x127 input in eval mode (weights loaded by name)",
-                           hint="forward is features → avgpool → torch.flatten(x, 1) → classifier, in that order",
+                           what="AlexNet(num_classes=10) on a 1x3x127x127 input in eval mode (weights loaded "
+                                "by name)",
+                           hint="forward is features → avgpool → torch.flatten(x, 1) → classifier, in that "
+                                "order",
                            **tol)
     except CheckFailed:
-        # say which part differs when it is the classifier (checked only on failure: it reads 218 MB of weights)
-        got = _student_call("AlexNet().classifier(2x9216 input)", "", mine.classifier, inputs["z"])
+        # say which part differs when it is the classifier (checked on failure only: it reads 218 MB)
+        got = call("AlexNet().classifier(2x9216 input)", mine.classifier, inputs["z"])
         assert_same_output(got, outputs["classifier z"],
-                           what="AlexNet().classifier on a 2x9216 input in eval mode (weights loaded by name)",
-                           hint="Dropout → Linear(9216, 4096) → ReLU → Dropout → Linear(4096, 4096) → ReLU "
-                                "→ Linear(4096, num_classes); no ReLU or softmax at the end", **tol)
+                           what="AlexNet().classifier on a 2x9216 input in eval mode (weights loaded by "
+                                "name)",
+                           hint="Dropout → Linear(9216, 4096) → ReLU → Dropout → Linear(4096, 4096) → ReLU → "
+                                "Linear(4096, num_classes); no ReLU or softmax at the end", **tol)
         raise

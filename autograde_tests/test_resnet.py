@@ -1,109 +1,46 @@
 """Hidden tests for the ResNet assignment (BasicBlock, Bottleneck, ResNet with resnet18/34/50).
 
-Block comparisons run in float64 (no TF32 on CUDA, tight tolerances) with the reference's BatchNorm
-parameters and running statistics randomised, so that an eval-mode BatchNorm is not the identity and a
-misplaced BN, ReLU or addition shows; train mode (BatchNorm with batch statistics) is compared too.
+Block comparisons run in float64 with the reference's BatchNorm parameters and running statistics randomised,
+so that an eval-mode BatchNorm is not the identity and a misplaced BN, ReLU or addition shows; train mode
+(BatchNorm with batch statistics) is compared too.
 
-The whole resnet18(num_classes=10) comparison keeps its cost small: the student's model is built on the
-meta device (no 11.7M-weight initialisation), materialised with ``to_empty`` and filled with the
-reference's weights. Those weights are drawn once from a fixed seed and each large conv weight is a
-strided window over a small random vector (filter o starts 37 values after filter o-1), so what crosses
-the sandbox boundary is under 1 MB instead of 47 MB; the student's ``load_state_dict`` expands them.
-On CPU that model runs in float32 (half the memory to touch), on CUDA in float64 (no TF32).
-
-Reference modules, weights, inputs and outputs are built once per (config, device, mode) and reused for
-every submission graded by this worker; the student's meta-built models are described once per submission.
+The whole resnet18(num_classes=10) is built on the meta device (no 11.7M-weight initialisation), materialised
+with ``to_empty`` and filled with seeded weights whose large tensors are strided windows over small vectors:
+under 1 MB crosses the sandbox boundary instead of 47 MB. It runs in float32 on CPU, in float64 on CUDA.
 """
 from __future__ import annotations
-
-import copy
-import json
-import math
-from pathlib import Path
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from grader.checks import (ResultCache, randomise_batchnorm, assert_same_layout, CheckFailed, assert_equal, assert_same_output, assert_tensor, call_keeping_inputs, call_on,
-                           describe, fail, load_weights, state_dict_layout)
+from grader.checks import (
+    FLOAT64, REFERENCE, TORCHVISION, ResultCache, assert_equal, assert_same_dtypes, assert_same_layout,
+    assert_same_output, assert_tensor, build_seeded, call_keeping_inputs, call_on, close, count_failure,
+    diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn,
+    randomise_batchnorm,
+    reference_case, reference_layout, signature, state_dict_layout, strided_weights, subset_sums,
+    torchvision_model, with_reference_weights)
 from grader.sandbox.client import StudentRaised
-
-TORCHVISION = Path(__file__).resolve().parent.parent / "tests/data/torchvision"
-ATOL, RTOL = 1e-7, 1e-6  # float64 on both sides
 
 SKIP_BASIC = "the skip connection (identity map) is missing: out = relu(bn2(conv2(...)) + identity)"
 SKIP_BOTTLENECK = "the skip connection (identity map) is missing: out = relu(bn3(conv3(...)) + identity)"
 PROJECTION = ("projection (1x1 conv + BN) missing where the shape changes: when stride != 1 or the channels "
-              "change, x no longer fits F(x), so the shortcut is downsample(x) = BatchNorm2d(1x1 conv(x, stride), "
-              "no bias), registered as downsample = nn.Sequential(conv, bn) (channel을 맞춰주기 위해서 1x1 Conv 사용), "
-              "and forward adds downsample(x) instead of x")
-RELU_BEFORE_ADD = ("the ReLU is applied before the addition: the block adds the shortcut to the last BatchNorm's "
-                   "output and only then applies the ReLU, out = relu(bn(conv(...)) + identity)")
+              "change, x no longer fits F(x), so the shortcut is downsample(x) = BatchNorm2d(1x1 conv(x, "
+              "stride), no bias), registered as downsample = nn.Sequential(conv, bn) (channel을 맞춰주기 위해서 1x1 "
+              "Conv 사용), and forward adds downsample(x) instead of x")
+RELU_BEFORE_ADD = ("the ReLU is applied before the addition: the block adds the shortcut to the last "
+                   "BatchNorm's output and only then applies the ReLU, out = relu(bn(conv(...)) + identity)")
 NO_FINAL_RELU = "the last ReLU is missing: after the addition comes a ReLU, out = relu(F(x) + identity)"
+CONV_BIAS = ("a convolution has a bias: every conv in ResNet uses bias=False (the BatchNorm after it has its "
+             "own shift)")
 
-
-# --------------------------------------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------------------------------------
 _cache = ResultCache()
-_cached = _cache.once
+_cached, _student_cached = _cache.once, _cache.per_submission
 
 
-_student_cached = _cache.per_submission
-
-
-def _signature(name: str, args: tuple, kwargs: dict | None = None) -> str:
-    kwargs = kwargs or {}
-    return f"{name}({', '.join([repr(a) for a in args] + [f'{k}={v!r}' for k, v in kwargs.items()])})"
-
-
-def _block_case(reference, name: str, args: tuple, shape: tuple, device: str, seed: int = 0):
-    """(reference block on device in float64, input, {"eval": out, "train": out}); computed once."""
-    def build():
-        torch.manual_seed(seed)
-        ref = randomise_batchnorm(getattr(reference, name)(*args), seed + 1).double().to(device).eval()
-        x = torch.randn(*shape, generator=torch.Generator().manual_seed(seed + 2), dtype=torch.float64).to(device)
-        outs = {}
-        with torch.no_grad():
-            outs["eval"] = ref(x)
-            if shape[0] > 1:
-                outs["train"] = copy.deepcopy(ref).train()(x)  # a copy: the cached ref keeps its running statistics
-        return ref, x, outs
-    return _cached(("block", name, args, shape, device, seed), build)
-
-
-def _ref_layout(reference, build):
-    """state_dict layout of a reference module built on meta; ``build(reference)`` makes it."""
-    with torch.device("meta"):
-        return state_dict_layout(build(reference))
-
-
-def _measure(module) -> tuple[int, list]:
-    """Parameter count and state_dict layout from one description (one round trip for a student's module)."""
-    info = describe(module)
-    return int(info["num_params"]), [(k, tuple(shape), d) for k, shape, d in info["state_dict"]]
-
-
-def _close(a, b: torch.Tensor, atol=ATOL, rtol=RTOL) -> bool:
-    return isinstance(a, torch.Tensor) and a.shape == b.shape and torch.allclose(
-        a.detach().double().cpu(), b.detach().double().cpu(), atol=atol, rtol=rtol)
-
-
-def _diagnose(got, expected: torch.Tensor, ref, mode: str, variants, atol=ATOL, rtol=RTOL) -> str:
-    """If the student's output is wrong but equals a known wrong variant, say which mistake it is.
-
-    ``variants(r)`` returns [(output, explanation)] computed with ``r``, a copy of the reference module in ``mode``;
-    it runs only when the output is wrong.
-    """
-    if not isinstance(got, torch.Tensor) or _close(got, expected, atol, rtol):
-        return ""
-    r = copy.deepcopy(ref).train(mode == "train")
-    with torch.no_grad():
-        for out, explanation in variants(r):
-            if out is not None and _close(got, out.to(expected.dtype), atol, rtol):
-                return explanation
-    return ""
+def _ref_layout(reference, name: str, args: tuple):
+    return _cached(("layout", name, args), lambda: reference_layout(lambda: getattr(reference, name)(*args)))
 
 
 def _shortcut(r, x):
@@ -121,13 +58,15 @@ def _basic_variants(x, stride):
                (F.relu(main) + sc, RELU_BEFORE_ADD),
                (main + sc, NO_FINAL_RELU),
                (F.relu(branch(x, relu1=False) + sc),
-                "the ReLU between bn1 and conv2 is missing: conv1 → bn1 → ReLU → conv2 → bn2, then + identity → ReLU"),
+                "the ReLU between bn1 and conv2 is missing: conv1 → bn1 → ReLU → conv2 → bn2, then + "
+                "identity → ReLU"),
                (F.relu(r.bn2(F.conv2d(F.relu(r.bn1(r.conv1(x))), r.conv2.weight, padding=1) + sc)),
-                "the shortcut is added before bn2: add it to bn2's output (Batch Norm 이 3x3 Conv 뒤에), then ReLU")]
+                "the shortcut is added before bn2: add it to bn2's output (Batch Norm 이 3x3 Conv 뒤에), then "
+                "ReLU")]
         if stride != 1:
             out.append((F.relu(branch(x, s1=1, s2=stride) + sc),
-                        "the stride is on the wrong conv: in BasicBlock the first 3x3 conv (conv1) carries the "
-                        "stride, conv2 has stride 1"))
+                        "the stride is on the wrong conv: in BasicBlock the first 3x3 conv (conv1) carries "
+                        "the stride, conv2 has stride 1"))
         return out
     return variants
 
@@ -139,165 +78,118 @@ def _bottleneck_variants(x, stride):
             h = F.relu(r.bn2(F.conv2d(h, r.conv2.weight, stride=s2, padding=1)))
             return r.bn3(r.conv3(h))
         main, sc = branch(x), _shortcut(r, x)
-        out = [(F.relu(main), SKIP_BOTTLENECK),
-               (F.relu(main) + sc, RELU_BEFORE_ADD),
+        out = [(F.relu(main), SKIP_BOTTLENECK), (F.relu(main) + sc, RELU_BEFORE_ADD),
                (main + sc, NO_FINAL_RELU)]
         if stride != 1:
             out.append((F.relu(branch(x, s1=stride, s2=1) + sc),
                         "stride on the wrong conv: the stride belongs on the 3x3 conv2 (ResNet v1.5, as in "
-                        "torchvision); putting it on the first 1x1 conv1 (the paper's v1) throws away 3/4 of the "
-                        "pixels before any 3x3 filter sees them"))
+                        "torchvision); putting it on the first 1x1 conv1 (the paper's v1) throws away 3/4 of "
+                        "the pixels before any 3x3 filter sees them"))
         return out
     return variants
 
 
-DEVICE_WORDS = ("device", "meta", "cpu", "cuda", "expected all tensors")
-
-
-def _is_shape_mismatch(msg: str) -> bool:
+def _is_shape_mismatch(err: StudentRaised) -> bool:
     """An elementwise addition of tensors of different shapes (CPU/CUDA and meta wordings)."""
+    msg = err.message.lower()
     return "size of tensor" in msg or "must match the size" in msg or "attempting to broadcast" in msg
 
 
-def _explain_raise(err: StudentRaised, what: str):
+def _forward_cause(err: StudentRaised) -> str:
     """A student exception during a forward pass, explained in the lecture's terms where we recognise it."""
-    if err.type_name == "NotImplementedError":
-        raise err
-    msg = err.message.lower()
-    trace = f"\n{err.traceback}" if err.traceback else ""
-    if _is_shape_mismatch(msg):
-        hint = PROJECTION
-    elif "to have" in msg and "channels" in msg:
-        hint = ("wrong channel bookkeeping: each stage's first block takes the channels the previous stage "
-                "produced (channels · block.expansion), the next blocks take channels · block.expansion as input")
-    else:
-        hint = "see the message and the lines of your code it points to"
-    fail(f"{what}: your code raised {err.type_name}: {err.message}{trace}", hint)
+    if _is_shape_mismatch(err):
+        return PROJECTION
+    if "to have" in err.message.lower() and "channels" in err.message.lower():
+        return ("wrong channel bookkeeping: each stage's first block takes the channels the previous stage "
+                "produced (channels · block.expansion), the next blocks take channels · block.expansion as "
+                "input")
+    return "see the message and the lines of your code it points to"
 
 
 def _run(fn, what: str):
-    try:
+    with explained(what, explain=_forward_cause):
         return fn()
-    except StudentRaised as err:
-        _explain_raise(err, what)
 
 
 def _run_meta(fn, what: str, hint: str):
-    try:
-        return fn()
-    except StudentRaised as err:
-        if err.type_name == "NotImplementedError":
-            raise
-        if not any(word in err.message.lower() for word in DEVICE_WORDS):
-            if _is_shape_mismatch(err.message.lower()):
-                hint = PROJECTION
-            else:
-                hint = ("this error is not about devices: your code fails on this input whatever the device "
-                        "(see the other tests' messages for this module)")
-        fail(f"{what}: your code raised {err.type_name}: {err.message}" +
-             (f"\n{err.traceback}" if err.traceback else ""), hint)
+    return on_meta(what, fn, hint, explain=lambda err: PROJECTION if _is_shape_mismatch(err) else "")
 
 
-def _check_layout(what: str, mine: list, expected: list) -> None:
-    """Compare state_dict layouts [(key, shape, dtype)]: keys, shapes, order."""
+def _check_layout(what: str, mine: list, expected: list, against: str = REFERENCE) -> None:
     assert_same_layout(what, mine, expected, _layout_hint,
-                       "register the submodules in torchvision's order (the order of assignment in __init__ is the"
-                       ' order of the state_dict): conv1 bn1 conv2 bn2 (conv3 bn3) downsample in a block; conv1 '
-                       'bn1 layer1..layer4 fc in the network')
+                       "register the submodules in torchvision's order (the order of assignment in __init__ "
+                       "is the order of the state_dict): conv1 bn1 conv2 bn2 (conv3 bn3) downsample in a "
+                       "block; conv1 bn1 layer1..layer4 fc in the network", against)
 
 
 def _layout_hint(missing, extra, wrong) -> str:
     def leaf(k):
         return k.rsplit(".", 2)[-2:] if "." in k else [k]
     if any(k.endswith("downsample.0.bias") for k in extra):
-        return ("the projection's 1x1 conv has a bias: use bias=False (the BatchNorm after it has its own shift), "
-                "conv1x1(in, out, stride)")
+        return ("the projection's 1x1 conv has a bias: use bias=False (the BatchNorm after it has its own "
+                "shift), conv1x1(in, out, stride)")
     if any(k.endswith(".bias") and leaf(k)[0].startswith("conv") for k in extra):
-        return ("a convolution has a bias: every convolution in ResNet uses bias=False, because a BatchNorm with "
-                "its own shift (β) follows it")
+        return ("a convolution has a bias: every convolution in ResNet uses bias=False, because a BatchNorm "
+                "with its own shift (β) follows it")
     if any(k.endswith(("conv3.weight", "bn3.weight")) for k in missing):
-        return ("conv3/bn3 missing: resnet50 is built from Bottleneck blocks (1x1 reduce, 3x3, 1x1 expand ×4), "
-                "not BasicBlock; a Bottleneck has conv1 bn1 conv2 bn2 conv3 bn3")
-    if any(".downsample.1." in f".{k}" for k in missing) and not any(".downsample.0." in f".{k}" for k in missing):
+        return ("conv3/bn3 missing: resnet50 is built from Bottleneck blocks (1x1 reduce, 3x3, 1x1 expand "
+                "×4), not BasicBlock; a Bottleneck has conv1 bn1 conv2 bn2 conv3 bn3")
+    if any(".downsample.1." in f".{k}" for k in missing) and not any(".downsample.0." in f".{k}"
+                                                                     for k in missing):
         return ("the projection has no BatchNorm: downsample = nn.Sequential(conv1x1(in, out, stride), "
                 "nn.BatchNorm2d(out)), keys downsample.0 (conv) and downsample.1 (BN)")
     if any("downsample." in k for k in missing):
         return PROJECTION
+    bottleneck_extra = any(k.endswith(("conv3.weight", "bn3.weight")) for k in extra)
     if any("downsample." in k for k in extra):
-        if any(k.endswith(("conv3.weight", "bn3.weight")) for k in extra):
-            return ("this model has Bottleneck blocks where torchvision has BasicBlock: resnet18 and resnet34 use "
-                    "BasicBlock (expansion 1), only resnet50 uses Bottleneck")
-        return ("a projection where the shape does not change: the shortcut is the identity (downsample = None) "
-                "when stride == 1 and in_channels == out_channels · expansion; only the first block of a stage "
-                "can need one, the blocks after it take channels · block.expansion inputs")
-    if any(k.endswith(("conv3.weight", "bn3.weight")) for k in extra):
-        return ("this model has Bottleneck blocks where torchvision has BasicBlock: resnet18 and resnet34 use "
-                "BasicBlock, only resnet50 uses Bottleneck")
+        if bottleneck_extra:
+            return ("this model has Bottleneck blocks where torchvision has BasicBlock: resnet18 and "
+                    "resnet34 use BasicBlock (expansion 1), only resnet50 uses Bottleneck")
+        return ("a projection where the shape does not change: the shortcut is the identity (downsample = "
+                "None) when stride == 1 and in_channels == out_channels · expansion; only the first block of "
+                "a stage can need one, the blocks after it take channels · block.expansion inputs")
+    if bottleneck_extra:
+        return ("this model has Bottleneck blocks where torchvision has BasicBlock: resnet18 and resnet34 "
+                "use BasicBlock, only resnet50 uses Bottleneck")
     if any(k.startswith("layer") and k.split(".")[1].isdigit() for k in missing + extra):
-        return ("wrong number of blocks in a stage: layer1..layer4 hold layers[0..3] blocks (resnet18 [2, 2, 2, 2], "
-                "resnet34 and resnet50 [3, 4, 6, 3]); use the layers argument")
+        return ("wrong number of blocks in a stage: layer1..layer4 hold layers[0..3] blocks (resnet18 [2, 2, "
+                "2, 2], resnet34 and resnet50 [3, 4, 6, 3]); use the layers argument")
     if missing and all("running" in k or "num_batches" in k for k in missing):
         return "use nn.BatchNorm2d with its defaults (running statistics are part of the state_dict)"
-    if wrong:
-        k, e, g = wrong[0]
-        if "downsample.0" in k and len(g) == 4 and tuple(g[2:]) != (1, 1):
-            return "the projection is a 1x1 conv (kernel_size=1, with the block's stride), not a 3x3"
-        if k.startswith("fc."):
-            return "fc maps 512 · block.expansion features to num_classes"
-        if k.endswith(("conv3.weight", "bn3.weight", "bn3.bias")) or "downsample" in k:
-            return ("expansion = 4 in Bottleneck: conv3 expands mid_channels to mid_channels · 4, and the "
-                    "projection and bn3 have mid_channels · 4 channels")
-        if k.startswith("conv1") or k.startswith("bn1"):
-            return "the stem is conv1: a 7x7 conv, stride 2, padding 3, 3 → 64 channels, no bias, then bn1"
-        return ("wrong channel bookkeeping: stage k uses 64, 128, 256, 512 channels (× expansion at a block's "
-                "output); the first block of a stage takes the previous stage's output channels, the others take "
-                "channels · expansion")
+    k, _, g = wrong[0] if wrong else ("", None, ())
+    if "downsample.0" in k and len(g) == 4 and tuple(g[2:]) != (1, 1):
+        return "the projection is a 1x1 conv (kernel_size=1, with the block's stride), not a 3x3"
+    if k.startswith("fc."):
+        return "fc maps 512 · block.expansion features to num_classes"
+    if k.endswith(("conv3.weight", "bn3.weight", "bn3.bias")) or "downsample" in k:
+        return ("expansion = 4 in Bottleneck: conv3 expands mid_channels to mid_channels · 4, and the "
+                "projection and bn3 have mid_channels · 4 channels")
+    if k.startswith("conv1") or k.startswith("bn1"):
+        return "the stem is conv1: a 7x7 conv, stride 2, padding 3, 3 → 64 channels, no bias, then bn1"
+    if k:
+        return ("wrong channel bookkeeping: stage k uses 64, 128, 256, 512 channels (× expansion at a "
+                "block's output); the first block of a stage takes the previous stage's output channels, the "
+                "others take channels · expansion")
     return ("keep torchvision's names: conv1 bn1 conv2 bn2 (conv3 bn3) downsample.0 downsample.1 in a block; "
             "conv1 bn1 layer1..layer4 (nn.Sequential of blocks) fc in the network")
 
 
 def _keys_hint(mine: list, expected: list) -> str:
     """The layout hint when the state_dict keys differ (missing or extra entries), else ""."""
-    exp, got = {k for k, _, _ in expected}, {k for k, _, _ in mine}
-    missing, extra = [k for k, _, _ in expected if k not in got], [k for k, _, _ in mine if k not in exp]
+    missing, extra, _ = layout_differences(mine, expected)
     return _layout_hint(missing, extra, []) if missing or extra else ""
 
 
-def _student_on(student, build, what: str, device: str, ref, expected_layout):
+def _student_on(student, name: str, args: tuple, what: str, device: str, ref):
     """The student's module on ``device`` in float64 with the reference's weights; returns (module, how)."""
-    mine = build(student)
+    mine = getattr(student, name)(*args)
     mine.to(device, torch.float64)
-    try:
-        how = load_weights(mine, ref)
-    except (CheckFailed, StudentRaised) as err:
-        if isinstance(err, StudentRaised) and err.type_name == "NotImplementedError":
-            raise
-        # explain the mismatch in the lecture's terms (keys, shapes), then fall back to the helper's own message
-        _check_layout(f"{what}: the reference's weights cannot be loaded; its state_dict", state_dict_layout(mine),
-                      expected_layout)
-        raise
-    return mine, how
-
-
-# --------------------------------------------------------------------------------------------------------------------
-# BasicBlock
-# --------------------------------------------------------------------------------------------------------------------
-def _basic_params(cin: int, cout: int, stride: int) -> tuple[int, int]:
-    """(parameters without projection, parameters of the projection)."""
-    proj = cin * cout + 2 * cout if stride != 1 or cin != cout else 0
-    return 9 * cin * cout + 9 * cout * cout + 4 * cout, proj
-
-
-def _subset_sums(values: list[int]) -> set[int]:
-    """Positive sums of subsets of ``values``: the parameter surplus of biases on some of the convs."""
-    sums = {0}
-    for v in values:
-        sums |= {s + v for s in sums}
-    return sums - {0}
+    return mine, with_reference_weights(mine, ref, lambda m, e: _check_layout(
+        f"{what}: the reference's weights cannot be loaded; its state_dict", m, e))
 
 
 def _expansion(student, name: str, expected: int):
-    cls = getattr(student, name)
+    cls = getattr(student, name)   # a missing class is the plugin's "not defined in your notebook"
     try:
         got = cls.expansion
     except StudentRaised:
@@ -308,171 +200,168 @@ def _expansion(student, name: str, expected: int):
              + ("(a basic block keeps its width)" if expected == 1 else "(the last 1x1 conv expands 4x)"))
 
 
-@pytest.mark.points(3)
-@pytest.mark.exercise("basic_block")
-@pytest.mark.confirmed_by("test_basic_block_matches_reference")
-def test_basic_block_parameters(student, reference):
-    """BasicBlock: two 3x3 convs without bias + BN (73,984 for 64→64), 1x1 conv + BN projection only when the shape changes"""
-    _expansion(student, "BasicBlock", 1)
-    build = student.BasicBlock
-    for args in [(64, 64), (64, 128, 2), (64, 128), (32, 32, 2), (7, 5)]:
-        cin, cout = args[:2]
-        stride = args[2] if len(args) > 2 else 1
-        what = _signature("BasicBlock", args)
-        mine = call_on("meta", build, *args)
-        base, proj = _basic_params(cin, cout, stride)
-        expected = base + proj
-        got, layout = _measure(mine)
-        ref_layout = _cached(("layout", "BasicBlock", args),
-                             lambda: _ref_layout(reference, lambda r: r.BasicBlock(*args)))
-        if got != expected:
-            diff = got - expected
-            named = _keys_hint(layout, ref_layout)   # a missing or extra entry names the mistake best
-            if named:
-                hint = named + ("; 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases"
-                                if got == 74_112 and args == (64, 64) else "")
-            elif proj and diff == -proj:
-                hint = PROJECTION
-            elif proj and diff == -2 * cout:
-                hint = ("the projection has no BatchNorm: downsample = nn.Sequential(conv1x1(in, out, stride), "
-                        "nn.BatchNorm2d(out))")
-            elif not proj and diff > 0 and diff == cin * cout + 2 * cout:
-                hint = ("a projection where the shape does not change: with stride 1 and in == out channels the "
-                        "shortcut is the identity, downsample = None")
-            elif proj and diff == 8 * cin * cout:
-                hint = "the projection is a 1x1 conv (kernel_size=1), not a 3x3"
-            elif proj and diff == cout:
-                hint = ("the projection's 1x1 conv has a bias: use bias=False (the BatchNorm after it has its own "
-                        "shift), conv1x1(in, out, stride)")
-            elif diff in _subset_sums([cout, cout] + ([cout] if proj else [])):
-                hint = ("a convolution has a bias: every conv in ResNet uses bias=False (the BatchNorm after it has "
-                        "its own shift); 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases")
-            else:
-                hint = (f"expected 3·3·{cin}·{cout} (conv1) + 3·3·{cout}·{cout} (conv2) + 2·2·{cout} (bn1, bn2)"
-                        + (f" + {cin}·{cout} + 2·{cout} (1x1 projection + BN)" if proj else "") + ", no biases")
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,} (difference {diff:+,}).", hint)
+def _check_block_parameters(student, reference, name, cases, count, causes, keys_note, default,
+                            no_proj_hint) -> None:
+    """Each case built on meta: the parameter total, the reference's layout, and downsample None exactly where
+    the shape stays. A wrong total's cause: a missing or extra state_dict entry names the mistake best (with
+    ``keys_note``), else the table ``causes(args, base, proj)`` of wrong totals, else ``default``."""
+    for args in cases:
+        what = signature(name, args)
+        mine = call_on("meta", getattr(student, name), *args)
+        base, proj = count(*args)
+        got, layout = measure(mine)
+        ref_layout = _ref_layout(reference, name, args)
+        if got != base + proj:
+            keys_hint = _keys_hint(layout, ref_layout)
+            hint = (keys_hint + keys_note(args, got, keys_hint) if keys_hint else
+                    causes(args, base, proj).get(got))
+            count_failure(what, got, base + proj, hint or default(*args[:2], proj))
         _check_layout(what, layout, ref_layout)
-        if not proj:
-            downsample = mine.downsample
-            if downsample is not None:
-                fail(f"{what}.downsample: expected None (identity shortcut), got {downsample!r}.",
-                     "same shape in and out: torchvision's block keeps downsample = None and adds x itself "
-                     "(an nn.Identity or empty nn.Sequential is not None)")
+        if not proj and mine.downsample is not None:
+            fail(f"{what}.downsample: expected None (identity shortcut), got "
+                 f"{mine.downsample!r}.", no_proj_hint)
 
 
 def _check_block_matches_reference(student, reference, device, name: str, cases, variants, *, size_hint: str,
                                    channel_hint: str, order_hint: str) -> None:
     """Each (args, input shape) case: the student's block, with the reference's weights loaded, gives the
-    reference's output in eval and train mode; a wrong output is explained by ``variants`` (likely mistakes)."""
+    reference's output in eval and train mode; ``variants`` explain a wrong output (likely mistakes)."""
     for args, shape in cases:
         stride = args[2] if len(args) > 2 else 1
-        ref, x, outs = _block_case(reference, name, args, shape, device)
-        what0 = _signature(name, args)
-        layout = _cached(("layout", name, args), lambda: _ref_layout(reference, lambda r: getattr(r, name)(*args)))
-        mine, how = _student_on(student, lambda s: getattr(s, name)(*args), what0, device, ref, layout)
+        ref, x, outs = _cached(("block", name, args, shape, device), lambda: reference_case(
+            lambda: getattr(reference, name)(*args), shape, device, train=shape[0] > 1))
+        mine, how = _student_on(student, name, args, signature(name, args), device, ref)
         for mode in outs:
             getattr(mine, mode)()
-            what = f"{what0} on an input of shape {shape}, {mode} mode (reference weights loaded {how})"
+            what = (f"{signature(name, args)} on an input of shape {shape}, {mode} mode (reference weights "
+                    f"loaded {how})")
             got = _run(lambda: mine(x), what)
             expected = outs[mode]
             if isinstance(got, torch.Tensor) and got.dim() == 4 and tuple(got.shape) != tuple(expected.shape):
-                hint = size_hint if got.shape[2:] != expected.shape[2:] else channel_hint
-                assert_tensor(what, got, shape=expected.shape, hint=hint)
-            diag = _diagnose(got, expected, ref, mode, variants(x, stride))
-            assert_same_output(got, expected, what, atol=ATOL, rtol=RTOL, hint=diag or order_hint)
+                assert_tensor(what, got, shape=expected.shape,
+                              hint=size_hint if got.shape[2:] != expected.shape[2:] else channel_hint)
+            diag = diagnose(got, expected, ref, mode, variants(x, stride))
+            assert_same_output(got, expected, what, hint=diag or order_hint, **FLOAT64)
+
+
+# ------------------------------ BasicBlock ------------------------------------------------------
+def _basic_params(cin: int, cout: int, stride: int = 1) -> tuple[int, int]:
+    """(parameters without projection, parameters of the projection)."""
+    proj = cin * cout + 2 * cout if stride != 1 or cin != cout else 0
+    return 9 * cin * cout + 9 * cout * cout + 4 * cout, proj
+
+
+def _basic_causes(args, base, proj) -> dict[int, str]:
+    """Wrong totals of BasicBlock(*args) and their causes."""
+    cin, cout = args[:2]
+    expected = base + proj
+    causes = {expected + d: CONV_BIAS + "; 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases"
+              for d in subset_sums([cout, cout] + ([cout] if proj else []))}
+    if proj:
+        causes.update({expected + cout: "the projection's 1x1 conv has a bias: use bias=False (the BatchNorm "
+                                        "after it has its own shift), conv1x1(in, out, stride)",
+                       expected + 8 * cin * cout: "the projection is a 1x1 conv (kernel_size=1), not a 3x3",
+                       expected - 2 * cout: "the projection has no BatchNorm: downsample = "
+                                            "nn.Sequential(conv1x1(in, out, stride), nn.BatchNorm2d(out))",
+                       base: PROJECTION})
+    else:
+        causes[expected + cin * cout + 2 * cout] = ("a projection where the shape does not change: with "
+                                                    "stride 1 and in == out channels the shortcut is the "
+                                                    "identity, downsample = None")
+    return causes
+
+
+@pytest.mark.points(3)
+@pytest.mark.exercise("basic_block")
+@pytest.mark.confirmed_by("test_basic_block_matches_reference")
+def test_basic_block_parameters(student, reference):
+    """BasicBlock: two 3x3 convs, no bias, + BN (64→64: 73,984); 1x1 conv + BN projection if shape changes"""
+    _expansion(student, "BasicBlock", 1)
+    _check_block_parameters(
+        student, reference, "BasicBlock", [(64, 64), (64, 128, 2), (64, 128), (32, 32, 2), (7, 5)],
+        _basic_params, _basic_causes,
+        lambda args, got, keys_hint: "; 74,112 for BasicBlock(64, 64) means the two 3x3 convs have biases"
+        if got == 74_112 and args == (64, 64) else "",
+        lambda cin, cout, proj: f"expected 3·3·{cin}·{cout} (conv1) + 3·3·{cout}·{cout} (conv2) + 2·2·{cout} "
+                                f"(bn1, bn2)" + (f" + {cin}·{cout} + 2·{cout} (1x1 projection + BN)" if proj
+                                                 else "") + ", no biases",
+        "same shape in and out: torchvision's block keeps downsample = None and adds x itself (an "
+        "nn.Identity or empty nn.Sequential is not None)")
 
 
 @pytest.mark.points(4)
 @pytest.mark.exercise("basic_block")
 def test_basic_block_matches_reference(student, reference, device):
-    """BasicBlock computes relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), eval and train mode, strided and odd sizes"""
+    """BasicBlock is relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)): eval, train, strided, odd sizes"""
     cases = [((16, 16), (2, 16, 9, 9)),            # identity shortcut
              ((64, 128, 2), (2, 64, 9, 9)),        # resnet18's layer2.0: stride 2 and 64 → 128, 9x9 → 5x5
              ((8, 8, 2), (2, 8, 7, 6)),            # stride only: projection with the same channels
              ((8, 16), (1, 8, 5, 5))]              # channels only, a batch of 1 (eval mode)
     _check_block_matches_reference(
         student, reference, device, "BasicBlock", cases, _basic_variants,
-        size_hint="the 3x3 convs need padding=1, and only conv1 (and the projection) carry the stride: a 9x9 map "
-                  "becomes 5x5 with stride 2, floor((9 + 2·1 − 3) / 2) + 1",
+        size_hint="the 3x3 convs need padding=1, and only conv1 (and the projection) carry the stride: a 9x9 "
+                  "map becomes 5x5 with stride 2, floor((9 + 2·1 − 3) / 2) + 1",
         channel_hint="the block outputs out_channels channels",
         order_hint="conv1 (3x3, stride) → bn1 → ReLU → conv2 (3x3) → bn2, then add the shortcut (x, or "
                    "downsample(x)) and apply the last ReLU")
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# Bottleneck
-# --------------------------------------------------------------------------------------------------------------------
-def _bottleneck_params(cin: int, mid: int, stride: int, expansion: int = 4) -> tuple[int, int]:
+# ------------------------------ Bottleneck ------------------------------------------------------
+def _bottleneck_params(cin: int, mid: int, stride: int = 1, expansion: int = 4) -> tuple[int, int]:
     out = mid * expansion
     proj = cin * out + 2 * out if stride != 1 or cin != out else 0
     return cin * mid + 9 * mid * mid + mid * out + 4 * mid + 2 * out, proj
+
+
+def _bottleneck_causes(args, base, proj) -> dict[int, str]:
+    """Wrong totals of Bottleneck(*args) and their causes (later entries win where two coincide)."""
+    cin, mid = args[:2]
+    stride = args[2] if len(args) > 2 else 1
+    out, expected = 4 * mid, base + proj
+    layer1 = " (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)" if args == (64, 64) else ""
+    basic = 9 * cin * mid + 9 * mid * mid + 4 * mid + (cin * mid + 2 * mid if stride != 1 or cin != mid
+                                                       else 0)
+    causes = {basic: (
+        "that is a BasicBlock: the bottleneck is 1x1 conv (in → mid) → 3x3 conv (mid → mid) → 1x1 conv (mid "
+        "→ mid · 4), each followed by BatchNorm")}
+    causes.update({expected + d: CONV_BIAS for d in subset_sums([mid, mid, out] + ([out] if proj else []))})
+    causes.update({sum(_bottleneck_params(cin, mid, stride, e)): "expansion = 4: the block's output (conv3, "
+                                                                 "bn3, "
+                   "projection) has mid_channels · 4 channels" for e in (2, 1)})
+    if proj:
+        causes.update({expected + out: "the projection's 1x1 conv has a bias: use bias=False (the BatchNorm "
+                                       "after it has its own shift), conv1x1(in, mid·4, stride)",
+                       expected - 2 * out: "the projection has no BatchNorm: downsample = "
+                                           "nn.Sequential(conv1x1(in, mid·4, stride), nn.BatchNorm2d(mid·4))",
+                       base: PROJECTION + layer1})
+    return causes
 
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("bottleneck")
 @pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_parameters(student, reference):
-    """Bottleneck: 1x1 reduce, 3x3, 1x1 expand ×4, no bias (70,400 for 256→64→256); projection for resnet50's layer1.0 (75,008)"""
+    """Bottleneck: 1x1 reduce, 3x3, 1x1 expand ×4, no bias (256→64→256: 70,400); resnet50 layer1.0: 75,008"""
     _expansion(student, "Bottleneck", 4)
-    build = student.Bottleneck
-    for args in [(256, 64), (64, 64), (256, 128, 2), (32, 8, 2), (12, 5)]:
-        cin, mid = args[:2]
-        stride = args[2] if len(args) > 2 else 1
-        what = _signature("Bottleneck", args)
-        mine = call_on("meta", build, *args)
-        base, proj = _bottleneck_params(cin, mid, stride)
-        expected = base + proj
-        got, layout = _measure(mine)
-        ref_layout = _cached(("layout", "Bottleneck", args),
-                             lambda: _ref_layout(reference, lambda r: r.Bottleneck(*args)))
-        if got != expected:
-            diff = got - expected
-            out = 4 * mid
-            named = _keys_hint(layout, ref_layout)   # a missing or extra entry names the mistake best
-            if named:
-                hint = named + (" (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)"
-                                if args == (64, 64) and named == PROJECTION else "")
-            elif proj and diff == -proj:
-                hint = PROJECTION + (" (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)"
-                                     if args == (64, 64) else "")
-            elif proj and diff == -2 * out:
-                hint = ("the projection has no BatchNorm: downsample = nn.Sequential(conv1x1(in, mid·4, stride), "
-                        "nn.BatchNorm2d(mid·4))")
-            elif proj and diff == out:
-                hint = ("the projection's 1x1 conv has a bias: use bias=False (the BatchNorm after it has its own "
-                        "shift), conv1x1(in, mid·4, stride)")
-            elif any(got == sum(_bottleneck_params(cin, mid, stride, e)) for e in (1, 2)):
-                hint = "expansion = 4: the block's output (conv3, bn3, projection) has mid_channels · 4 channels"
-            elif diff in _subset_sums([mid, mid, out] + ([out] if proj else [])):
-                hint = ("a convolution has a bias: every conv in ResNet uses bias=False (the BatchNorm after it has "
-                        "its own shift)")
-            elif got == 9 * cin * mid + 9 * mid * mid + 4 * mid + (cin * mid + 2 * mid if stride != 1 or cin != mid
-                                                                  else 0):
-                hint = ("that is a BasicBlock: the bottleneck is 1x1 conv (in → mid) → 3x3 conv (mid → mid) → 1x1 conv "
-                        "(mid → mid · 4), each followed by BatchNorm")
-            else:
-                hint = (f"expected {cin}·{mid} (1x1 conv1) + 3·3·{mid}·{mid} (conv2) + {mid}·{out} (1x1 conv3) + "
-                        f"2·({mid} + {mid} + {out}) (bn1, bn2, bn3)"
-                        + (f" + {cin}·{out} + 2·{out} (1x1 projection + BN)" if proj else "") + ", no biases")
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,} (difference {diff:+,}).", hint)
-        _check_layout(what, layout, ref_layout)
-        if not proj:
-            downsample = mine.downsample
-            if downsample is not None:
-                fail(f"{what}.downsample: expected None (identity shortcut), got {downsample!r}.",
-                     "in_channels == mid_channels · 4 and stride 1: the shortcut is x itself, downsample = None")
+    _check_block_parameters(
+        student, reference, "Bottleneck", [(256, 64), (64, 64), (256, 128, 2), (32, 8, 2), (12, 5)],
+        _bottleneck_params, _bottleneck_causes,
+        lambda args, got, keys_hint: " (Bottleneck(64, 64) is resnet50's layer1.0: 64 in, 256 out)"
+        if args == (64, 64) and keys_hint == PROJECTION else "",
+        lambda cin, mid, proj: f"expected {cin}·{mid} (1x1 conv1) + 3·3·{mid}·{mid} (conv2) + "
+                               f"{mid}·{4 * mid} (1x1 conv3) + 2·({mid} + {mid} + {4 * mid}) (bn1, bn2, bn3)"
+                               + (f" + {cin}·{4 * mid} + 2·{4 * mid} (1x1 projection + BN)" if proj else "")
+                               + ", no biases",
+        "in_channels == mid_channels · 4 and stride 1: the shortcut is x itself, downsample = None")
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("bottleneck")
 @pytest.mark.confirmed_by("test_bottleneck_matches_reference")
 def test_bottleneck_stride_on_the_3x3(student):
-    """Bottleneck(256, 128, stride=2): the stride sits on the 3x3 conv2 and on the projection, not on conv1 (ResNet v1.5)"""
+    """Bottleneck(256, 128, stride=2): the stride sits on the 3x3 conv2 and the projection (ResNet v1.5)"""
     mine = student.Bottleneck(256, 128, 2)
     what = "Bottleneck(256, 128, stride=2) (resnet50's layer2.0)"
-    hint = ("the stride belongs on the 3x3 conv2 (ResNet v1.5, as in torchvision); the paper's v1 put it on the first "
-            "1x1 conv, which throws away 3/4 of the pixels before any 3x3 filter sees them; the projection's 1x1 "
-            "conv carries the same stride")
     got = {}
     for name, path in [("conv1", ("conv1",)), ("conv2", ("conv2",)), ("conv3", ("conv3",)),
                        ("downsample[0]", ("downsample", 0))]:
@@ -484,46 +373,47 @@ def test_bottleneck_stride_on_the_3x3(student):
                 obj = obj[step] if isinstance(step, int) else getattr(obj, step)
             stride = obj.stride
         except (StudentRaised, AttributeError, TypeError) as err:
-            if isinstance(err, StudentRaised) and err.type_name == "NotImplementedError":
+            if isinstance(err, StudentRaised) and passes_through(err):
                 raise
             kind = err.type_name if isinstance(err, StudentRaised) else type(err).__name__
             fail(f"{what}: cannot read {name}.stride ({kind}: {getattr(err, 'message', err)}).",
-                 "keep torchvision's names: conv1 conv2 conv3 as nn.Conv2d, downsample = nn.Sequential(conv, bn)")
+                 "keep torchvision's names: conv1 conv2 conv3 as nn.Conv2d, downsample = nn.Sequential(conv, "
+                 "bn)")
         got[name] = tuple(stride) if isinstance(stride, (tuple, list)) else stride
-    expected = {"conv1": (1, 1), "conv2": (2, 2), "conv3": (1, 1), "downsample[0]": (2, 2)}
-    assert_equal(f"{what}: strides of conv1, conv2, conv3, downsample[0]", got, expected, hint=hint)
+    assert_equal(f"{what}: strides of conv1, conv2, conv3, downsample[0]", got,
+                 {"conv1": (1, 1), "conv2": (2, 2), "conv3": (1, 1), "downsample[0]": (2, 2)},
+                 hint="the stride belongs on the 3x3 conv2 (ResNet v1.5, as in torchvision); the paper's v1 "
+                      "put it on the first 1x1 conv, which throws away 3/4 of the pixels before any 3x3 "
+                      "filter sees them; the projection's 1x1 conv carries the same stride")
 
 
 @pytest.mark.points(4)
 @pytest.mark.exercise("bottleneck")
 def test_bottleneck_matches_reference(student, reference, device):
-    """Bottleneck computes relu(bn3(conv3(…conv2(…conv1(x)))) + shortcut(x)), eval and train mode, stride 2 on odd sizes"""
+    """Bottleneck is relu(bn3(conv3(…conv2(…conv1(x)))) + shortcut(x)), eval and train, stride 2, odd sizes"""
     cases = [((16, 4), (2, 16, 9, 9)),             # identity shortcut: 16 → 4 → 4 → 16
              ((16, 8, 2), (2, 16, 9, 9)),          # stride 2 and 16 → 32 channels, 9x9 → 5x5
              ((16, 4, 2), (2, 16, 7, 7)),          # stride only: 16 → 16 channels, 7x7 → 4x4
              ((8, 4), (1, 8, 7, 7))]               # channels only (like resnet50's layer1.0), a batch of 1
     _check_block_matches_reference(
         student, reference, device, "Bottleneck", cases, _bottleneck_variants,
-        size_hint="the 3x3 conv2 needs padding=1 and carries the stride (conv1 and conv3 have stride 1): a 9x9 map "
-                  "becomes 5x5 with stride 2",
+        size_hint="the 3x3 conv2 needs padding=1 and carries the stride (conv1 and conv3 have stride 1): a "
+                  "9x9 map becomes 5x5 with stride 2",
         channel_hint="the block outputs mid_channels · 4 channels (expansion = 4)",
-        order_hint="conv1 (1x1) → bn1 → ReLU → conv2 (3x3, stride) → bn2 → ReLU → conv3 (1x1) → bn3, then add the "
-                   "shortcut (x, or downsample(x)) and apply the last ReLU")
+        order_hint="conv1 (1x1) → bn1 → ReLU → conv2 (3x3, stride) → bn2 → ReLU → conv3 (1x1) → bn3, then "
+                   "add the shortcut (x, or downsample(x)) and apply the last ReLU")
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# the skip connection itself
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------ the skip connection itself --------------------------------------
 def _switched_off_case(reference, name: str, args: tuple, shape: tuple):
-    """Reference block (CPU, float64, eval) whose last BN has γ = β = 0: its residual branch outputs exactly 0."""
+    """Reference block (CPU, float64, eval) whose last BN has γ = β = 0: its residual branch gives 0."""
     def build():
-        torch.manual_seed(5)
-        ref = randomise_batchnorm(getattr(reference, name)(*args), 6).double().eval()
+        ref = randomise_batchnorm(build_seeded(lambda: getattr(reference, name)(*args), 5), 6).double().eval()
         last = ref.bn3 if name == "Bottleneck" else ref.bn2
         with torch.no_grad():
             last.weight.zero_()
             last.bias.zero_()
-            x = torch.randn(*shape, generator=torch.Generator().manual_seed(7), dtype=torch.float64)
+            x = randn(*shape, seed=7, dtype=torch.float64)
             sc = _shortcut(ref, x)
             out = ref(x)
         assert torch.equal(out, F.relu(sc))
@@ -535,236 +425,176 @@ def _switched_off_case(reference, name: str, args: tuple, shape: tuple):
 @pytest.mark.points(3)
 @pytest.mark.exercise("basic_block")
 def test_blocks_add_the_identity(student, reference):
-    """The identity map: with the residual branch switched off (last BN γ = β = 0) a block outputs relu(shortcut(x)), x unchanged"""
+    """The identity map: with the residual branch off (last BN γ = β = 0) a block gives relu(shortcut(x))"""
     for name, args, shape in [("BasicBlock", (8, 8), (2, 8, 6, 6)), ("BasicBlock", (8, 16, 2), (2, 8, 7, 7)),
                               ("Bottleneck", (16, 4), (2, 16, 5, 5))]:
         ref, x, sc, expected = _switched_off_case(reference, name, args, shape)
-        what0 = f"{_signature(name, args)} with its last BatchNorm's weight and bias set to 0"
-        layout = _cached(("layout", name, args), lambda: _ref_layout(reference, lambda r: getattr(r, name)(*args)))
-        mine, how = _student_on(student, lambda s: getattr(s, name)(*args), what0, "cpu", ref, layout)
+        what0 = f"{signature(name, args)} with its last BatchNorm's weight and bias set to 0"
+        mine, how = _student_on(student, name, args, what0, "cpu", ref)
         mine.eval()
         what = f"{what0}, eval mode (weights loaded {how})"
         got, (x_after,) = _run(lambda: call_keeping_inputs(mine, x), what)
         assert_tensor(what, got, shape=expected.shape)
         last = "bn3(conv3(...))" if name == "Bottleneck" else "bn2(conv2(...))"
         skip = SKIP_BOTTLENECK if name == "Bottleneck" else SKIP_BASIC
-        if _close(got, expected):
+        if close(got, expected):
             if not torch.equal(x_after, x):
                 fail(f"{what}: the output is right but your forward changed its input x in place (max change "
                      f"{(x_after - x).abs().max().item():.3g}).",
                      "the identity is x itself: add into the branch's output (out += identity or out = out + "
-                     "identity), never into x (identity += out); an in-place change of x also breaks backward, "
-                     "which still needs x")
+                     "identity), never into x (identity += out); an in-place change of x also breaks "
+                     "backward, which still needs x")
             continue
-        if _close(got, torch.zeros_like(expected)):
-            hint = f"{skip}; here {last} is 0, so the block must give relu(x) (or relu(downsample(x))), you gave 0"
-        elif _close(got, sc):
+        if close(got, torch.zeros_like(expected)):
+            hint = (f"{skip}; here {last} is 0, so the block must give relu(x) (or relu(downsample(x))), you "
+                    f"gave 0")
+        elif close(got, sc):
             hint = (f"{RELU_BEFORE_ADD} — or the last ReLU is missing: with {last} = 0 the block must give "
                     f"relu(identity), you gave the identity itself")
         elif args[0] != args[1] * (4 if name == "Bottleneck" else 1) or len(args) > 2:
-            hint = ("the shortcut must be downsample(x) here (1x1 conv with the stride + BN), added after the last "
-                    "BatchNorm, then ReLU")
+            hint = ("the shortcut must be downsample(x) here (1x1 conv with the stride + BN), added after "
+                    "the last BatchNorm, then ReLU")
         else:
-            hint = f"the block is relu({last} + identity) with identity = x: add x itself, after the last BatchNorm"
-        assert_same_output(got, expected, what, atol=ATOL, rtol=RTOL, hint=hint)
+            hint = (f"the block is relu({last} + identity) with identity = x: add x itself, after the last "
+                    f"BatchNorm")
+        assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 
 
-# --------------------------------------------------------------------------------------------------------------------
-# ResNet
-# --------------------------------------------------------------------------------------------------------------------
+# ------------------------------ ResNet ----------------------------------------------------------
 EXPECTED_PARAMS = {"resnet18": 11_689_512, "resnet34": 21_797_672, "resnet50": 25_557_032}
 
 
-def _torchvision_layout(model: str):
-    def build():
-        path = TORCHVISION / f"{model}.json"
-        if not path.exists():
-            return None
-        data = json.loads(path.read_text())
-        return data["num_params"], [(k, tuple(s), d) for k, s, d in data["state_dict"]]
-    return _cached(("torchvision", model), build)
-
-
-def _expected_model_layout(reference, model: str):
-    tv = _torchvision_layout(model)
+def _expected_model_layout(reference, model: str) -> tuple[list, str]:
+    """torchvision's committed layout of ``model`` where it is there, else the reference's; and which."""
+    tv = torchvision_model(model)
     if tv is not None:
-        return tv[1]
-    return _cached(("layout", model), lambda: _ref_layout(reference, lambda r: getattr(r, model)()))
+        return tv[1], TORCHVISION
+    return _cached(("layout", model), lambda: reference_layout(getattr(reference, model))), REFERENCE
 
 
 def _student_model(student, model: str):
     """(module built on meta, describe()) of the student's resnetXX(), once per submission."""
     def build():
-        mine = _run_meta(lambda: call_on("meta", getattr(student, model)), f"{model}() built on the meta device",
+        mine = _run_meta(lambda: call_on("meta", getattr(student, model)), f"{model}() built on the meta "
+                                                                           f"device",
                          "create every layer with the constructor's arguments; nothing on a fixed device")
-        return mine, describe(mine)
+        return mine, measure(mine)
     return _student_cached(student, model, build)
 
 
-def _variant_params(reference, model: str) -> dict:
-    """{parameter count: explanation} of plausible wrong versions of ``model`` (reference built on meta, once)."""
+def _wrong_model_totals(reference) -> dict[str, dict[int, str]]:
+    """{model: {parameter total: cause}} of plausible wrong versions (reference built on meta, once)."""
     def build():
-        r = reference
         with torch.device("meta"):
-            bottleneck18 = sum(p.numel() for p in r.ResNet(r.Bottleneck, [2, 2, 2, 2]).parameters())
-        basic, bottleneck = "BasicBlock", "Bottleneck"
+            r18 = reference.ResNet(reference.Bottleneck, [2, 2, 2, 2])
+            bottleneck18 = sum(p.numel() for p in r18.parameters())
         return {
-            "resnet18": {bottleneck18: f"resnet18 is {basic} with [2, 2, 2, 2]; {bottleneck} blocks belong to resnet50",
-                         EXPECTED_PARAMS["resnet34"]: "that is resnet34's count: resnet18 has [2, 2, 2, 2] blocks"},
-            "resnet34": {EXPECTED_PARAMS["resnet50"]: f"that is resnet50's count: resnet34 uses {basic} with "
-                                                      f"[3, 4, 6, 3], not {bottleneck}",
-                         EXPECTED_PARAMS["resnet18"]: "that is resnet18's count: resnet34 has [3, 4, 6, 3] blocks"},
-            "resnet50": {EXPECTED_PARAMS["resnet34"]: f"resnet50 is built from {bottleneck} blocks ([3, 4, 6, 3]); "
-                                                      f"with {basic} it is resnet34's 21.8M"},
+            "resnet18": {bottleneck18: "resnet18 is BasicBlock with [2, 2, 2, 2]; Bottleneck blocks belong "
+                                       "to resnet50",
+                         EXPECTED_PARAMS["resnet34"]: "that is resnet34's count: resnet18 has [2, 2, 2, 2] "
+                                                      "blocks"},
+            "resnet34": {EXPECTED_PARAMS["resnet50"]: "that is resnet50's count: resnet34 uses BasicBlock "
+                                                      "with [3, 4, 6, 3], not Bottleneck",
+                         EXPECTED_PARAMS["resnet18"]: "that is resnet18's count: resnet34 has [3, 4, 6, 3] "
+                                                      "blocks"},
+            "resnet50": {EXPECTED_PARAMS["resnet34"]: "resnet50 is built from Bottleneck blocks ([3, 4, 6, "
+                                                      "3]); with BasicBlock it is resnet34's 21.8M"},
         }
-    return _cached(("variants", id(reference)), build)[model]
+    return _cached("wrong-model-totals", build)
 
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_parameters(student, reference):
-    """resnet18, resnet34 and resnet50 have exactly 11,689,512, 21,797,672 and 25,557,032 parameters (built on meta)"""
+    """resnet18, resnet34, resnet50 have exactly 11,689,512, 21,797,672 and 25,557,032 parameters (on meta)"""
     for model, expected in EXPECTED_PARAMS.items():
-        info = _student_model(student, model)[1]
-        got = int(info["num_params"])
+        got, layout = _student_model(student, model)[1]
         if got == expected:
             continue
-        diff = got - expected
-        layout = _expected_model_layout(reference, model)
-        conv_out = sum(s[0] for k, s, _ in layout if k.endswith("weight") and len(s) == 4)
-        named = _keys_hint([(k, tuple(shape), d) for k, shape, d in info["state_dict"]], layout)
-        if got in _variant_params(reference, model):
-            hint = _variant_params(reference, model)[got]
-        elif named:
-            hint = named
-        elif 0 < diff <= conv_out and diff % 64 == 0:
-            hint = ("the difference looks like convolution biases: every convolution in ResNet uses bias=False "
-                    "(a BatchNorm with its own shift follows)")
+        diff, expected_layout = got - expected, _expected_model_layout(reference, model)[0]
+        conv_out = sum(s[0] for k, s, _ in expected_layout if k.endswith("weight") and len(s) == 4)
+        if 0 < diff <= conv_out and diff % 64 == 0:
+            hint = ("the difference looks like convolution biases: every convolution in ResNet uses "
+                    "bias=False (a BatchNorm with its own shift follows)")
         elif diff < 0:
             hint = ("fewer parameters than torchvision: a missing projection (1x1 conv + BN where the shape "
                     "changes), a missing stage or block, or a narrower layer")
         else:
-            hint = ("stem conv1 7x7/2 3 → 64 + bn1, four stages of 64, 128, 256, 512 channels (× expansion) with "
-                    "layers[k] blocks, projections only where the shape changes, fc 512 · expansion → num_classes")
-        fail(f"{model}(): parameter count {got:,} ≠ {expected:,} (difference {diff:+,}).", hint)
+            hint = ("stem conv1 7x7/2 3 → 64 + bn1, four stages of 64, 128, 256, 512 channels (× expansion) "
+                    "with layers[k] blocks, projections only where the shape changes, fc 512 · expansion → "
+                    "num_classes")
+        count_failure(f"{model}()", got, expected, _wrong_model_totals(reference)[model].get(got)
+                      or _keys_hint(layout, expected_layout) or hint)
 
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_state_dict(student, reference):
-    """resnet18/34/50 keep torchvision's state_dict keys, order and shapes (122 / 218 / 320 entries, BN buffers included)"""
+    """resnet18/34/50 keep torchvision's state_dict keys, order, shapes (122/218/320 entries, BN buffers)"""
     for model in EXPECTED_PARAMS:
-        info = _student_model(student, model)[1]
-        layout = [(k, tuple(shape), d) for k, shape, d in info["state_dict"]]
-        expected = _expected_model_layout(reference, model)
-        _check_layout(f"{model} state_dict", layout, expected)
-        dtypes = [(k, d) for (k, _, d), (_, _, e) in zip(layout, expected) if d != e]
-        if dtypes:
-            fail(f"{model} state_dict: {dtypes[0][0]} has dtype {dtypes[0][1]}, torchvision's is float32/int64 as "
-                 f"built.", "build the model with the default dtype (float32); BatchNorm's num_batches_tracked is "
-                            "int64")
-
-
-CUSTOM = [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]
+        layout = _student_model(student, model)[1][1]
+        expected, against = _expected_model_layout(reference, model)
+        _check_layout(f"{model} state_dict", layout, expected, against)
+        assert_same_dtypes(f"{model} state_dict", layout, expected, "build the model with the default dtype "
+                           "(float32); BatchNorm's num_batches_tracked is int64", "float32/int64 as built")
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("resnet")
 @pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
 def test_resnet_custom_config(student, reference):
-    """ResNet(block, layers, num_classes) follows its arguments: small custom configurations, built and run on meta"""
-    for block, layers, classes in CUSTOM:
+    """ResNet(block, layers, num_classes) follows its arguments: small configurations, run on meta"""
+    for block, layers, classes in [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]:
         what = f"ResNet({block}, {layers}, num_classes={classes})"
         mine = _run_meta(lambda: call_on("meta", student.ResNet, getattr(student, block), layers,
                                          num_classes=classes),
                          f"{what} built on the meta device",
                          "use the constructor's arguments (block, layers, num_classes) for every layer")
-        expected = _cached(("layout", "ResNet", block, tuple(layers), classes), lambda: _ref_layout(
-            reference, lambda r: r.ResNet(getattr(r, block), layers, num_classes=classes)))
+        expected = _cached(("layout", "ResNet", block, tuple(layers), classes), lambda: reference_layout(
+            lambda: reference.ResNet(getattr(reference, block), layers, num_classes=classes)))
         _check_layout(f"{what} state_dict", state_dict_layout(mine), expected)
         out = _run_meta(lambda: mine(torch.empty(3, 3, 64, 64, device="meta")), f"{what} forward on meta",
                         "create new tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
-        assert_tensor(f"{what} on a meta input of shape (3, 3, 64, 64)", out, shape=(3, classes), device="meta",
+        assert_tensor(f"{what} on a meta input of shape (3, 3, 64, "
+                      f"64)", out, shape=(3, classes), device="meta",
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("resnet")
 def test_resnet_runs_on_meta(student):
-    """BasicBlock, Bottleneck and resnet18() run on any device (meta): no tensors on a fixed device, output (N, 1000)"""
+    """BasicBlock, Bottleneck and resnet18() run on meta (no tensors on a fixed device), output (N, 1000)"""
     hint = ("create new tensors on the input's device (torch.zeros_like(x), device=x.device), never on a "
             "hard-coded 'cpu'/'cuda'")
     for name, args, shape, out_shape in [("BasicBlock", (8, 16, 2), (2, 8, 9, 9), (2, 16, 5, 5)),
                                          ("Bottleneck", (8, 4, 2), (2, 8, 9, 9), (2, 16, 5, 5))]:
-        what = _signature(name, args)
-        block = _run_meta(lambda: call_on("meta", getattr(student, name), *args), f"{what} built on meta", hint)
+        what = signature(name, args)
+        block = _run_meta(lambda: call_on("meta", getattr(student, name), *args), f"{what} built on "
+                                                                                  f"meta", hint)
         out = _run_meta(lambda: block(torch.empty(*shape, device="meta")), f"{what} forward on meta", hint)
         assert_tensor(f"{what} on a meta input of shape {shape}", out, shape=out_shape,
-                      hint="a BasicBlock outputs out_channels channels, a Bottleneck mid_channels · 4 (expansion); "
-                           "with stride 2 and padding 1 a 9x9 map becomes 5x5")
+                      hint="a BasicBlock outputs out_channels channels, a Bottleneck mid_channels · 4 "
+                           "(expansion); with stride 2 and padding 1 a 9x9 map becomes 5x5")
         assert_tensor(f"{what} on a meta input of shape {shape}", out, device="meta", hint=hint)
     model = _student_model(student, "resnet18")[0]
-    out = _run_meta(lambda: model(torch.empty(2, 3, 224, 224, device="meta")), "resnet18() forward on meta", hint)
+    out = _run_meta(lambda: model(torch.empty(2, 3, 224, 224, device="meta")), "resnet18() forward on "
+                                                                               "meta", hint)
     assert_tensor("resnet18() on a meta input of shape (2, 3, 224, 224)", out, shape=(2, 1000), device="meta",
                   hint="the output is (batch, num_classes), num_classes=1000 by default: avgpool to 1x1, "
                        "torch.flatten(x, 1), then fc")
 
 
-# --- whole resnet18(num_classes=10) ---------------------------------------------------------------------------------
-STEP = 37  # each large conv weight: filter o is the window starting STEP values after filter o - 1
-
-
-def _compact_state_dict(layout, seed: int, dtype: torch.dtype) -> dict:
-    """Seeded weights for a whole model whose big tensors are strided windows over small random vectors.
-
-    torch.save keeps a view's storage, so the message holds ~STEP·out_channels + fan_in values per conv instead of
-    out_channels·fan_in; ``load_state_dict`` on the other side expands them. He-scaled convs, BN γ ≈ 1, running
-    variance in 0.5..1.5, so activations stay O(1)-ish through 17 layers.
-    """
-    g = torch.Generator().manual_seed(seed)
-    out = {}
-    for key, shape, dt in layout:
-        shape = tuple(shape)
-        if dt not in ("float32", "float64"):
-            out[key] = torch.zeros(shape, dtype=getattr(torch, dt))
-            continue
-        if len(shape) >= 2:
-            fan_in = math.prod(shape[1:])
-            step = min(STEP, fan_in)
-            base = (torch.rand((shape[0] - 1) * step + fan_in, generator=g, dtype=torch.float64) * 2 - 1)
-            base = (base * math.sqrt(6.0 / fan_in)).to(dtype)
-            inner = [math.prod(shape[i + 1:]) for i in range(1, len(shape))]
-            out[key] = base.as_strided(shape, (step, *inner))
-        else:
-            u = torch.rand(shape, generator=g, dtype=torch.float64) * 2 - 1
-            leaf = key.rsplit(".", 1)[-1]
-            value = {"running_var": 0.5 + u ** 2, "running_mean": 0.1 * u, "weight": 1.0 + 0.1 * u}.get(leaf, 0.1 * u)
-            out[key] = value.to(dtype)
-    return out
-
-
-class _Weights:
-    """What ``load_weights`` needs from a reference: its state_dict (here the compact one)."""
-
-    def __init__(self, state_dict):
-        self._sd = state_dict
-
-    def state_dict(self):
-        return self._sd
-
-
 def _resnet18_case(reference, device: str):
-    """(compact weights in the dtype the student runs in, input, reference output in float64, reference); once."""
+    """(strided weights in the student's dtype, input, float64 reference output, reference); once."""
     def build():
         dtype = torch.float32 if device == "cpu" else torch.float64
-        torch.manual_seed(0)
-        ref = reference.resnet18(num_classes=10)
-        sd = _compact_state_dict(state_dict_layout(ref), seed=1, dtype=dtype)
+        ref = build_seeded(lambda: reference.resnet18(num_classes=10), 0)
+        sd = strided_weights(state_dict_layout(ref), seed=1, dtype=dtype)
         ref = ref.double().to(device).eval()
         ref.load_state_dict(sd)
-        x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(2)).to(dtype).to(device)
+        x = randn(1, 3, 32, 32, seed=2).to(dtype).to(device)
         with torch.no_grad():
             out = ref(x.double())
         return sd, x, out, ref
@@ -780,42 +610,34 @@ def _resnet_variants(x):
 
         def head(h, pool=F.adaptive_avg_pool2d):
             return r.fc(torch.flatten(pool(r.layer4(r.layer3(r.layer2(r.layer1(h)))), 1), 1))
-        return [(head(stem(x, pool=False)), "the max-pool after the stem is missing: conv1 → bn1 → ReLU → maxpool "
-                                            "(3x3, stride 2, padding 1) → layer1"),
-                (head(stem(x, relu=False)), "the ReLU after the stem's bn1 is missing: conv1 → bn1 → ReLU → maxpool"),
+        return [(head(stem(x, pool=False)), "the max-pool after the stem is missing: conv1 → bn1 → ReLU → "
+                                            "maxpool (3x3, stride 2, padding 1) → layer1"),
+                (head(stem(x, relu=False)), "the ReLU after the stem's bn1 is missing: conv1 → bn1 → ReLU → "
+                                            "maxpool"),
                 (head(stem(x), pool=F.adaptive_max_pool2d),
-                 "that is max pooling at the end: ResNet uses global average pooling (nn.AdaptiveAvgPool2d((1, 1)))")]
+                 "that is max pooling at the end: ResNet uses global average pooling "
+                 "(nn.AdaptiveAvgPool2d((1, 1)))")]
     return variants
 
 
 def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
-    """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the compact weights: (module, how).
-
-    ``on_meta``: build on meta and materialise with to_empty (no initialisation of 11.7M weights), else build on
-    the device itself.
-    """
+    """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the strided weights: (module,
+    how). ``on_meta``: build on meta and materialise with to_empty (no initialisation of 11.7M weights), else
+    build on the device itself."""
+    mine = call_on("meta" if on_meta else device, student.resnet18, num_classes=10)
     if on_meta:
-        mine = call_on("meta", student.resnet18, num_classes=10)
         mine.to(dtype)
         mine.to_empty(device=device)
     else:
-        mine = call_on(device, student.resnet18, num_classes=10)
         mine.to(device, dtype)
-    try:
-        return mine, load_weights(mine, _Weights(sd))
-    except (CheckFailed, StudentRaised) as err:
-        if isinstance(err, StudentRaised) and err.type_name == "NotImplementedError":
-            raise
-        expected_layout = [(k, tuple(v.shape), str(v.dtype).removeprefix("torch.")) for k, v in sd.items()]
-        _check_layout("resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict",
-                      state_dict_layout(mine), expected_layout)
-        raise
+    return mine, with_reference_weights(mine, sd, lambda m, e: _check_layout(
+        "resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict", m, e))
 
 
 @pytest.mark.points(4)
 @pytest.mark.exercise("resnet")
 def test_resnet18_matches_reference(student, reference, device):
-    """A whole resnet18(num_classes=10) with the reference's weights gives the reference's output on a 32x32 image"""
+    """A whole resnet18(num_classes=10) with the reference's weights gives its output on a 32x32 image"""
     sd, x, expected64, ref = _resnet18_case(reference, device)
     dtype = x.dtype
     try:
@@ -823,24 +645,26 @@ def test_resnet18_matches_reference(student, reference, device):
         mine.eval()
         got = mine(x)
     except StudentRaised as err:
-        if err.type_name == "NotImplementedError":
+        if passes_through(err):
             raise
-        # a model that cannot be built on meta and materialised (the meta test says why): build it on the device
+        # a model that cannot be built on meta and materialised (the meta test says why): build it on device
         mine, how = _load_resnet18(student, device, dtype, sd, on_meta=False)
         got = None
-    what = (f"resnet18(num_classes=10) on one 1x3x32x32 image, eval mode, {str(dtype).removeprefix('torch.')} on "
-            f"{device} (reference weights loaded {how})")
+    what = (f"resnet18(num_classes=10) on one 1x3x32x32 image, eval mode, "
+            f"{str(dtype).removeprefix('torch.')} on {device} (reference weights loaded {how})")
     if got is None:
         mine.eval()
         got = _run(lambda: mine(x), what)
     # float32 on CPU against a float64 reference: tolerance relative to the logits' size
     scale = max(expected64.abs().max().item(), 1.0)
-    atol, rtol = (2e-5 * scale, 1e-5) if dtype == torch.float32 else (ATOL * scale, RTOL)
+    tol = ({"atol": 2e-5 * scale, "rtol": 1e-5} if dtype == torch.float32 else
+           {"atol": FLOAT64["atol"] * scale, "rtol": FLOAT64["rtol"]})
     expected = expected64.to(dtype)
     if isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(expected.shape):
         assert_tensor(what, got, shape=expected.shape,
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
-    diag = _diagnose(got, expected, ref, "eval", _resnet_variants(x.double()), atol=atol, rtol=rtol)
-    assert_same_output(got, expected, what, atol=atol, rtol=rtol,
-                       hint=diag or "conv1 → bn1 → ReLU → maxpool → layer1 → layer2 → layer3 → layer4 → avgpool → "
-                                    "flatten → fc; if the BasicBlock tests fail, fix BasicBlock first")
+    diag = diagnose(got, expected, ref, "eval", _resnet_variants(x.double()), **tol)
+    assert_same_output(got, expected, what, hint=diag or "conv1 → bn1 → ReLU → maxpool → layer1 → layer2 → "
+                                                         "layer3 → "
+                       "layer4 → avgpool → flatten → fc; if the BasicBlock tests fail, fix BasicBlock "
+                       "first", **tol)

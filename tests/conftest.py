@@ -2,15 +2,51 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
+import re
 from pathlib import Path
 
 import nbformat
 import pytest
 
-from grader.course import project_root
+from grader.course import assignment, project_root
 from grader.unit import Settings, grade_unit
 
 ROOT = project_root()
+
+# tests/tools/snapshot.py sets this: every graded result of this session is appended to that JSONL file, so the
+# (test, points, outcome, message) of every graded submission can be compared before and after a change.
+SNAPSHOT = os.environ.get("GRADER_SNAPSHOT")
+
+
+def current_test() -> str:
+    """The project test running now (read before grading: the nested hidden-test session clears it)."""
+    return os.environ.get("PYTEST_CURRENT_TEST", "?").rsplit(" (", 1)[0]
+
+
+def record(result: dict, source: str, node: str | None = None) -> dict:
+    """Append one graded result to the snapshot file, when one is asked for; returns the result unchanged."""
+    if SNAPSHOT:
+        node = node or current_test()
+        tests = [{k: t.get(k) for k in ("name", "points", "max_points", "outcome", "message")}
+                 for t in result.get("tests", [])]
+        entry = {"source": source, "node": node, "student_id": result.get("student_id"),
+                 "assignment": result.get("assignment"), "score": result.get("score"), "tests": tests}
+        with open(SNAPSHOT, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    return result
+
+
+if SNAPSHOT:
+    from grader.run import GradeRun
+
+    _run = GradeRun.run
+
+    def _recorded_run(self) -> list[dict]:
+        return [record(result, "GradeRun") for result in _run(self)]
+
+    GradeRun.run = _recorded_run
 
 
 def solution_notebook(assignment_id: str) -> nbformat.NotebookNode:
@@ -50,25 +86,26 @@ def submit(tmp_path):
     """``submit("vgg", {"conv_params": "def conv_params(...): ..."})`` → the graded result dict."""
     def _submit(assignment_id: str, replace: dict[str, str] | None = None, **kwargs) -> dict:
         path = write_submission(tmp_path, assignment_id, replace, **kwargs)
-        return grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20))
+        node = current_test()
+        return record(grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20)),
+                      "grade_unit", node)
     return _submit
 
 
 @pytest.fixture(scope="session")
 def solution_results() -> dict[str, dict]:
     """Each reference solution, submitted as a notebook and graded once per test session."""
-    cache: dict[str, dict] = {}
-
     class Lazy(dict):
         def __missing__(self, assignment_id):
             import tempfile
 
             folder = Path(tempfile.mkdtemp(prefix="solution-"))
             path = write_submission(folder, assignment_id)
-            self[assignment_id] = grade_unit(path, assignment_id, "reference")
+            node = current_test()
+            self[assignment_id] = record(grade_unit(path, assignment_id, "reference"), "grade_unit", node)
             return self[assignment_id]
 
-    return Lazy(cache)
+    return Lazy()
 
 
 # Assertions shared by the tests/test_grading_*.py files.
@@ -82,14 +119,23 @@ def assert_full_marks(result: dict) -> None:
     assert all(c["status"] == "ok" for c in result["cells"]), result["cells"]
 
 
+NOT_IMPLEMENTED = re.compile(r"^Not implemented yet: cell (\w+)\b")
+
+
 def grade_released_stub(submit, assignment_id: str) -> dict:
-    """Submit the release untouched (generated first on a checkout without one) and assert that it earns nothing."""
+    """Submit the release untouched (generated first on a checkout without one) and assert that it earns nothing,
+    and that every hidden test says so in one wording, "Not implemented yet: cell <grade_id> ...", naming one of
+    the assignment's exercise cells (not "your code raised ...", nor an explanation of a device error)."""
     if not (ROOT / "assignments" / assignment_id / f"{assignment_id}.ipynb").exists():
         from grader.release import generate
         generate(ROOT, [assignment_id])
     result = submit(assignment_id, base=released_notebook(assignment_id))
     assert result["max_score"] >= 20
     assert result["score"] == 0, [(t["name"], t["points"]) for t in result["tests"] if t["points"]]
+    cells = assignment(assignment_id).solution_ids()
+    for test in result["tests"]:
+        named = NOT_IMPLEMENTED.match(test["message"])
+        assert named and named.group(1) in cells, (test["name"], test["message"][:300])
     return result
 
 

@@ -1,0 +1,86 @@
+"""The hidden-test toolkit's own rules (grader/checks): one call policy, tables of causes, seeded builders."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from grader.checks import (CheckFailed, call, cause_of_all, diagnose, explained, load_weights, on_meta,
+                           reference_case, seeded, tolerance)
+from grader.sandbox.client import SandboxError, SandboxTimeout, StudentRaised
+
+
+def raising(err: BaseException):
+    def fn(*args, **kwargs):
+        raise err
+    return fn
+
+
+def test_the_released_stub_and_timeouts_pass_through_to_the_plugin():
+    stub = StudentRaised("NotImplementedError", ["NotImplementedError", "RuntimeError"], "", "cell relu, line 4")
+    fake_timeout = StudentRaised("TimeoutError", ["TimeoutError"], "10 s", "")
+    for err in (stub, fake_timeout, SandboxTimeout("the sandbox was stopped"), SandboxError("crashed")):
+        with pytest.raises(type(err)) as caught:
+            call("relu(x)", raising(err), hint="never shown")
+        assert caught.value is err   # unchanged: the plugin words each of them once, for every test
+
+
+def test_any_other_error_of_the_students_code_says_what_was_checked_and_why():
+    err = StudentRaised("RuntimeError", ["RuntimeError"], "mat1 and mat2 shapes cannot be multiplied", "cell vgg")
+    with pytest.raises(CheckFailed, match=r"^vgg16\(\)\(x\): your code raised RuntimeError: mat1.*\ncell vgg\n"
+                                          r"Likely cause: the pool is missing$"):
+        with explained("vgg16()(x)", explain=lambda e: "the pool is missing" if "mat1" in e.message else ""):
+            raising(err)()
+    torch_meta = StudentRaised("NotImplementedError", ["NotImplementedError"], "Could not run on the 'Meta' backend")
+    with pytest.raises(CheckFailed, match="your code raised NotImplementedError: Could not run"):
+        call("relu(meta x)", raising(torch_meta))   # torch's own NotImplementedError is not the stub
+
+
+def test_on_meta_tells_a_device_error_from_any_other():
+    device = StudentRaised("RuntimeError", ["RuntimeError"], "Expected all tensors to be on the same device")
+    other = StudentRaised("ValueError", ["ValueError"], "bad channels")
+    with pytest.raises(CheckFailed, match="Likely cause: create tensors on x.device$"):
+        on_meta("Block() on meta", raising(device), "create tensors on x.device")
+    with pytest.raises(CheckFailed, match="this error is not about devices.*for this function\\)$"):
+        on_meta("f() on meta", raising(other), "create tensors on x.device", "function")
+
+
+def test_the_cause_named_is_the_one_formula_that_explains_every_wrong_answer():
+    formulas = [(lambda ks: sum(ks), "counts k, not k - 1"), (lambda ks: 1 + sum(k - 1 for k in ks) + 1, "+1")]
+    assert cause_of_all([(([3, 3],), 6), (([5],), 5)], formulas) == "counts k, not k - 1"
+    assert cause_of_all([(([3, 3],), 6), (([5],), 4)], formulas) == ""
+
+
+def test_seeded_builders_leave_the_global_generator_alone():
+    torch.manual_seed(123)
+    expected = torch.rand(3)
+    torch.manual_seed(123)
+    with seeded(7):
+        first = torch.nn.Linear(4, 2).weight.detach().clone()
+    assert torch.equal(torch.rand(3), expected)
+    torch.manual_seed(123)
+    _, _, outs = reference_case(lambda: torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.BatchNorm2d(3)),
+                                (2, 2, 5, 5), "cpu", seed=7)
+    assert set(outs) == {"eval", "train"} and torch.equal(torch.rand(3), expected)
+    with seeded(7):
+        again = torch.nn.Linear(4, 2).weight.detach()
+    assert torch.equal(first, again)
+
+
+def test_a_wrong_output_is_explained_by_the_variant_it_equals():
+    ref, x, outs = reference_case(lambda: torch.nn.Sequential(torch.nn.Conv2d(2, 3, 3), torch.nn.ReLU()),
+                                  (2, 2, 5, 5), "cpu", train=False)
+    no_relu = ref[0](x)
+    variants = lambda r: [(r[0](x) * 2, "doubled"), (r[0](x), "the ReLU is missing")]  # noqa: E731
+    assert diagnose(no_relu, outs["eval"], ref, "eval", variants) == "the ReLU is missing"
+    assert diagnose(outs["eval"], outs["eval"], ref, "eval", variants) == ""
+
+
+def test_weights_load_by_name_else_by_shape_and_tolerances_come_from_one_table():
+    ref = torch.nn.Sequential(torch.nn.Linear(3, 2))
+    same_names, other_names = torch.nn.Sequential(torch.nn.Linear(3, 2)), torch.nn.Module()
+    other_names.fc = torch.nn.Linear(3, 2)
+    assert load_weights(same_names, ref) == "by name" and load_weights(other_names, ref.state_dict()) == "by shape"
+    assert torch.equal(other_names.fc.weight, ref[0].weight)
+    with pytest.raises(CheckFailed, match="do not line up with the reference's"):
+        load_weights(torch.nn.Linear(3, 3), ref)
+    assert tolerance("cpu") == {"atol": 1e-5, "rtol": 1e-4} and tolerance("cuda", torch.float64)["atol"] == 1e-7
