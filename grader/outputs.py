@@ -105,4 +105,4 @@ def print_summary(results: list[UnitResult], problems: list[str], console: Conso
     if any(r.status != "graded" for r in results):
         console.print("! not fully graded: see the feedback page")
     for problem in problems:
-        console.print(f"[yellow]problem:[/yellow] {problem}")
+        console.print(f"[yellow]problem:[/yellow] {problem}", soft_wrap=True)  # one line each: greppable logs

@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 import json
 import os
 import shutil
+import sqlite3
 import tempfile
 import traceback
 from pathlib import Path
@@ -12,9 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from conftest import by_name, solution_notebook, write_submission
+from rich.console import Console
 
 from grader.course import assignment_ids
-from grader.run import discover
+from grader.run import GradeRun, discover
 from grader.settings import DEFAULTS, Settings
 from grader.unit import grade_unit
 
@@ -237,3 +241,32 @@ def test_an_unreadable_student_folder_keeps_its_rows():
     assert units[("eve", "vgg")][0] is None and "cannot read this folder" in units[("eve", "vgg")][1][0]
     assert units[("eve", TASK)][0] is not None
     assert any("dan: the grader cannot read" in p for p in seen["problems"])
+
+
+def test_skipped_students_have_rows_in_the_csv_the_gradebook_and_the_summary(tmp_path, capsys):
+    """The whole run: a linked and an empty student folder keep their rows; a stray file is reported, not graded."""
+    root = tmp_path / "submitted"
+    root.mkdir()
+    os.symlink(write_submission(tmp_path / "elsewhere", TASK, student="bob").parents[1], root / "bob")
+    (root / "cho").mkdir()
+    (root / "grading-notes.txt").write_text("a TA's notes, not a student")
+    out = tmp_path / "grades"
+    run_output = io.StringIO()
+    results = GradeRun(root, out, workers=1, only=(TASK,), console=Console(file=run_output)).run()
+    printed = run_output.getvalue() + capsys.readouterr().out
+
+    assert sorted((r.student_id, r.score, r.needs_review) for r in results) == [("bob", 0, True), ("cho", 0, True)]
+    with open(out / "grades.csv", encoding="utf-8") as handle:
+        rows = sorted((r["student_id"], r["assignment"], r["score"]) for r in csv.DictReader(handle))
+    assert rows == [("bob", TASK, "0"), ("cho", TASK, "0")]
+    with sqlite3.connect(out / "gradebook.db") as db:
+        book = dict(db.execute("SELECT student_id, status FROM results WHERE needs_review = 1").fetchall())
+    assert "symbolic link" in book["bob"] and "no notebook of this course" in book["cho"]
+    saved = json.loads((out / "results" / "cho" / f"{TASK}.json").read_text("utf-8"))
+    assert saved["needs_review"] and "no notebook of this course" in saved["review_reasons"][0]
+    assert saved["max_score"] > 0 and all(t["outcome"] == "error" for t in saved["tests"])
+    summary = (out / "summary.html").read_text("utf-8")
+    assert "bob" in summary and "cho" in summary and "grading-notes.txt" in summary
+    assert "grading-notes.txt: a file at the top of the submissions folder is not a student" in printed
+    assert "bob/densenet: 0/" in printed and "needs review" in printed
+    assert "grading-notes.txt" not in {r.student_id for r in results}
