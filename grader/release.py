@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 
-from grader.course import Assignment, course, project_root
+from grader.course import RELEASE_DIRECTORY, Assignment, course, project_root
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n?(.*?)### END SOLUTION", re.S)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS", re.S)
@@ -63,7 +63,7 @@ def source_fingerprint(path: Path) -> str:
 
 
 def write_manifest(root: Path, assignment_ids: Iterable[str] | None = None) -> None:
-    path = root / "assignments" / MANIFEST
+    path = root / RELEASE_DIRECTORY / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -75,7 +75,7 @@ def write_manifest(root: Path, assignment_ids: Iterable[str] | None = None) -> N
 def stale_sources(root: Path, assignment_ids: Iterable[str] | None = None) -> list[str]:
     """Source notebooks edited since the last `make release` (even inside a solution region)."""
     try:
-        manifest = json.loads((root / "assignments" / MANIFEST).read_text())
+        manifest = json.loads((root / RELEASE_DIRECTORY / MANIFEST).read_text())
     except (OSError, ValueError):
         return [f"assignments/{MANIFEST} is missing or unreadable: run `make release` and commit assignments/"]
     stale = []

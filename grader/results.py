@@ -57,8 +57,8 @@ class TestOutcome(_ReadByKey):
     outcome: Outcome = "error"
     message: str = ""
     title: str = ""
-    exercise: str | None = None
-    """The grade_id of the one exercise this test grades (the hidden test's marker), where it has one."""
+    exercise: str = ""
+    """The grade_id of the one exercise this test grades (the hidden test's marker); "" where it has none."""
     confirmed_by: tuple[str, ...] = ()
     """Behavioural tests that must pass before this structural test is credited."""
 
