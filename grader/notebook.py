@@ -164,7 +164,8 @@ def _notebook_cells(path: Path, text: str) -> list[Cell]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise SubmissionError(f"{path.name} is not valid notebook JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise SubmissionError(f"{path.name} is not valid notebook JSON "
+                              f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise SubmissionError(f"{path.name} is JSON but not a Jupyter notebook (no 'cells')")
     major = data.get("nbformat")
@@ -172,7 +173,8 @@ def _notebook_cells(path: Path, text: str) -> list[Cell]:
         try:
             data = nbformat.convert(nbformat.from_dict(data), 4)
         except Exception as err:  # nbformat raises several types for old or odd files
-            raise SubmissionError(f"{path.name} uses notebook format {major!r}, which could not be converted to 4: {err}") from None
+            raise SubmissionError(f"{path.name} uses notebook format {major!r}, "
+                                  f"which could not be converted to 4: {err}") from None
     cells = []
     for index, cell in enumerate(data.get("cells", [])):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -68,7 +68,8 @@ def toy_notebook(body: str = "    ### BEGIN SOLUTION\n    return 2 * x\n    ### 
     return nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_markdown_cell("# Doubling\nWrite `double(x)`.", metadata=_meta("md_intro")),
         nbformat.v4.new_code_cell("import torch", metadata=_meta("setup")),
-        nbformat.v4.new_code_cell(f'def double(x):\n    """Twice x."""\n{body}\n', metadata=_meta("double", solution=True)),
+        nbformat.v4.new_code_cell(f'def double(x):\n    """Twice x."""\n{body}\n',
+                                  metadata=_meta("double", solution=True)),
         nbformat.v4.new_code_cell("assert double(3) == 6", metadata=_meta("check_double", grade=True, points=1)),
     ], metadata={"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
 
