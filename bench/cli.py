@@ -35,7 +35,6 @@ from bench import report as rep
 from bench.procmem import run_measured
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("alexnet", "vgg", "inception", "resnet", "densenet")
 DEFAULT_JSON = REPO / "bench" / "out" / "latest.json"
 
 
@@ -43,11 +42,18 @@ class BenchError(Exception):
     pass
 
 
+def known(repo: Path = REPO) -> tuple[str, ...]:
+    """The course's assignments (its course file, course.toml)."""
+    from grader.course import assignment_ids
+
+    return assignment_ids(repo)
+
+
 def available(repo: Path = REPO) -> list[str]:
-    """Assignments with both a source notebook and hidden tests in this checkout."""
-    return [a for a in ASSIGNMENTS
-            if (repo / "solutions" / a / f"{a}.ipynb").is_file()
-            and (repo / "autograde_tests" / f"test_{a}.py").is_file()]
+    """Assignments of the course with both a source notebook and hidden tests in this checkout."""
+    from grader.course import course
+
+    return [task.id for task in course(repo).assignments if task.source_notebook.is_file() and task.tests.is_file()]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -128,9 +134,9 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     present = available()
     if args.assignments:
         wanted = [a.strip() for a in args.assignments.split(",") if a.strip()]
-        unknown = [a for a in wanted if a not in ASSIGNMENTS]
+        unknown = [a for a in wanted if a not in known()]
         if unknown:
-            raise BenchError(f"unknown assignment(s) {', '.join(unknown)} (known: {', '.join(ASSIGNMENTS)})")
+            raise BenchError(f"unknown assignment(s) {', '.join(unknown)} (known: {', '.join(known())})")
         missing = [a for a in wanted if a not in present]
         if missing:
             raise BenchError(f"no solution notebook or hidden tests for {', '.join(missing)} in {REPO} "
@@ -138,8 +144,8 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     else:
         wanted = present
         if not wanted:
-            raise BenchError(f"no assignment in {REPO} has both solutions/<id>/<id>.ipynb and "
-                             "autograde_tests/test_<id>.py")
+            raise BenchError(f"no assignment of {REPO / 'course.toml'} has both its source notebook and its "
+                             "hidden tests in this checkout")
     if args.n < 1:
         raise BenchError("--n must be at least 1")
 

@@ -1,8 +1,9 @@
 """A throwaway nbgrader course for the benchmark: sources, nbgrader's release, N submissions per assignment.
 
 Nothing is written into the repository: the course lives in a temporary folder
-with a copy of ``solutions/`` and of ``nbgrader_config.py`` (its root, database
-and submitted folder pointed into the temporary folder).
+with a copy of ``course.toml``, of the assignments' source notebooks and of
+``nbgrader_config.py`` (its root, database and submitted folder pointed into the
+temporary folder).
 """
 from __future__ import annotations
 
@@ -52,12 +53,15 @@ def write_config(repo: Path, root: Path) -> Path:
 
 def make_course(repo: Path, root: Path, assignment_ids: list[str]) -> None:
     """Copy the sources and run nbgrader's generate_assignment (the kit's own `make release` code)."""
+    from grader.course import COURSE_FILE, course
     from grader.release import generate
 
     root.mkdir(parents=True, exist_ok=True)
     (root / ".nbgrader").mkdir(exist_ok=True)
+    shutil.copy(repo / COURSE_FILE, root / COURSE_FILE)
     for task in assignment_ids:
-        shutil.copytree(repo / "solutions" / task, root / "solutions" / task)
+        source = course(repo)[task].source_notebook.parent
+        shutil.copytree(source, root / source.relative_to(repo))
     write_config(repo, root)
     generate(root, assignment_ids)
 
@@ -78,10 +82,13 @@ def all_mistakes(solution: nbformat.NotebookNode, release: nbformat.NotebookNode
 
 def make_submissions(root: Path, assignment_ids: list[str], n: int, seed: int = 0) -> list[Submission]:
     """ROOT/submitted/<student>/<id>/<id>.ipynb for n students per assignment, in nbgrader's layout."""
+    from grader.course import course
+
     out: list[Submission] = []
     for task in assignment_ids:
-        solution = nbformat.read(root / "solutions" / task / f"{task}.ipynb", as_version=4)
-        release = nbformat.read(root / "assignments" / task / f"{task}.ipynb", as_version=4)
+        files = course(root)[task]
+        solution = nbformat.read(files.source_notebook, as_version=4)
+        release = nbformat.read(files.release_notebook, as_version=4)
         mistakes = all_mistakes(solution, release)
         random.Random(f"{seed}:{task}").shuffle(mistakes)
         used = 0
@@ -104,7 +111,7 @@ def make_submissions(root: Path, assignment_ids: list[str], n: int, seed: int = 
                     cell.outputs, cell.execution_count = [], None
             folder = root / "submitted" / student / task
             folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{task}.ipynb"
+            path = folder / files.notebook_name
             nbformat.write(nb, path)
             (folder / "timestamp.txt").write_text(TIMESTAMP, encoding="utf-8")
             out.append(Submission(student, task, kind, detail, str(path.relative_to(root))))

@@ -39,16 +39,14 @@ def warm_worker() -> None:
 _seen: set[str] = set()
 
 
-def timed_grade(unit, settings) -> dict:
+def timed_grade(unit, settings):
     """The engine's own unit function, plus which worker ran it and whether it was that worker's first unit of
     its assignment (which pays pytest's collection and loading the reference solution)."""
     from grader import run
 
     cold = unit.assignment not in _seen
     _seen.add(unit.assignment)
-    result = run._grade(unit, settings)
-    result["_bench"] = {"worker": os.getpid(), "cold": cold}
-    return result
+    return run._grade(unit, settings), {"worker": os.getpid(), "cold": cold}
 
 
 def main() -> int:
@@ -76,11 +74,11 @@ def main() -> int:
 
     class TimedRun(GradeRun):
         def _record(self, book, unit, result, hashes) -> None:
-            extra = result.pop("_bench", {})
-            units.append({**extra, "student_id": result["student_id"], "assignment": result["assignment"],
-                          "seconds": result.get("seconds"), "score": result["score"],
-                          "max_score": result["max_score"], "status": result["status"],
-                          "failed": [t["name"] for t in result["tests"] if t["outcome"] != "passed"],
+            result, extra = result if isinstance(result, tuple) else (result, {})  # (UnitResult, bench marks)
+            units.append({**extra, "student_id": result.student_id, "assignment": result.assignment,
+                          "seconds": result.seconds or None, "score": result.score,  # None: not run
+                          "max_score": result.max_score, "status": result.status,
+                          "failed": [t.name for t in result.tests if t.outcome != "passed"],
                           "finished_at": round(time.monotonic() - started, 3)})
             super()._record(book, unit, result, hashes)
 

@@ -12,13 +12,15 @@ from pathlib import Path
 
 import nbformat
 
+from grader.course import assignment, assignment_ids
+
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "examples" / "submissions"
 
 
 def load(kind: str, task: str) -> nbformat.NotebookNode:
-    folder = "solutions" if kind == "solution" else "assignments"
-    return nbformat.read(ROOT / folder / task / f"{task}.ipynb", as_version=4)
+    files = assignment(task, ROOT)
+    return nbformat.read(files.source_notebook if kind == "solution" else files.release_notebook, as_version=4)
 
 
 def cell(nb: nbformat.NotebookNode, grade_id: str):
@@ -60,7 +62,7 @@ MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 
 def main() -> None:
     shutil.rmtree(OUT, ignore_errors=True)
-    tasks = ["alexnet", "vgg", "inception", "resnet", "densenet"]
+    tasks = assignment_ids(ROOT)  # the course's assignments, from course.toml
 
     # alice: every exercise right — full marks everywhere
     for task in tasks:

@@ -11,6 +11,8 @@ import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
 
+from grader.results import UnitResult
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS results (
     student_id TEXT NOT NULL,
@@ -54,23 +56,23 @@ class Gradebook:
             return False
         return not json.loads(row[2]).get("grader_failure", False)
 
-    def save(self, result: dict, submission_hash: str, tests_hash: str) -> None:
+    def save(self, result: UnitResult, submission_hash: str, tests_hash: str) -> None:
         now = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self.db:  # one transaction: the unit is either fully recorded or not at all
             self.db.execute(
                 "INSERT OR REPLACE INTO results VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (result["student_id"], result["assignment"], submission_hash, tests_hash, result["score"],
-                 result["max_score"], result["status"], int(result["needs_review"]), result.get("timestamp"), now,
-                 json.dumps(result, ensure_ascii=False)))
+                (result.student_id, result.assignment, submission_hash, tests_hash, result.score,
+                 result.max_score, result.status, int(result.needs_review), result.timestamp, now,
+                 json.dumps(result.to_dict(), ensure_ascii=False)))
             self.db.execute("DELETE FROM test_results WHERE student_id=? AND assignment=?",
-                            (result["student_id"], result["assignment"]))
+                            (result.student_id, result.assignment))
             self.db.executemany("INSERT OR REPLACE INTO test_results VALUES (?,?,?,?,?,?,?)", [
-                (result["student_id"], result["assignment"], t["name"], t["points"], t["max_points"], t["outcome"],
-                 t["message"]) for t in result["tests"]])
+                (result.student_id, result.assignment, t.name, t.points, t.max_points, t.outcome, t.message)
+                for t in result.tests])
 
-    def results(self) -> list[dict]:
+    def results(self) -> list[UnitResult]:
         rows = self.db.execute("SELECT result_json FROM results ORDER BY student_id, assignment").fetchall()
-        return [json.loads(r[0]) for r in rows]
+        return [UnitResult.from_dict(json.loads(r[0])) for r in rows]
 
     def close(self) -> None:
         self.db.close()

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import nbformat
 
-MAX_SUBMISSION_BYTES = 20 * 1024 * 1024
-"""A notebook larger than this is refused unread (outputs are ignored anyway)."""
+from grader.settings import DEFAULTS
+
 
 
 class SubmissionError(Exception):
@@ -120,29 +120,52 @@ def _source_text(value) -> str:
     return "".join(value) if isinstance(value, list) else str(value or "")
 
 
-def read_cells(path: Path) -> list[Cell]:
-    """Parse a submission into cells, raising SubmissionError with a readable reason."""
+def read_cells(path: Path, max_file_bytes: int = DEFAULTS.max_file_bytes,
+               max_source_bytes: int = DEFAULTS.max_source_bytes) -> list[Cell]:
+    """Parse a submission into cells, raising SubmissionError with a readable reason.
+
+    Outputs (embedded images, long prints) are never run, so they do not count
+    against the source limit: only a file too large to read safely is refused
+    for its size alone.
+    """
     path = Path(path)
     if path.is_symlink():
         raise SubmissionError(f"{path.name} is a symbolic link; submit the notebook file itself")
     if not path.is_file():
         raise SubmissionError(f"{path} is missing or not a regular file")
     size = path.stat().st_size
-    if size > MAX_SUBMISSION_BYTES:
+    if size > max_file_bytes:
         raise SubmissionError(
-            f"{path.name} is {size / 2**20:.1f} MiB, over the {MAX_SUBMISSION_BYTES // 2**20} MiB limit "
-            "(clear the outputs: Kernel → Restart & Clear Output, then save)")
-    raw = path.read_bytes()
+            f"{path.name} is {size / 2**20:.1f} MiB, over the {max_file_bytes / 2**20:g} MiB a file may have to be "
+            "read safely (outputs included; clear them: Kernel → Restart & Clear Output, then save)")
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise SubmissionError(f"{path.name} cannot be read: {err.strerror}") from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise SubmissionError(f"{path.name} is not UTF-8 text (byte {err.start}); save it again from Jupyter") from None
+    del raw
     if path.suffix == ".py":
-        return [Cell(0, None, "solution", text)]
+        cells = [Cell(0, None, "solution", text)]
+    else:
+        cells = _notebook_cells(path, text)
+    source_bytes = sum(len(c.source.encode("utf-8")) for c in cells if c.kind != "test")
+    if source_bytes > max_source_bytes:
+        raise SubmissionError(
+            f"{path.name} holds {source_bytes / 2**20:.1f} MiB of code, over the {max_source_bytes / 2**20:g} MiB "
+            "the grader runs (outputs do not count; is a large literal or pasted data in a code cell?)")
+    return cells
+
+
+def _notebook_cells(path: Path, text: str) -> list[Cell]:
+    """The code cells of a notebook's JSON text; outputs are dropped as soon as the JSON is parsed."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise SubmissionError(f"{path.name} is not valid notebook JSON (line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise SubmissionError(f"{path.name} is not valid notebook JSON "
+                              f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
         raise SubmissionError(f"{path.name} is JSON but not a Jupyter notebook (no 'cells')")
     major = data.get("nbformat")
@@ -150,7 +173,8 @@ def read_cells(path: Path) -> list[Cell]:
         try:
             data = nbformat.convert(nbformat.from_dict(data), 4)
         except Exception as err:  # nbformat raises several types for old or odd files
-            raise SubmissionError(f"{path.name} uses notebook format {major!r}, which could not be converted to 4: {err}") from None
+            raise SubmissionError(f"{path.name} uses notebook format {major!r}, "
+                                  f"which could not be converted to 4: {err}") from None
     cells = []
     for index, cell in enumerate(data.get("cells", [])):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":

@@ -1,4 +1,8 @@
-"""Everything written to ``grades/``: per-unit JSON, feedback pages, nbgrader's CSV, the class summary."""
+"""Everything written to ``grades/``: per-unit JSON, feedback pages, nbgrader's CSV, the class summary.
+
+Each writer reads typed results (``grader.results``); the results JSON is
+``UnitResult.public()``, in the format of docs/results-format.md.
+"""
 from __future__ import annotations
 
 import csv
@@ -10,10 +14,12 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from rich.console import Console
 from rich.table import Table
 
+from grader.course import assignment_ids
+from grader.results import UnitResult
+
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                "raw_score", "late_submission_penalty", "score", "max_score"]
-RESULT_KEYS = ["student_id", "assignment", "score", "max_score", "status", "needs_review", "review_reasons",
-               "cells", "tests"]
+RESULT_KEYS = list(UnitResult.PUBLIC_KEYS)
 
 _templates = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]))
 
@@ -29,33 +35,31 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def write_unit(out: Path, result: dict) -> None:
-    """The per-unit JSON (DESIGN.md's format) and the student's feedback page."""
-    student, task = result["student_id"], result["assignment"]
-    public = {key: result[key] for key in RESULT_KEYS}
-    public["tests"] = [{k: t[k] for k in ("name", "points", "max_points", "outcome", "message")} for t in result["tests"]]
-    _write_atomic(out / "results" / student / f"{task}.json", json.dumps(public, ensure_ascii=False, indent=1))
+def write_unit(out: Path, result: UnitResult) -> None:
+    """The per-unit JSON (docs/results-format.md) and the student's feedback page."""
+    _write_atomic(out / "results" / result.student_id / f"{result.assignment}.json",
+                  json.dumps(result.public(), ensure_ascii=False, indent=1))
     page = _templates.get_template("feedback.html").render(r=result, fmt=fmt)
-    _write_atomic(out / "feedback" / student / f"{task}.html", page)
+    _write_atomic(out / "feedback" / result.student_id / f"{result.assignment}.html", page)
 
 
-def write_csv(out: Path, results: list[dict]) -> None:
+def write_csv(out: Path, results: list[UnitResult]) -> None:
     """grades.csv for a plain folder of submissions (no nbgrader course): nbgrader export's columns and number
     format, one row per graded submission; no roster, so no names and no zero rows; no due date, so no penalty.
 
     A course's submitted folder gets nbgrader's own export instead (grader/nbgrader_course/gradebook.py).
     """
-    rows = sorted(results, key=lambda r: (_assignment_order(r["assignment"]), r["student_id"]))
+    rows = sorted(results, key=lambda r: (_assignment_order(r.assignment), r.student_id))
     path = out / "grades.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_suffix(".tmp"), "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS, lineterminator="\n")  # nbgrader writes "\n"
         writer.writeheader()
         for r in rows:
-            writer.writerow({"assignment": r["assignment"], "duedate": "", "timestamp": _utc(r.get("timestamp")),
-                             "student_id": r["student_id"], "last_name": "", "first_name": "", "email": "",
-                             "raw_score": str(float(r["score"])), "late_submission_penalty": "0.0",
-                             "score": str(float(r["score"])), "max_score": str(float(r["max_score"]))})
+            writer.writerow({"assignment": r.assignment, "duedate": "", "timestamp": _utc(r.timestamp),
+                             "student_id": r.student_id, "last_name": "", "first_name": "", "email": "",
+                             "raw_score": str(float(r.score)), "late_submission_penalty": "0.0",
+                             "score": str(float(r.score)), "max_score": str(float(r.max_score))})
     os.replace(path.with_suffix(".tmp"), path)
 
 
@@ -69,30 +73,29 @@ def _utc(timestamp: str | None) -> str:
         return ""
 
 
-def _by_student(results: list[dict]) -> tuple[list[str], list[dict]]:
-    assignments = sorted({r["assignment"] for r in results}, key=_assignment_order)
+def _by_student(results: list[UnitResult]) -> tuple[list[str], list[dict]]:
+    assignments = sorted({r.assignment for r in results}, key=_assignment_order)
     students: dict[str, dict] = {}
     for r in results:
-        s = students.setdefault(r["student_id"], {"id": r["student_id"], "results": {}, "total": 0})
-        s["results"][r["assignment"]] = r
-        s["total"] += r["score"]
+        s = students.setdefault(r.student_id, {"id": r.student_id, "results": {}, "total": 0})
+        s["results"][r.assignment] = r
+        s["total"] += r.score
     return assignments, sorted(students.values(), key=lambda s: s["id"])
 
 
 def _assignment_order(name: str):
-    from grader.course import ASSIGNMENTS
+    ids = assignment_ids()
+    return (ids.index(name) if name in ids else len(ids), name)
 
-    return (ASSIGNMENTS.index(name) if name in ASSIGNMENTS else len(ASSIGNMENTS), name)
 
-
-def write_summary(out: Path, results: list[dict], problems: list[str]) -> None:
+def write_summary(out: Path, results: list[UnitResult], problems: list[str]) -> None:
     """The class report: grades/summary.html and grades/report/ (grader.report)."""
     from grader.report import write_report
 
     write_report(out, results, problems, console=Console(stderr=True))
 
 
-def print_summary(results: list[dict], problems: list[str], console: Console | None = None) -> None:
+def print_summary(results: list[UnitResult], problems: list[str], console: Console | None = None) -> None:
     console = console or Console()
     assignments, students = _by_student(results)
     table = Table(title="Class summary (score / max)")
@@ -107,14 +110,15 @@ def print_summary(results: list[dict], problems: list[str], console: Console | N
             if r is None:
                 cells.append("—")
                 continue
-            mark = " ⚑" if r["needs_review"] else ""
-            mark += " !" if r["status"] != "graded" else ""
-            cells.append(f"{fmt(r['score'])}/{fmt(r['max_score'])}{mark}")
+            mark = " ⚑" if r.needs_review else ""
+            mark += " !" if r.status != "graded" else ""
+            cells.append(f"{fmt(r.score)}/{fmt(r.max_score)}{mark}")
         table.add_row(s["id"], *cells, fmt(s["total"]))
     console.print(table)
-    if any(r["needs_review"] for r in results):
-        console.print("⚑ needs review (tampering patterns found; the score is what the code earned)")
-    if any(r["status"] != "graded" for r in results):
+    if any(r.needs_review for r in results):
+        console.print("⚑ needs review (tampering patterns found, or nothing of the student's could be graded: "
+                      "the reasons are in the gradebook and on the feedback page)")
+    if any(r.status != "graded" for r in results):
         console.print("! not fully graded: see the feedback page")
     for problem in problems:
-        console.print(f"[yellow]problem:[/yellow] {problem}")
+        console.print(f"[yellow]problem:[/yellow] {problem}", soft_wrap=True)  # one line each: greppable logs

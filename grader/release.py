@@ -6,11 +6,12 @@ import json
 import os
 import re
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 
-from grader.course import ASSIGNMENTS, project_root
+from grader.course import RELEASE_DIRECTORY, Assignment, course, project_root
 
 SOLUTION_REGION = re.compile(r"### BEGIN SOLUTION\n?(.*?)### END SOLUTION", re.S)
 HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n?(.*?)### END HIDDEN TESTS", re.S)
@@ -21,7 +22,13 @@ class ReleaseError(Exception):
     """nbgrader refused a source notebook; the message names it."""
 
 
-def generate(root: Path, assignment_ids=ASSIGNMENTS) -> None:
+def _tasks(root: Path, assignment_ids: Iterable[str] | None) -> list[Assignment]:
+    """The course's assignments at ROOT (its course file), all of them or the ones named."""
+    the_course = course(root)
+    return [the_course[task] for task in (the_course.ids if assignment_ids is None else assignment_ids)]
+
+
+def generate(root: Path, assignment_ids: Iterable[str] | None = None) -> None:
     """Run nbgrader's own generate_assignment for each assignment, in-process (one import, not five).
 
     nbgrader runs ``alembic`` for its database, so the venv's bin/ must be on PATH.
@@ -36,14 +43,15 @@ def generate(root: Path, assignment_ids=ASSIGNMENTS) -> None:
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     config.CourseDirectory.root = str(root)
     api = NbGraderAPI(config=config)
-    for task in assignment_ids:
-        stamp_points(root / "solutions" / task / f"{task}.ipynb", task)  # grade cells worth the hidden tests' points
-        outcome = api.generate_assignment(task, force=True)
+    tasks = _tasks(root, assignment_ids)
+    for task in tasks:
+        stamp_points(task.source_notebook, task.id)  # grade cells worth the hidden tests' points
+        outcome = api.generate_assignment(task.id, force=True)
         if not outcome["success"]:
             log = outcome.get("error") or outcome.get("log") or ""
-            raise ReleaseError(f"nbgrader generate_assignment failed for solutions/{task}/{task}.ipynb:\n{log[-3000:]}")
-        clear_outputs(root / "assignments" / task / f"{task}.ipynb")
-    write_manifest(root, assignment_ids)
+            raise ReleaseError(f"nbgrader generate_assignment failed for {task.source}:\n{log[-3000:]}")
+        clear_outputs(task.release_notebook)
+    write_manifest(root, [task.id for task in tasks])
 
 
 MANIFEST = "release-manifest.json"
@@ -56,27 +64,26 @@ def source_fingerprint(path: Path) -> str:
     return hashlib.sha256(json.dumps(cells, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
 
 
-def write_manifest(root: Path, assignment_ids=ASSIGNMENTS) -> None:
-    path = root / "assignments" / MANIFEST
+def write_manifest(root: Path, assignment_ids: Iterable[str] | None = None) -> None:
+    path = root / RELEASE_DIRECTORY / MANIFEST
     try:
         manifest = json.loads(path.read_text())
     except (OSError, ValueError):
         manifest = {}
-    manifest.update({task: source_fingerprint(root / "solutions" / task / f"{task}.ipynb") for task in assignment_ids})
+    manifest.update({task.id: source_fingerprint(task.source_notebook) for task in _tasks(root, assignment_ids)})
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
 
 
-def stale_sources(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+def stale_sources(root: Path, assignment_ids: Iterable[str] | None = None) -> list[str]:
     """Source notebooks edited since the last `make release` (even inside a solution region)."""
     try:
-        manifest = json.loads((root / "assignments" / MANIFEST).read_text())
+        manifest = json.loads((root / RELEASE_DIRECTORY / MANIFEST).read_text())
     except (OSError, ValueError):
         return [f"assignments/{MANIFEST} is missing or unreadable: run `make release` and commit assignments/"]
     stale = []
-    for task in assignment_ids:
-        source = root / "solutions" / task / f"{task}.ipynb"
-        if manifest.get(task) != source_fingerprint(source):
-            stale.append(f"solutions/{task}/{task}.ipynb changed since the last `make release`: "
+    for task in _tasks(root, assignment_ids):
+        if manifest.get(task.id) != source_fingerprint(task.source_notebook):
+            stale.append(f"{task.source} changed since the last `make release`: "
                          f"run `make release` and commit assignments/")
     return stale
 
@@ -110,11 +117,11 @@ def solution_secrets(source: Path) -> set[str]:
     return secrets - public  # a line the instructor also shows outside a solution (a demo loop) is no secret
 
 
-def find_leaks(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+def find_leaks(root: Path, assignment_ids: Iterable[str] | None = None) -> list[str]:
     """Every solution body or hidden-test line from solutions/ that appears in assignments/, by file and cell."""
     leaks = []
-    for task in assignment_ids:
-        source, release = (root / "solutions" / task / f"{task}.ipynb", root / "assignments" / task / f"{task}.ipynb")
+    for task in _tasks(root, assignment_ids):
+        source, release = task.source_notebook, task.release_notebook
         if not release.exists():
             leaks.append(f"{release}: missing (run make release)")
             continue
@@ -134,16 +141,16 @@ def find_leaks(root: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
     return leaks
 
 
-def drift(root: Path, generated: Path, assignment_ids=ASSIGNMENTS) -> list[str]:
+def drift(root: Path, generated: Path, assignment_ids: Iterable[str] | None = None) -> list[str]:
     """Notebooks whose committed release differs from a fresh generation (someone forgot `make release`)."""
     stale = []
-    for task in assignment_ids:
-        committed = root / "assignments" / task / f"{task}.ipynb"
-        fresh = generated / "assignments" / task / f"{task}.ipynb"
+    for task in _tasks(root, assignment_ids):
+        committed = task.release_notebook
+        fresh = generated / task.release
         if not committed.exists():
             stale.append(f"{committed}: missing; run `make release` and commit assignments/")
         elif _cells(committed) != _cells(fresh):
-            stale.append(f"{committed}: differs from what `make release` generates from solutions/{task}/{task}.ipynb;"
+            stale.append(f"{committed}: differs from what `make release` generates from {task.source};"
                          " run `make release` and commit assignments/")
     return stale
 
@@ -165,5 +172,5 @@ def main() -> int:
         print(f"LEAK: {leak}", file=sys.stderr)
     if leaks:
         return 1
-    print(f"released {len(ASSIGNMENTS)} assignments into assignments/; leak check passed")
+    print(f"released {len(course(root).ids)} assignments into assignments/; leak check passed")
     return 0

@@ -1,8 +1,11 @@
 """The coordinator behind ``make grade``: find the units, grade them on parallel workers, record each at once.
 
 Only this process writes ``grades/``. Workers are separate processes, each
-with its own zygote, so a unit is a plain function call that a Dask worker
-could run just as well (see DESIGN.md, "Built later").
+with its own zygote, so a unit is a plain function call that another backend
+(a Dask worker) could run just as well. Nothing a TA dropped into the
+submissions folder vanishes: a student folder the grader cannot grade still
+gets its rows (0, with the reason, flagged for review), and a stray file is
+listed in the run's output and the class summary.
 """
 from __future__ import annotations
 
@@ -11,16 +14,19 @@ import multiprocessing
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 
-from grader.course import ASSIGNMENTS, assignment
+from grader.course import Course, assignment, course
 from grader.gradebook import Gradebook
 from grader.nbgrader_course.gradebook import CourseGradebook
 from grader.outputs import print_summary, write_csv, write_summary, write_unit
-from grader.unit import Settings, collect_tests
+from grader.results import UnitResult, not_graded, sandbox_mode
+from grader.sandbox.modes import SandboxMode
+from grader.settings import DEFAULTS, Settings
+from grader.unit import collect_tests
 
 
 @dataclass
@@ -35,61 +41,114 @@ class Unit:
         digest = hashlib.sha256(self.assignment.encode())
         if self.path is not None and self.path.is_file() and not self.path.is_symlink():
             digest.update(self.path.name.encode())
-            digest.update(self.path.read_bytes())
-        else:
-            digest.update(b"missing:" + str(self.path).encode())
+            try:
+                digest.update(self.path.read_bytes())
+            except OSError as err:  # unreadable: graded (and refused with the reason) again once it is readable
+                digest.update(f"unreadable:{err.errno}".encode())
+        else:  # nothing to read: the reason is what the row shows, so a changed reason re-records it
+            digest.update(b"missing:" + str(self.path).encode() + "\n".join(self.problems).encode())
         return digest.hexdigest()[:16]
 
 
 def _timestamp(folder: Path) -> str | None:
     stamp = folder / "timestamp.txt"
-    if stamp.is_symlink() or not stamp.is_file():  # a link could point at the hidden tests
-        return None
     try:
+        if stamp.is_symlink() or not stamp.is_file():  # a link could point at the hidden tests
+            return None
         return stamp.read_text(encoding="utf-8").strip()[:64] or None
-    except (OSError, UnicodeDecodeError):
+    except (OSError, UnicodeDecodeError):  # an unreadable folder or file: no timestamp, the unit still counts
         return None
 
 
-def _find_notebook(folder: Path, task: str) -> tuple[Path | None, list[str]]:
-    for name in (f"{task}.ipynb", f"{task}.py"):
-        if (folder / name).exists() or (folder / name).is_symlink():
-            return folder / name, []
-    others = sorted(p for p in folder.glob("*.ipynb") if not p.name.startswith("."))
+def _listing(folder: Path) -> tuple[list[Path] | None, str]:
+    """The folder's entries as the grader's own user sees them, or None and why it cannot list them."""
+    try:
+        return sorted(folder.iterdir()), ""
+    except OSError as err:
+        return None, err.strerror or type(err).__name__
+
+
+def _find_notebook(folder: Path, name: str) -> tuple[Path | None, list[str]]:
+    entries, why = _listing(folder)
+    if entries is None:
+        return None, [f"{folder}: the grader cannot read this folder ({why})"]
+    stem = Path(name).stem
+    for wanted in (name, f"{stem}.py"):
+        if (folder / wanted).exists() or (folder / wanted).is_symlink():
+            return folder / wanted, []
+    others = [p for p in entries if p.suffix == ".ipynb" and not p.name.startswith(".")]
     if len(others) == 1:
-        return others[0], [f"{folder.name}/{others[0].name}: expected the name {task}.ipynb; graded anyway"]
+        return others[0], [f"{folder.name}/{others[0].name}: expected the name {name}; graded anyway"]
     if others:
-        return None, [f"{folder}: several notebooks ({', '.join(p.name for p in others)}) and none named {task}.ipynb"]
-    return None, [f"{folder}: no {task}.ipynb in this folder"]
+        return None, [f"{folder}: several notebooks ({', '.join(p.name for p in others)}) and none named {name}"]
+    return None, [f"{folder}: no {name} in this folder"]
+
+
+def _student_units(folder: Path, entries: list[Path], the_course: Course) -> tuple[list[Unit], list[str]]:
+    """The units in one student's folder, and what in it is not an assignment of the course."""
+    units: list[Unit] = []
+    problems: list[str] = []
+    student, ids = folder.name, the_course.ids
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        if entry.is_dir() and not entry.is_symlink() and entry.name in ids:
+            path, notes = _find_notebook(entry, the_course[entry.name].notebook_name)
+            units.append(Unit(student, entry.name, path, notes, _timestamp(entry)))
+        elif entry.is_file() and entry.stem in ids and entry.suffix in (".ipynb", ".py"):
+            units.append(Unit(student, entry.stem, entry, [
+                f"{student}/{entry.name}: should be in a folder {student}/{entry.stem}/; graded anyway"]))
+        else:
+            known = [a for a in ids if a == entry.name.lower() or a == entry.stem.lower()]
+            hint = f" (did you mean '{known[0]}'?)" if known else ""
+            problems.append(f"{entry}: not an assignment of this course{hint}; skipped")
+    return units, problems
 
 
 def discover(root: Path) -> tuple[list[Unit], list[str]]:
-    """Units in nbgrader's layout ROOT/<student>/<assignment>/<assignment>.ipynb, and what does not fit it."""
+    """Units in nbgrader's layout ROOT/<student>/<assignment>/<assignment>.ipynb, and what does not fit it.
+
+    A student folder the grader cannot grade at all (a symbolic link, unreadable,
+    no notebook of the course) still yields one unit per assignment, without a
+    file, so that the student keeps a row. A file at the top of ROOT is not a
+    student: it is only reported.
+    """
+    the_course = course()
     units: list[Unit] = []
     problems: list[str] = []
     if not root.is_dir():
         raise FileNotFoundError(f"submissions folder {root} does not exist")
-    for student_dir in sorted(root.iterdir()):
-        if student_dir.name.startswith("."):
+
+    def skip(student: str, why: str) -> None:
+        problems.append(f"{why}; recorded as 0 for every assignment and flagged for review")
+        units.extend(Unit(student, task, None, [why]) for task in the_course.ids)
+
+    top, why = _listing(root)
+    if top is None:
+        raise FileNotFoundError(f"submissions folder {root} cannot be read ({why})")
+    for student_dir in top:
+        name = student_dir.name
+        if name.startswith("."):
             continue
-        if student_dir.is_symlink() or not student_dir.is_dir():
-            problems.append(f"{student_dir}: expected a folder per student (SUBMISSIONS/<student>/<assignment>/"
-                            f"<assignment>.ipynb); this entry was skipped")
-            continue
-        student = student_dir.name
-        for entry in sorted(student_dir.iterdir()):
-            if entry.name.startswith("."):
+        if student_dir.is_symlink() and not student_dir.is_file():  # never followed: it could lead anywhere
+            skip(name, f"{student_dir}: the student folder is a symbolic link, which the grader does not follow; "
+                       "copy the folder itself into the submissions folder")
+        elif not student_dir.is_dir():
+            problems.append(f"{student_dir}: a file at the top of the submissions folder is not a student "
+                            "(each student is a folder: SUBMISSIONS/<student>/<assignment>/<assignment>.ipynb); "
+                            "not graded")
+        else:
+            entries, why = _listing(student_dir)
+            if entries is None:
+                skip(name, f"{student_dir}: the grader cannot read this student folder ({why})")
                 continue
-            if entry.is_dir() and not entry.is_symlink() and entry.name in ASSIGNMENTS:
-                path, notes = _find_notebook(entry, entry.name)
-                units.append(Unit(student, entry.name, path, notes, _timestamp(entry)))
-            elif entry.is_file() and entry.stem in ASSIGNMENTS and entry.suffix in (".ipynb", ".py"):
-                units.append(Unit(student, entry.stem, entry, [
-                    f"{student}/{entry.name}: should be in a folder {student}/{entry.stem}/; graded anyway"]))
+            found, notes = _student_units(student_dir, entries, the_course)
+            problems.extend(notes)
+            if found:
+                units.extend(found)
             else:
-                known = [a for a in ASSIGNMENTS if a == entry.name.lower() or a == entry.stem.lower()]
-                hint = f" (did you mean '{known[0]}'?)" if known else ""
-                problems.append(f"{entry}: not an assignment of this course{hint}; skipped")
+                skip(name, f"{student_dir}: no notebook of this course in this student folder"
+                           + (" (see the entries reported above)" if notes else ""))
     return units, problems
 
 
@@ -97,14 +156,14 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox asked for (``CNN_GRADER_SANDBOX``) cannot be built on this machine."""
 
 
-def check_sandbox() -> str:
+def check_sandbox() -> SandboxMode:
     """The sandbox mode the workers' zygotes will use; raises SandboxUnavailable if the one asked for cannot be built."""
     from grader.sandbox.client import SANDBOX_MODE_VARIABLE
     from grader.sandbox.isolation import IsolationError, choose_mode
 
     requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
     try:
-        return choose_mode(requested)
+        return sandbox_mode(choose_mode(requested))
     except IsolationError as err:
         raise SandboxUnavailable(f"{SANDBOX_MODE_VARIABLE}={requested}: {err.strerror}") from None
 
@@ -118,41 +177,57 @@ def _worker_init() -> None:
     zygote()  # start this worker's zygote now, not inside the first student's time
 
 
-def _grade(unit: Unit, settings: Settings) -> dict:
+def _grade(unit: Unit, settings: Settings) -> UnitResult:
     from grader.unit import grade_unit
 
     if unit.path is None:
         return _not_graded(unit, "; ".join(unit.problems) or "no notebook found")
     result = grade_unit(unit.path, unit.assignment, unit.student_id, settings)
-    result["problems"] = unit.problems + result["problems"]
-    result["timestamp"] = unit.timestamp
+    result.problems = unit.problems + result.problems
+    result.timestamp = unit.timestamp
     return result
 
 
-def _not_graded(unit: Unit, why: str) -> dict:
-    tests = [{**t, "message": f"not graded: {why}"} for t in collect_tests(assignment(unit.assignment))]
-    return {"student_id": unit.student_id, "assignment": unit.assignment, "score": 0,
-            "max_score": sum(t["max_points"] for t in tests), "status": f"not graded: {why}", "needs_review": False,
-            "review_reasons": [], "cells": [], "problems": list(unit.problems), "tests": tests,
-            "timestamp": unit.timestamp}
+def _not_graded(unit: Unit, why: str) -> UnitResult:
+    """A row for a unit that was not graded; one without any file to grade is flagged for a TA."""
+    result = not_graded(unit.student_id, unit.assignment, collect_tests(assignment(unit.assignment)), why,
+                        problems=unit.problems, timestamp=unit.timestamp)
+    if unit.path is None:
+        result.flag(f"nothing of this student's was graded here: {why}")
+    return result
 
 
-def _grader_failure(unit: Unit, why: str) -> dict:
+def _grader_failure(unit: Unit, why: str) -> UnitResult:
     """Not graded through no fault of the student's: recorded (the run goes on), graded again by the next run."""
-    return {**_not_graded(unit, why + " (the next run grades it again)"), "grader_failure": True}
+    return replace(_not_graded(unit, why + " (the next run grades it again)"), grader_failure=True)
+
+
+# What the TA is told when a weaker sandbox than the full one graded the class, from the weakest.
+MODE_NOTES = {
+    SandboxMode.NONE: "[bold yellow]warning:[/bold yellow] student code ran without isolation (asked for with "
+                      "CNN_GRADER_SANDBOX=none, or this machine allows no sandbox): it could read the hidden tests "
+                      "and reach the network. Grade as root, or where user namespaces are enabled.",
+    SandboxMode.UID: "[yellow]note:[/yellow] no namespaces on this machine: each child ran under a separate uid with "
+                     "a seccomp filter and the secrets copied out of its reach (no private /tmp or process table).",
+    SandboxMode.CONTAINER: "note: root without CAP_SYS_ADMIN (a container): each slot dropped to a uid of its own, "
+                           "then built the user-namespace sandbox.",
+    SandboxMode.USERNS: "note: not running as root: the sandbox used user namespaces (the same hidden files, no "
+                        "network, own processes; one uid for all slots, memory bounded per process only unless your "
+                        "cgroup is delegated).",
+}
 
 
 @dataclass
 class GradeRun:
     submissions: Path
-    out: Path
-    workers: int = 0
+    out: Path = DEFAULTS.out
+    workers: int = DEFAULTS.workers
     force: bool = False
     only: tuple[str, ...] = ()
-    settings: Settings = field(default_factory=Settings)
+    settings: Settings = DEFAULTS
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
-    def run(self) -> list[dict]:
+    def run(self) -> list[UnitResult]:
         check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
         units, problems = discover(self.submissions)
         if self.only:
@@ -164,20 +239,16 @@ class GradeRun:
             u.student_id, u.assignment, u.content_hash(), hashes[u.assignment])]
         self.console.print(f"{len(units)} submissions found, {len(units) - len(todo)} already graded and unchanged, "
                            f"{len(todo)} to grade")
-        self._grade_all(todo, book, hashes)
+        for unit in [u for u in todo if u.path is None]:  # nothing to run: recorded here, not on a worker
+            self._record(book, unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"), hashes)
+        self._grade_all([u for u in todo if u.path is not None], book, hashes)
         current = {(u.student_id, u.assignment) for u in units}
-        results = [r for r in book.results() if (r["student_id"], r["assignment"]) in current]
+        results = [r for r in book.results() if (r.student_id, r.assignment) in current]
         book.close()
-        modes = {r.get("sandbox", "full") for r in results}
-        if any(m.startswith("limits only") for m in modes):
-            self.console.print("[bold yellow]warning:[/bold yellow] the sandbox ran with limits only: this machine "
-                               "allows neither root nor user namespaces, so student code could read the hidden "
-                               "tests and reach the network. Grade as root, or where user namespaces are enabled "
-                               "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).")
-        elif any(m.startswith("user namespaces") for m in modes):
-            self.console.print("note: not running as root: the sandbox used user namespaces (the same hidden files, "
-                               "no network, own processes; one uid for all slots, memory bounded per process only "
-                               "unless your cgroup is delegated).")
+        modes = {r.sandbox_mode for r in results}
+        weakest = next((mode for mode in MODE_NOTES if mode in modes), None)
+        if weakest is not None:
+            self.console.print(MODE_NOTES[weakest])
         if self._course is not None:  # the course's nbgrader gradebook: penalties, roster, `nbgrader export`'s CSV
             problems += self._course.finish(units, results)
             self._course.export_csv(self.out / "grades.csv")
@@ -187,16 +258,15 @@ class GradeRun:
         print_summary(results, problems, Console())
         return results
 
-    def _record(self, book: Gradebook, unit: Unit, result: dict, hashes: dict) -> None:
+    def _record(self, book: Gradebook, unit: Unit, result: UnitResult, hashes: dict) -> None:
         book.save(result, unit.content_hash(), hashes[unit.assignment])
         write_unit(self.out, result)
         if self._course is not None:
             self._course.record(unit, result)
-        seconds = result.get("seconds")
-        self.console.print(f"  {unit.student_id}/{unit.assignment}: {result['score']:g}/{result['max_score']:g}"
-                           + (f"  ({seconds:.2f} s)" if seconds is not None else "")
-                           + ("  ⚑ needs review" if result["needs_review"] else "")
-                           + ("" if result["status"] == "graded" else f"  [{result['status'][:80]}]"))
+        self.console.print(f"  {unit.student_id}/{unit.assignment}: {result.score:g}/{result.max_score:g}"
+                           + (f"  ({result.seconds:.2f} s)" if result.seconds else "")
+                           + ("  ⚑ needs review" if result.needs_review else "")
+                           + ("" if result.status == "graded" else f"  [{result.status[:80]}]"))
 
     def _grade_all(self, todo: list[Unit], book: Gradebook, hashes: dict) -> None:
         workers = self.workers or os.cpu_count() or 1

@@ -16,13 +16,14 @@ from rich.table import Table
 from grader.notebook import SubmissionError, read_cells
 from grader.pytest_plugin import student_message
 from grader.sandbox.client import SandboxError, StudentRaised
-from grader.unit import Settings, run_cells, sandbox_config, zygote
+from grader.settings import DEFAULTS
+from grader.unit import run_cells, sandbox_config, zygote
 
 
 def self_check(path: Path, console: Console | None = None) -> int:
     """Run the cells, then each visible check cell; print a table. Returns the number of failed checks."""
     console = console or Console()
-    settings = Settings()
+    settings = DEFAULTS
     try:
         cells = read_cells(path)
     except SubmissionError as err:

@@ -11,7 +11,6 @@ import io
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,17 +22,13 @@ from grader.notebook import Cell, SubmissionError, check_expected_cells, read_ce
 from grader.pytest_plugin import GradingPlugin, exercise_of
 from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
+from grader.results import TestOutcome, UnitResult, not_graded, sandbox_mode
 from grader.sandbox.client import Child, SandboxError, StudentRaised, Zygote
 from grader.scan import scan_for_tampering
+from grader.settings import DEFAULTS, Settings
 from grader.similarity.fingerprints import fingerprint_unit
 
-
-@dataclass
-class Settings:
-    cell_timeout: float = 10.0
-    call_timeout: float = 10.0
-    submission_budget: float = 300.0
-    sandbox: dict = field(default_factory=dict)
+__all__ = ["Settings", "collect_tests", "grade_unit", "run_cells", "sandbox_config", "zygote"]
 
 
 # pytest plugins a grading session does not need; unraisableexception alone costs two full gc passes per run.
@@ -93,9 +88,9 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
     return child, reports
 
 
-def collect_tests(task: Assignment) -> list[dict]:
+def collect_tests(task: Assignment) -> list[TestOutcome]:
     """The hidden tests and their points, without running them (for max scores and unreadable files)."""
-    return [dict(t) for t in _collected(task, task.tests_hash())]
+    return [TestOutcome.from_dict(t) for t in _collected(task, task.tests_hash())]
 
 
 @lru_cache(maxsize=None)
@@ -133,44 +128,35 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
         return pytest.main(args, plugins=[plugin, *extra])
 
 
-def _base_result(student_id: str, task: Assignment) -> dict:
-    return {"student_id": student_id, "assignment": task.id, "score": 0, "max_score": 0, "status": "graded",
-            "needs_review": False, "review_reasons": [], "cells": [], "problems": [], "tests": [],
-            "student_output": ""}
-
-
-def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> dict:
-    settings = settings or Settings()
+def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> UnitResult:
+    settings = settings or DEFAULTS
     task = get_assignment(assignment_id)
-    result = _base_result(student_id, task)
     started = time.monotonic()
     tests = collect_tests(task)
-    result["max_score"] = sum(t["max_points"] for t in tests)
     try:
-        cells = read_cells(path)
+        cells = read_cells(path, max_file_bytes=settings.max_file_bytes, max_source_bytes=settings.max_source_bytes)
     except SubmissionError as err:
-        result.update(status=f"not graded: {err}", tests=[{**t, "message": f"not graded: {err}"} for t in tests])
-        return result
-    result["problems"] = check_expected_cells(cells, task.solution_ids())
-    result["review_reasons"] = scan_for_tampering(cells)
-    result["needs_review"] = bool(result["review_reasons"])
-    result["fingerprints"] = fingerprint_unit(cells, task.release_notebook)  # for the similar-code report
+        return not_graded(student_id, task.id, tests, str(err))
+    result = UnitResult(student_id, task.id, max_score=sum(t.max_points for t in tests), tests=tests,
+                        problems=check_expected_cells(cells, task.solution_ids()))
+    for reason in scan_for_tampering(cells):
+        result.flag(reason)
+    result.fingerprints = fingerprint_unit(cells, task.release_notebook)  # for the similar-code report
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
-        child, result["cells"] = run_cells(cells, fork, settings)
-        result["sandbox"] = zygote().description
+        child, result.cells = run_cells(cells, fork, settings)
+        result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
         plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
                                submission={c.label: c.source for c in cells})
         _run_pytest(task, plugin)
-        result["tests"] = plugin.results() or tests
-        result["student_output"] = "".join(child.output)[-4000:]
+        result.tests = [TestOutcome.from_dict(t) for t in plugin.results()] or tests
+        result.student_output = "".join(child.output)[-4000:]
         if child.dead and child.dead != "finished":
-            result["status"] = f"graded (the sandbox stopped: {child.dead})"
+            result.status = f"graded (the sandbox stopped: {child.dead})"
         child.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    result["score"] = sum(t["points"] for t in result["tests"])
-    result["seconds"] = round(time.monotonic() - started, 3)
+    result.seconds = round(time.monotonic() - started, 3)
     return result

@@ -367,7 +367,7 @@ def grade_class(submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
     started = time.monotonic()
     results = GradeRun(submissions=submissions, out=out, workers=2, settings=Settings(**SETTINGS),
                        console=Console(stderr=True, quiet=True)).run()
-    return {r["student_id"]: r for r in results}, time.monotonic() - started
+    return {r.student_id: r.to_dict() for r in results}, time.monotonic() - started  # as the unprivileged run
 
 
 def grade_class_unprivileged(submissions: Path, out: Path) -> tuple[dict[str, dict], float]:

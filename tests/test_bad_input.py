@@ -1,15 +1,26 @@
 """Bad submissions get a clear row and message; the rest of the notebook (and of the class) is still graded."""
 from __future__ import annotations
 
+import base64
+import csv
+import io
 import json
 import os
+import shutil
+import sqlite3
+import tempfile
+import traceback
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import by_name, solution_notebook, write_submission
+from rich.console import Console
 
-from grader.run import discover
-from grader.unit import Settings, grade_unit
+from grader.course import assignment_ids
+from grader.run import GradeRun, discover
+from grader.settings import DEFAULTS, Settings
+from grader.unit import grade_unit
 
 TASK = "densenet"
 FAST = Settings(cell_timeout=3, call_timeout=10)
@@ -44,12 +55,34 @@ def test_unreadable_file_gets_a_row_with_the_reason(tmp_path, content, expected)
     assert all(t["outcome"] == "error" and expected in t["message"] for t in result["tests"])
 
 
-def test_huge_file_is_refused_unread(tmp_path):
+def test_file_too_large_to_read_safely_is_refused_unread(tmp_path):
     path = place(tmp_path)
     with open(path, "wb") as handle:
-        handle.truncate(21 * 1024 * 1024)
+        handle.truncate(DEFAULTS.max_file_bytes + 1)  # sparse: costs no disk
     result = grade(path)
-    assert "over the 20 MiB limit" in result["status"] and "Clear Output" in result["status"]
+    assert result.score == 0 and result.status.startswith("not graded: densenet.ipynb is 100.0 MiB")
+    assert "over the 100 MiB a file may have to be read safely" in result.status and "Clear Output" in result.status
+
+
+def test_notebook_made_large_by_its_outputs_is_graded(tmp_path):
+    """Outputs are never run: 30 MB of embedded images and printed text cost the student nothing."""
+    nb = solution_notebook(TASK)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    image = base64.b64encode(os.urandom(18 * 2**20)).decode()  # 24 MiB of base64 text
+    code[0].outputs = [nbformat.v4.new_output("display_data", data={"image/png": image, "text/plain": "<Figure>"})]
+    code[-1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="loss 0.125\n" * 600_000)]
+    path = write_submission(tmp_path, TASK, base=nb)
+    assert path.stat().st_size > 30 * 10**6
+    result = grade(path)
+    assert result.status == "graded" and result.score == result.max_score > 0, result.status
+
+
+def test_too_much_code_is_refused_with_the_reason(tmp_path):
+    nb = solution_notebook(TASK)
+    nb.cells.append(nbformat.v4.new_code_cell("DATA = " + repr("x" * (DEFAULTS.max_source_bytes + 10))))
+    result = grade(write_submission(tmp_path, TASK, base=nb))
+    assert result.score == 0 and "MiB of code, over the 2 MiB the grader runs" in result.status
+    assert all("outputs do not count" in t.message for t in result.tests)
 
 
 def test_symlink_is_refused(tmp_path):
@@ -123,8 +156,117 @@ def test_wrong_folder_layout_is_reported_and_graded_where_possible(tmp_path):
     (root / "README.txt").write_text("not a student")
     (root / "park" / TASK).mkdir(parents=True)
     units, problems = discover(root)
-    assert [(u.student_id, u.assignment) for u in units] == [("lee", TASK), ("park", TASK)]
-    assert "should be in a folder lee/densenet/" in units[0].problems[0]
-    assert units[1].path is None and "no densenet.ipynb" in units[1].problems[0]
+    graded = [u for u in units if u.student_id != "kim"]
+    assert [(u.student_id, u.assignment) for u in graded] == [("lee", TASK), ("park", TASK)]
+    assert "should be in a folder lee/densenet/" in graded[0].problems[0]
+    assert graded[1].path is None and "no densenet.ipynb" in graded[1].problems[0]
+    # kim's only folder is misnamed: kim keeps a row per assignment, each saying why nothing was graded
+    kim = [u for u in units if u.student_id == "kim"]
+    assert [u.assignment for u in kim] == list(assignment_ids()) and all(u.path is None for u in kim)
+    assert "no notebook of this course" in kim[0].problems[0]
     text = "\n".join(problems)
-    assert "did you mean 'vgg'" in text and "README.txt" in text
+    assert "did you mean 'vgg'" in text
+    assert "README.txt: a file at the top of the submissions folder is not a student" in text
+
+
+def _discover_as_nobody(root):
+    """discover(root) as the grader sees it when it does not run as root (root reads every folder anyway)."""
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: drop to nobody, list, report, exit without running pytest's teardown
+        try:
+            os.close(reader)
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            units, problems = discover(root)
+            report = {"units": [[u.student_id, u.assignment, u.path and str(u.path), u.problems] for u in units],
+                      "problems": problems}
+        except BaseException:
+            report = {"error": traceback.format_exc()}
+        try:
+            os.write(writer, json.dumps(report).encode())
+        finally:
+            os._exit(0)
+    os.close(writer)
+    with os.fdopen(reader, "rb") as handle:
+        data = handle.read()
+    os.waitpid(pid, 0)
+    report = json.loads(data)
+    assert "error" not in report, report.get("error")
+    return report
+
+
+def test_skipped_student_folders_keep_a_row_per_assignment(tmp_path):
+    """A linked, unreadable or empty student folder: one unit per assignment without a file, with the reason."""
+    root = tmp_path / "submitted"
+    write_submission(root, TASK, student="ann")
+    elsewhere = write_submission(tmp_path / "elsewhere", TASK, student="bob").parents[1]
+    os.symlink(elsewhere, root / "bob", target_is_directory=True)
+    (root / "cho").mkdir()  # nothing in it
+    units, problems = discover(root)
+    by_student = {}
+    for unit in units:
+        by_student.setdefault(unit.student_id, []).append(unit)
+    assert [u.assignment for u in by_student["ann"]] == [TASK] and by_student["ann"][0].path is not None
+    for student, why in (("bob", "is a symbolic link, which the grader does not follow"),
+                         ("cho", "no notebook of this course")):
+        rows = by_student[student]
+        assert [u.assignment for u in rows] == list(assignment_ids()) and all(u.path is None for u in rows)
+        assert why in rows[0].problems[0]
+        assert any(why in p and "recorded as 0 for every assignment" in p for p in problems)
+
+
+def test_an_unreadable_student_folder_keeps_its_rows():
+    root = Path(tempfile.mkdtemp(prefix="unreadable-class-"))  # outside pytest's 0700 tmp: nobody must reach it
+    try:
+        for student, task in (("ann", TASK), ("dan", TASK), ("eve", "vgg"), ("eve", TASK)):
+            write_submission(root, task, student=student)
+        for folder, _dirs, _files in os.walk(root):
+            os.chmod(folder, 0o755)
+        (root / "dan").chmod(0o000)  # chmod 000: unreadable to every user but root
+        (root / "eve" / "vgg").chmod(0o000)
+        seen = _discover_as_nobody(root)
+    finally:
+        for folder, _dirs, _files in os.walk(root):
+            os.chmod(folder, 0o755)
+        (root / "dan").chmod(0o755)
+        (root / "eve" / "vgg").chmod(0o755)
+        shutil.rmtree(root)
+    units = {(student, task): (path, notes) for student, task, path, notes in seen["units"]}
+    assert units[("ann", TASK)][0].endswith("ann/densenet/densenet.ipynb")
+    assert [task for student, task in units if student == "dan"] == list(assignment_ids())
+    assert all(units[("dan", task)][0] is None for task in assignment_ids())
+    assert "the grader cannot read this student folder (Permission denied)" in units[("dan", TASK)][1][0]
+    assert units[("eve", "vgg")][0] is None and "cannot read this folder" in units[("eve", "vgg")][1][0]
+    assert units[("eve", TASK)][0] is not None
+    assert any("dan: the grader cannot read" in p for p in seen["problems"])
+
+
+def test_skipped_students_have_rows_in_the_csv_the_gradebook_and_the_summary(tmp_path, capsys):
+    """The whole run: a linked and an empty student folder keep their rows; a stray file is reported, not graded."""
+    root = tmp_path / "submitted"
+    root.mkdir()
+    os.symlink(write_submission(tmp_path / "elsewhere", TASK, student="bob").parents[1], root / "bob")
+    (root / "cho").mkdir()
+    (root / "grading-notes.txt").write_text("a TA's notes, not a student")
+    out = tmp_path / "grades"
+    run_output = io.StringIO()
+    results = GradeRun(root, out, workers=1, only=(TASK,), console=Console(file=run_output)).run()
+    printed = run_output.getvalue() + capsys.readouterr().out
+
+    assert sorted((r.student_id, r.score, r.needs_review) for r in results) == [("bob", 0, True), ("cho", 0, True)]
+    with open(out / "grades.csv", encoding="utf-8") as handle:
+        rows = sorted((r["student_id"], r["assignment"], r["score"]) for r in csv.DictReader(handle))
+    assert rows == [("bob", TASK, "0"), ("cho", TASK, "0")]
+    with sqlite3.connect(out / "gradebook.db") as db:
+        book = dict(db.execute("SELECT student_id, status FROM results WHERE needs_review = 1").fetchall())
+    assert "symbolic link" in book["bob"] and "no notebook of this course" in book["cho"]
+    saved = json.loads((out / "results" / "cho" / f"{TASK}.json").read_text("utf-8"))
+    assert saved["needs_review"] and "no notebook of this course" in saved["review_reasons"][0]
+    assert saved["max_score"] > 0 and all(t["outcome"] == "error" for t in saved["tests"])
+    summary = (out / "summary.html").read_text("utf-8")
+    assert "bob" in summary and "cho" in summary and "grading-notes.txt" in summary
+    assert "grading-notes.txt: a file at the top of the submissions folder is not a student" in printed
+    assert "bob/densenet: 0/" in printed and "needs review" in printed
+    assert "grading-notes.txt" not in {r.student_id for r in results}

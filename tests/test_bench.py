@@ -17,7 +17,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # bench/ is not an installed package
 
-from bench.cli import ASSIGNMENTS, REPO, available
+from bench.cli import REPO, available
 from bench.course import all_mistakes, kinds
 from bench.mistakes import BEGIN, END
 
@@ -31,9 +31,11 @@ def test_class_mix():
     assert kinds(2) == ["full", "mistake"]
 
 
-@pytest.mark.parametrize("assignment_id", [a for a in ASSIGNMENTS if (REPO / "solutions" / a / f"{a}.ipynb").exists()])
+@pytest.mark.parametrize("assignment_id", PRESENT)
 def test_mistakes_are_plausible_edits_inside_solution_regions(assignment_id):
-    solution = nbformat.read(REPO / "solutions" / assignment_id / f"{assignment_id}.ipynb", as_version=4)
+    from grader.course import assignment
+
+    solution = nbformat.read(assignment(assignment_id, REPO).source_notebook, as_version=4)
     mistakes = all_mistakes(solution, solution)  # without a release: edits only, no "undone"
     assert len(mistakes) >= 3, [m.label for m in mistakes]
     sources = {c.metadata["nbgrader"]["grade_id"]: c.source for c in solution.cells

@@ -1,4 +1,7 @@
-"""`make grade` on the bundled class: every example gets the score the README states, outputs as DESIGN.md says."""
+"""`make grade` on the bundled class: every example gets the score the README states.
+
+Its outputs are as docs/results-format.md says.
+"""
 from __future__ import annotations
 
 import csv

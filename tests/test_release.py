@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.course import ASSIGNMENTS, project_root
+from grader.course import assignment_ids, project_root
 from grader.release import drift, find_leaks, generate, solution_secrets, stale_sources
 
 ROOT = project_root()
@@ -19,6 +19,7 @@ def fresh_release(tmp_path_factory) -> Path:
     course = tmp_path_factory.mktemp("course")
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copy(ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copy(ROOT / "course.toml", course / "course.toml")
     generate(course)
     return course
 
@@ -36,6 +37,7 @@ def test_editing_a_solution_body_is_caught_until_released(tmp_path):
     course = tmp_path / "course"
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "assignments", course / "assignments")
+    shutil.copy(ROOT / "course.toml", course / "course.toml")
     path = course / "solutions" / "vgg" / "vgg.ipynb"
     nb = nbformat.read(path, as_version=4)
     cell = next(c for c in nb.cells if "### BEGIN SOLUTION" in c.source)
@@ -46,7 +48,7 @@ def test_editing_a_solution_body_is_caught_until_released(tmp_path):
 
 
 def test_every_solution_cell_is_a_stub_in_the_release():
-    for task in ASSIGNMENTS:
+    for task in assignment_ids():
         released = nbformat.read(ROOT / "assignments" / task / f"{task}.ipynb", as_version=4)
         solutions = [c for c in released.cells if c.get("metadata", {}).get("nbgrader", {}).get("solution")]
         assert solutions, f"{task}: no solution cells in the release"
@@ -66,6 +68,7 @@ def test_leak_check_catches_a_planted_leak(tmp_path):
     course = tmp_path / "course"
     shutil.copytree(ROOT / "solutions", course / "solutions")
     shutil.copytree(ROOT / "assignments", course / "assignments")
+    shutil.copy(ROOT / "course.toml", course / "course.toml")
     secret = sorted(solution_secrets(course / "solutions" / "densenet" / "densenet.ipynb"), key=len)[-1]
     path = course / "assignments" / "densenet" / "densenet.ipynb"
     released = nbformat.read(path, as_version=4)

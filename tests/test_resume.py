@@ -71,6 +71,8 @@ def test_kill_midway_then_resume_loses_nothing(tmp_path):
 
 def test_a_grader_failure_is_graded_again_by_the_next_run(tmp_path):
     """A unit stopped by the grader's own fault (a worker that died, an internal error) is not kept as done."""
+    from dataclasses import replace
+
     from grader.gradebook import Gradebook
     from grader.run import Unit, _grader_failure
 
@@ -79,11 +81,13 @@ def test_a_grader_failure_is_graded_again_by_the_next_run(tmp_path):
     unit = Unit("s", TASK, path, [])
     book = Gradebook(tmp_path / "gradebook.db")
     failed = _grader_failure(unit, "internal grader error: RuntimeError: boom")
-    assert failed["status"].startswith("not graded: internal grader error") and failed["score"] == 0
-    assert "the next run grades it again" in failed["status"]
+    assert failed.status.startswith("not graded: internal grader error") and failed.score == 0
+    assert "the next run grades it again" in failed.status and failed.grader_failure
+    assert not failed.needs_review, "the student did nothing wrong"
     book.save(failed, "sub-hash", "tests-hash")
     assert not book.is_current("s", TASK, "sub-hash", "tests-hash")
-    graded = {**failed, "status": "graded", "grader_failure": False}
+    assert book.results() == [failed], "the gradebook gives back what it was given"
+    graded = replace(failed, status="graded", grader_failure=False)
     book.save(graded, "sub-hash", "tests-hash")
     assert book.is_current("s", TASK, "sub-hash", "tests-hash")
     assert not book.is_current("s", TASK, "other-hash", "tests-hash")

@@ -1,7 +1,7 @@
 """The reference solutions, executed from the notebooks themselves, reproduce every number in the contract.
 
 They are the hidden truth the grader compares students against, so they are
-checked against the contract table (DESIGN.md) and against real torchvision
+checked against the exercise contract's numbers (written into each test below) and against real torchvision
 (tests/data/torchvision/, made by tests/data/make_torchvision_reference.py).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torchvision_weights import deterministic_input, deterministic_state_dict
 
-from grader.course import project_root
+from grader.course import assignment
 from grader.reference import load_notebook_module
 
 DATA = Path(__file__).resolve().parent / "data" / "torchvision"
@@ -23,7 +23,7 @@ DATA = Path(__file__).resolve().parent / "data" / "torchvision"
 
 @lru_cache(maxsize=None)
 def solution(task: str):
-    return load_notebook_module(project_root() / "solutions" / task / f"{task}.ipynb", f"solution_{task}")
+    return load_notebook_module(assignment(task).source_notebook, f"solution_{task}")
 
 
 def count(module) -> int:

@@ -24,7 +24,7 @@ def main(argv: list[str]) -> int:
     if zygote is not None:
         zygote.close()
     tmp = Path(out).with_suffix(".tmp")
-    tmp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(json.dumps(result.to_dict(), ensure_ascii=False), encoding="utf-8")
     os.replace(tmp, out)
     return 0
 
