@@ -6,6 +6,7 @@ path end to end with real submissions and nbgrader's own commands.
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -15,6 +16,7 @@ from grader.course import assignment, project_root
 from grader.nbgrader_course.course import course_for
 from grader.nbgrader_course.exercises import grade_cell_of, points_by_exercise
 from grader.nbgrader_course.gradebook import CourseGradebook, read_timestamp
+from grader.results import UnitResult
 from grader.run import Unit
 from grader.unit import collect_tests
 
@@ -57,16 +59,14 @@ def submit(course: CourseGradebook, student: str, stamp: str | None) -> Unit:
     return Unit(student, TASK, folder / f"{TASK}.ipynb")
 
 
-def result(student: str, failing_exercise: str | None = "vgg", needs_review: bool = False) -> dict:
+def result(student: str, failing_exercise: str | None = "vgg", needs_review: bool = False) -> UnitResult:
     tests = []
     for test in collect_tests(assignment(TASK)):
-        passed = test["exercise"] != failing_exercise
-        tests.append({**test, "outcome": "passed" if passed else "failed",
-                      "points": test["max_points"] if passed else 0,
-                      "message": "" if passed else "expected 138,357,544 parameters, got 0"})
-    return {"student_id": student, "assignment": TASK, "score": sum(t["points"] for t in tests),
-            "max_score": sum(t["max_points"] for t in tests), "status": "graded", "needs_review": needs_review,
-            "review_reasons": [], "tests": tests}
+        passed = test.exercise != failing_exercise
+        tests.append(replace(test, outcome="passed" if passed else "failed", points=test.max_points if passed else 0,
+                             message="" if passed else "expected 138,357,544 parameters, got 0"))
+    return UnitResult(student, TASK, max_score=sum(t.max_points for t in tests), tests=tests,
+                      needs_review=needs_review)
 
 
 def export_rows(course: CourseGradebook, tmp_path: Path) -> dict[str, list[str]]:
