@@ -31,7 +31,9 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
-ASSIGNMENTS = ("alexnet", "vgg", "inception", "resnet", "densenet")
+from grader.course import assignment_ids
+
+ASSIGNMENTS = assignment_ids()
 TARGET_S = 10.0
 DUEDATE = "2025-01-01 12:00:00 UTC"
 LATE_TIMESTAMP = "2025-01-02 09:30:00 UTC"

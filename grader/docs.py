@@ -1,13 +1,13 @@
 """Tables for the README, generated from the hidden tests themselves so the documentation cannot drift."""
 from __future__ import annotations
 
-from grader.course import ASSIGNMENTS, assignment
+from grader.course import assignment, assignment_ids
 from grader.unit import collect_tests
 
 
 def points_table() -> str:
     totals, details = [], []
-    for task in ASSIGNMENTS:
+    for task in assignment_ids():
         tests = collect_tests(assignment(task))
         total = sum(t["max_points"] for t in tests)
         totals.append(f"| `{task}` | {len(tests)} | {total} |")

@@ -42,6 +42,7 @@ import torch
 
 
 @pytest.mark.points(2)
+@pytest.mark.exercise("double")
 def test_double_of_a_number(student, reference):
     """double(21) is 42"""
     got = student.double(21)
@@ -49,6 +50,7 @@ def test_double_of_a_number(student, reference):
 
 
 @pytest.mark.points(1)
+@pytest.mark.exercise("double")
 def test_double_of_a_tensor(student, reference, device):
     """double keeps a tensor's shape"""
     x = torch.arange(6.0, device=device).reshape(2, 3)
@@ -107,7 +109,7 @@ def test_a_toy_assignment_is_released_and_graded_end_to_end(toy_course, tmp_path
 
     with open(out / "grades.csv", encoding="utf-8") as handle:
         rows = {r["student_id"]: (r["assignment"], r["score"], r["max_score"]) for r in csv.DictReader(handle)}
-    assert rows == {"ann": ("toy", "3", "3"), "ben": ("toy", "0", "3"), "cho": ("toy", "0", "3")}
+    assert rows == {"ann": ("toy", "3.0", "3.0"), "ben": ("toy", "0.0", "3.0"), "cho": ("toy", "0.0", "3.0")}
     ben = json.loads((out / "results" / "ben" / "toy.json").read_text(encoding="utf-8"))
     assert all(t["message"].startswith("Not implemented yet") and "double" in t["message"] for t in ben["tests"])
     cho = json.loads((out / "results" / "cho" / "toy.json").read_text(encoding="utf-8"))

@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from grader.course import ASSIGNMENTS, assignment
+from grader.course import assignment, assignment_ids
 from grader.unit import collect_tests
 
 
@@ -19,7 +19,7 @@ def _exercise_markers(function: ast.FunctionDef) -> list[ast.Call]:
             "pytest.mark.exercise"]
 
 
-@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment_id", assignment_ids())
 def test_every_hidden_test_has_exactly_one_exercise_marker(assignment_id):
     task = assignment(assignment_id)
     tree = ast.parse(task.tests.read_text(encoding="utf-8"))
@@ -35,7 +35,7 @@ def test_every_hidden_test_has_exactly_one_exercise_marker(assignment_id):
             f"{test.name}: write @pytest.mark.exercise(\"<grade_id>\") with one literal grade_id"
 
 
-@pytest.mark.parametrize("assignment_id", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment_id", assignment_ids())
 def test_exercise_markers_name_solution_cells_and_cover_them_all(assignment_id):
     task = assignment(assignment_id)
     solution_ids = task.solution_ids()

@@ -87,7 +87,7 @@ def test_zip_layout_follows_gradescopes_specification(built):
         names = set(archive.namelist())
         modes = {i.filename: i.external_attr >> 16 for i in archive.infolist()}
         config = json.loads(archive.read("gradescope.json"))
-        requirements = archive.read("requirements.txt").decode().split()
+        requirements = archive.read("requirements.txt").decode().splitlines()
         setup = archive.read("setup.sh").decode()
     for entry in ("setup.sh", "run_autograder"):  # at the root, not in a folder, executable
         assert entry in names and modes[entry] & stat.S_IXUSR
@@ -124,7 +124,7 @@ def test_schema_accepts_gradescopes_example_and_rejects_wrong_documents():
     for document in wrong:
         with pytest.raises(jsonschema.ValidationError):
             validate(document)
-    validate(not_graded("vgg", "no notebook", collect_tests(assignment("vgg"))))
+    validate(not_graded("vgg", "no notebook", [t.to_dict() for t in collect_tests(assignment("vgg"))]))
 
 
 def test_run_autograder_scores_like_grade_unit(autograder):

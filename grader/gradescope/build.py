@@ -20,7 +20,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from grader.course import ASSIGNMENTS, assignment as get_assignment, project_root
+from grader.course import assignment as get_assignment, assignment_ids, course, project_root
 from grader.gradescope.autograder import DEFAULT_TIMEOUT
 from grader.gradescope.results import VISIBILITIES
 
@@ -61,12 +61,12 @@ def _kit_files(root: Path, assignment_id: str) -> list[tuple[str, Path]]:
     for name in ("pyproject.toml", "README.md", "nbgrader_config.py"):  # pyproject names README.md: setup.sh installs it
         if (root / name).is_file():
             entries.append((name, root / name))
-    for folder in ("grader", f"solutions/{assignment_id}"):
+    for folder in ("grader", f"solutions/{assignment_id}", f"assignments/{assignment_id}"):
         for path in sorted((root / folder).rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts and ".ipynb_checkpoints" not in path.parts \
                     and path.suffix != ".pyc":
                 entries.append((path.relative_to(root).as_posix(), path))
-    others = {f"test_{a}.py" for a in ASSIGNMENTS if a != assignment_id}
+    others = {f"test_{a}.py" for a in assignment_ids(root) if a != assignment_id}
     for path in sorted((root / "autograde_tests").iterdir()):
         if path.is_file() and path.name not in others and path.suffix == ".py":
             entries.append((path.relative_to(root).as_posix(), path))
@@ -82,6 +82,15 @@ def course_config(assignment_id: str, options: CourseOptions) -> dict:
     return {"assignment": assignment_id, "visibility": options.visibility, "gpu": options.gpu,
             "timeout": options.timeout, "settings": {}, "tests": tests,
             "max_score": sum(t["max_points"] for t in tests), "kit_hash": task.tests_hash()}
+
+
+def course_file(root: Path, assignment_id: str) -> str:
+    """The zip's course.toml: this course with only the one assignment the zip grades."""
+    task = course(root)[assignment_id]
+    files = {key: getattr(task, attr).relative_to(root).as_posix() for key, attr in
+             (("source", "source_notebook"), ("tests", "tests"), ("release", "release_notebook"))}
+    entry = "".join(f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in files.items())
+    return f"[[assignments]]\nid = {json.dumps(assignment_id)}\n{entry}"
 
 
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = REGULAR) -> None:
@@ -105,6 +114,7 @@ def build_zip(assignment_id: str, out_dir: Path, options: CourseOptions | None =
             _add(archive, name, (FILES / name).read_bytes(), EXECUTABLE)
         _add(archive, "gradescope.json", json.dumps(config, indent=1, ensure_ascii=False).encode())
         _add(archive, "requirements.txt", ("\n".join(pinned_requirements(root)) + "\n").encode())
+        _add(archive, "course.toml", course_file(root, assignment_id).encode())
         for name, path in _kit_files(root, assignment_id):
             _add(archive, name, path.read_bytes(), EXECUTABLE if path.stat().st_mode & 0o111 else REGULAR)
     tmp.replace(target)

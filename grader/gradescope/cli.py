@@ -4,14 +4,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from grader.course import ASSIGNMENTS
+from grader.course import assignment_ids
 
 
 def _run(args) -> int:
     from grader.gradescope.build import CourseOptions, main
 
     options = CourseOptions(visibility=args.visibility, gpu=args.gpu, timeout=args.timeout)
-    return main(args.assignment or list(ASSIGNMENTS), Path(args.out), options)
+    return main(args.assignment or list(assignment_ids()), Path(args.out), options)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     from grader.gradescope.results import VISIBILITIES
 
     parser = sub.add_parser("gradescope", help="build Gradescope autograder zips (dist/gradescope/<assignment>.zip)")
-    parser.add_argument("--assignment", action="append", choices=ASSIGNMENTS,
+    parser.add_argument("--assignment", action="append", choices=assignment_ids(),
                         help="only this assignment (repeatable; default: all)")
     parser.add_argument("--out", default="dist/gradescope", help="output folder (default: dist/gradescope)")
     parser.add_argument("--visibility", default="visible", choices=VISIBILITIES,

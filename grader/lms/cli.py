@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.course import ASSIGNMENTS
+from grader.course import assignment_ids
 
 
 def _print(title: str, lines: list[str]) -> None:
@@ -73,7 +73,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                            ("moodle", "Moodle: View all submissions → Download all submissions (folders)")):
         p = platforms.add_parser(name, help=helptext)
         p.add_argument("download", help="the zip the LMS gave you")
-        p.add_argument("--assignment", required=True, choices=ASSIGNMENTS, help="which assignment this zip holds")
+        p.add_argument("--assignment", required=True, choices=assignment_ids(), help="which assignment this zip holds")
         p.add_argument("--into", required=True, help="the SUBMISSIONS folder to write (created if needed)")
         if name == "canvas":
             p.add_argument("--roster", help="a Canvas gradebook export, to map Canvas user ids to other student ids")
@@ -98,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             p.add_argument("--worksheet", required=True, help="the assignment's grading worksheet (CSV)")
             _worksheet_columns(p, maximum=True)
         p.add_argument("--grades", default="grades", help="the kit's grades folder (default: grades)")
-        p.add_argument("--assignment", action="append", choices=ASSIGNMENTS,
+        p.add_argument("--assignment", action="append", choices=assignment_ids(),
                        help="assignment to export (repeatable; Canvas default: all graded; Moodle: exactly one)")
         p.add_argument("--id-column", help="the column that holds the kit's student ids (as in collect)")
         p.add_argument("--out", required=True, help="the CSV to write (then import it into the LMS)")

@@ -124,10 +124,10 @@ def disagreements(path: Path, assignment_id: str) -> list[str]:
 
 def grade_cells_table() -> str:
     """Markdown: each exercise's nbgrader grade cell and points (``python -m grader points --grade-cells``, README)."""
-    from grader.course import ASSIGNMENTS
+    from grader.course import assignment_ids
 
     rows = []
-    for task in ASSIGNMENTS:
+    for task in assignment_ids():
         source = assignment(task).source_notebook
         cells = grade_cell_of(nbformat.read(source, as_version=4), str(source))
         points = points_by_exercise(task)

@@ -109,10 +109,11 @@ def _write_pairs(report_dir: Path, similarity: SimilarityReport) -> int:
 
 
 def _assignment_order(results: list[dict]) -> list[str]:
-    from grader.course import ASSIGNMENTS
+    from grader.course import assignment_ids
 
     present = {r["assignment"] for r in results}
-    return [a for a in ASSIGNMENTS if a in present] + sorted(present - set(ASSIGNMENTS))
+    ids = assignment_ids()
+    return [a for a in ids if a in present] + sorted(present - set(ids))
 
 
 def write_report(out: Path, results: list[dict], problems: list[str], roster: list[str] | None = None,
