@@ -9,6 +9,7 @@ from grader.course import ASSIGNMENTS, project_root
 
 
 def _grade(args) -> int:
+    from grader.backends import ClusterError
     from grader.run import GradeRun, SandboxUnavailable
     from grader.unit import Settings
 
@@ -16,8 +17,8 @@ def _grade(args) -> int:
                         submission_budget=args.submission_timeout)
     try:
         results = GradeRun(Path(args.submissions), Path(args.out), workers=args.workers, force=args.force,
-                           only=tuple(args.assignment or ()), settings=settings).run()
-    except (FileNotFoundError, SandboxUnavailable) as err:
+                           only=tuple(args.assignment or ()), settings=settings, cluster=args.cluster).run()
+    except (FileNotFoundError, SandboxUnavailable, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {len(results)} results to {args.out}/ (grades.csv, results/, feedback/, summary.html, gradebook.db)")
@@ -60,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="SUBMISSIONS/<student>/<assignment>/<assignment>.ipynb (default: the bundled examples)")
     grade.add_argument("--out", default="grades", help="output folder (default: grades)")
     grade.add_argument("--workers", type=int, default=0, help="parallel workers (default: one per core)")
+    grade.add_argument("--cluster", metavar="ADDRESS", help="grade on a Dask cluster: a scheduler address "
+                       "(tls://host:8786) or local:N, N worker processes on this machine (README: Grading on a cluster)")
     grade.add_argument("--force", action="store_true", help="grade again even if nothing changed")
     grade.add_argument("--assignment", action="append", choices=ASSIGNMENTS, help="only this assignment (repeatable)")
     grade.add_argument("--cell-timeout", type=float, default=10.0, help="seconds per notebook cell (default 10)")
