@@ -146,7 +146,7 @@ class GradeRun:
         try:
             with RunProgress(self.console, len(todo)) as progress:
                 backend.grade(todo, self.settings, lambda unit, result: self._record(book, unit, result, hashes),
-                              progress)
+                              progress, batch=book.batch)
         finally:
             backend.close()
         current = {(u.student_id, u.assignment) for u in units}

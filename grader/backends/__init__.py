@@ -8,7 +8,8 @@ the same on each (timings aside).
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Protocol, Sequence
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable, ContextManager, Protocol, Sequence
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from grader.unit import Settings
 
 Record = Callable[["Unit", dict], None]
+Batch = Callable[[], ContextManager]  # results recorded inside one share a commit (Gradebook.batch)
 
 
 class ClusterError(RuntimeError):
@@ -28,8 +30,10 @@ class Backend(Protocol):
     def check(self) -> None:
         """Before anything is graded: raise if this backend cannot grade with the sandbox asked for."""
 
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
-        """Grade every unit, calling ``record(unit, result)`` once per unit, in the coordinator's process."""
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
+              batch: Batch = nullcontext) -> None:
+        """Grade every unit, calling ``record(unit, result)`` once per unit, in the coordinator's process, and
+        ``progress.advance()`` after it; results that arrive together are recorded inside one ``batch()``."""
 
     def close(self) -> None:
         """Release the workers (and a cluster this backend started)."""

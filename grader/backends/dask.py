@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections import deque
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -36,7 +37,7 @@ from urllib.parse import urlsplit
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from grader.backends import ClusterError, Record, complete
+from grader.backends import Batch, ClusterError, Record, complete
 from grader.backends.kit import KitHash, kit_hash
 
 if TYPE_CHECKING:
@@ -310,10 +311,9 @@ class DaskBackend:
             self.console.print(f"[bold red]refused:[/bold red] {why}", highlight=False, soft_wrap=True)
 
     # -- grading ---------------------------------------------------------------------------------------------
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
-        from distributed import KilledWorker
-
-        from grader.run import _grader_failure, _not_graded
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
+              batch: Batch = nullcontext) -> None:
+        from grader.run import _not_graded
         from grader.unit import grade_unit
 
         def deliver(unit: "Unit", result: dict) -> None:
@@ -322,12 +322,12 @@ class DaskBackend:
 
         run = uuid.uuid4().hex[:12]  # keys unique on a scheduler that outlives runs
         waiting = deque(enumerate(units))
-        in_flight: dict[str, tuple["Future", "Unit"]] = {}
+        self._in_flight: dict[str, tuple["Future", "Unit"]] = {}
         lost_since: float | None = None
         try:
-            while waiting or in_flight:
+            while waiting or self._in_flight:
                 budget = max(1, len(self.admitted)) * self.in_flight_per_worker
-                while waiting and len(in_flight) < budget:
+                while waiting and len(self._in_flight) < budget:
                     index, unit = waiting.popleft()
                     if unit.path is None:
                         deliver(unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"))
@@ -337,43 +337,52 @@ class DaskBackend:
                     else:
                         future = self.client.submit(
                             self.task, unit.path.name, unit.path.read_bytes(), unit.assignment, unit.student_id,
-                            settings, key=f"grade-{run}-{index}", pure=False,
-                            resources={self.admission.resource: 1})
-                        in_flight[future.key] = (future, unit)
+                            settings, key=f"grade-{run}-{index}", pure=False, resources={self.admission.resource: 1})
+                        self._in_flight[future.key] = (future, unit)
                         future.add_done_callback(lambda f: self._events.put(("done", f.key)))
                 try:
-                    kind, item = self._events.get(timeout=1.0)
+                    events = [self._events.get(timeout=1.0)]
                 except queue.Empty:
                     if self.client.status != "running":
                         lost_since = lost_since or time.monotonic()
                         if time.monotonic() - lost_since > 10:
                             raise ClusterError(f"lost the scheduler {self.address}")
                     continue
-                if kind == "worker":
-                    self._on_report(item)
-                    continue
-                if item not in in_flight:
-                    continue  # a callback of a unit already recorded: never record twice
-                future, unit = in_flight.pop(item)
-                if future.status == "finished":
-                    deliver(unit, complete(unit, future.result()))
-                elif future.status == "error":
-                    error = future.exception()
-                    if isinstance(error, KilledWorker):
-                        why = (f"{unit.student_id}/{unit.assignment} took down {ALLOWED_FAILURES + 1} grader "
-                               f"workers in a row (Dask KilledWorker)")
-                        progress.note(f"[bold red]grader failure:[/bold red] {why}")
-                        deliver(unit, _grader_failure(unit, why))
-                    else:  # a grader bug must not lose the rest of the class
-                        deliver(unit, _grader_failure(unit, f"internal grader error: {type(error).__name__}: "
-                                                            f"{error}"))
-                else:
-                    raise ClusterError(f"lost the scheduler {self.address} ({unit.student_id}/{unit.assignment} "
-                                       f"was {future.status})")
+                while True:  # everything that is ready now is recorded with one commit
+                    try:
+                        events.append(self._events.get_nowait())
+                    except queue.Empty:
+                        break
+                with batch():
+                    for kind, item in events:
+                        if kind == "worker":
+                            self._on_report(item)
+                        elif item in self._in_flight:  # else a unit already recorded: never twice
+                            self._finish(*self._in_flight.pop(item), deliver, progress)
         except ClusterError as err:
             recorded = progress.done
             raise ClusterError(f"{err}: the run stopped; the {recorded} units recorded are kept and the next "
                                f"run grades the other {len(units) - recorded}") from None
+
+    def _finish(self, future: "Future", unit: "Unit", deliver: Record, progress: "RunProgress") -> None:
+        from distributed import KilledWorker
+
+        from grader.run import _grader_failure
+
+        if future.status == "finished":
+            deliver(unit, complete(unit, future.result()))
+        elif future.status == "error":
+            error = future.exception()
+            if isinstance(error, KilledWorker):
+                why = (f"{unit.student_id}/{unit.assignment} took down {ALLOWED_FAILURES + 1} grader workers in a "
+                       f"row (Dask KilledWorker)")
+                progress.note(f"[bold red]grader failure:[/bold red] {why}")
+                deliver(unit, _grader_failure(unit, why))
+            else:  # a grader bug must not lose the rest of the class
+                deliver(unit, _grader_failure(unit, f"internal grader error: {type(error).__name__}: {error}"))
+        else:  # cancelled: the client lost the scheduler, which cancels every future
+            raise ClusterError(f"lost the scheduler {self.address} ({unit.student_id}/{unit.assignment} was "
+                               f"{future.status})")
 
     def close(self) -> None:
         if self.client is not None:

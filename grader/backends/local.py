@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+from contextlib import nullcontext
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Sequence
 
-from grader.backends import Record, complete
+from grader.backends import Batch, Record, complete
 
 if TYPE_CHECKING:
     from grader.progress import RunProgress
@@ -52,9 +53,8 @@ class LocalPool:
     def close(self) -> None:
         """Each pool closes itself at the end of ``grade``."""
 
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
-        from grader.run import _grader_failure
-
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
+              batch: Batch = nullcontext) -> None:
         def deliver(unit: "Unit", result: dict) -> None:
             record(unit, result)
             progress.advance()
@@ -70,22 +70,30 @@ class LocalPool:
                 broken = False
                 while futures:
                     done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        unit = futures.pop(future)
-                        try:
-                            deliver(unit, future.result())
-                        except BrokenProcessPool:
-                            broken = True
-                            attempts[id(unit)] = attempts.get(id(unit), 0) + 1
-                            if attempts[id(unit)] >= 2:
-                                deliver(unit, _grader_failure(unit, "the grader's worker process died "
-                                                              "twice on this submission"))
-                            else:
-                                pending.append(unit)
-                        except Exception as err:  # a grader bug must not lose the rest of the class
-                            deliver(unit, _grader_failure(unit, f"internal grader error: "
-                                                          f"{type(err).__name__}: {err}"))
+                    with batch():
+                        broken = self._collect(done, futures, attempts, pending, deliver) or broken
                     if broken:
                         break
                 if broken:
                     pending.extend(futures.values())
+
+    @staticmethod
+    def _collect(done, futures: dict, attempts: dict, pending: list, deliver: Record) -> bool:
+        """Record the finished futures; True if the pool broke (its unfinished units then go to a new pool)."""
+        from grader.run import _grader_failure
+
+        broken = False
+        for future in done:
+            unit = futures.pop(future)
+            try:
+                deliver(unit, future.result())
+            except BrokenProcessPool:
+                broken = True
+                attempts[id(unit)] = attempts.get(id(unit), 0) + 1
+                if attempts[id(unit)] >= 2:
+                    deliver(unit, _grader_failure(unit, "the grader's worker process died twice on this submission"))
+                else:
+                    pending.append(unit)
+            except Exception as err:  # a grader bug must not lose the rest of the class
+                deliver(unit, _grader_failure(unit, f"internal grader error: {type(err).__name__}: {err}"))
+        return broken
