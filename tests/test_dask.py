@@ -134,7 +134,7 @@ def test_a_worker_killed_mid_unit_loses_nothing_and_records_nothing_twice(cluste
             for worker, keys in client.processing().items():
                 if any(str(key).startswith("grade-") and str(key).endswith("-0") for key in keys):
                     time.sleep(2)  # well inside the unit's 6 s sleep
-                    pid = client.scheduler_info(n_workers=-1)["workers"][worker]["pid"]
+                    pid = client.run(os.getpid, workers=[worker])[worker]
                     os.kill(pid, signal.SIGKILL)
                     killed.append(pid)
                     return

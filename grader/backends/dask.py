@@ -115,6 +115,9 @@ def refusal(admission: Admission, worker: str, report: dict) -> str | None:
     return None
 
 
+_warmed_up = False
+
+
 class KitPlugin(WorkerPlugin):
     """Admits a worker (same kit, the sandbox asked for) and starts its zygote, before it gets any work."""
 
@@ -136,8 +139,11 @@ class KitPlugin(WorkerPlugin):
 
         if self.admission.sandbox not in ("", "auto"):
             os.environ[SANDBOX_MODE_VARIABLE] = self.admission.sandbox  # a restarted zygote asks for the same
+        global _warmed_up
         try:
-            warm_up()  # one torch thread in this trusted process, as in the local pool's workers
+            if not _warmed_up:  # once per process: torch refuses to set its thread counts twice
+                warm_up()  # one torch thread in this trusted process, as in the local pool's workers
+                _warmed_up = True
             report["mode"] = _mode_name(unit.zygote().mode)
             report["description"] = unit.zygote().description
         except Exception as err:  # the sandbox asked for cannot be built here
