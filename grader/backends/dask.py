@@ -329,6 +329,7 @@ class DaskBackend:
         run = uuid.uuid4().hex[:12]  # keys unique on a scheduler that outlives runs
         waiting = deque(enumerate(units))
         self._in_flight: dict[str, tuple["Future", "Unit"]] = {}
+        self._retries: dict[int, int] = {}
         lost_since: float | None = None
         try:
             while waiting or self._in_flight:
@@ -341,11 +342,7 @@ class DaskBackend:
                         deliver(unit, complete(unit, grade_unit(unit.path, unit.assignment, unit.student_id,
                                                                 settings)))
                     else:
-                        future = self.client.submit(
-                            self.task, unit.path.name, unit.path.read_bytes(), unit.assignment, unit.student_id,
-                            settings, key=f"grade-{run}-{index}", pure=False, resources={self.admission.resource: 1})
-                        self._in_flight[future.key] = (future, unit)
-                        future.add_done_callback(lambda f: self._events.put(("done", f.key)))
+                        self._submit(unit, settings, f"grade-{run}-{index}")
                 try:
                     events = [self._events.get(timeout=1.0)]
                 except queue.Empty:
@@ -359,16 +356,48 @@ class DaskBackend:
                         events.append(self._events.get_nowait())
                     except queue.Empty:
                         break
+                done = [self._in_flight.pop(item) for kind, item in events
+                        if kind == "done" and item in self._in_flight]  # else recorded already: never twice
+                finished = [(future, unit) for future, unit in done if future.status == "finished"]
+                try:  # one round trip for every result that is ready, not one each
+                    values = self.client.gather([future for future, _ in finished]) if finished else []
+                except Exception as err:  # the results went with the scheduler or a worker: grade them again
+                    if self.client.status != "running":
+                        raise ClusterError(f"lost the scheduler {self.address}") from None
+                    for future, unit in finished:
+                        self._retry(future, unit, settings, err, deliver)
+                    finished, values = [], []
                 with batch():
                     for kind, item in events:
                         if kind == "worker":
                             self._on_report(item)
-                        elif item in self._in_flight:  # else a unit already recorded: never twice
-                            self._finish(*self._in_flight.pop(item), deliver, progress)
+                    for (future, unit), value in zip(finished, values):
+                        deliver(unit, complete(unit, value))
+                    for future, unit in done:
+                        if future.status != "finished":
+                            self._finish(future, unit, deliver, progress)
         except ClusterError as err:
             recorded = progress.done
             raise ClusterError(f"{err}: the run stopped; the {recorded} units recorded are kept and the next "
                                f"run grades the other {len(units) - recorded}") from None
+
+    def _submit(self, unit: "Unit", settings: "Settings", key: str) -> None:
+        future = self.client.submit(self.task, unit.path.name, unit.path.read_bytes(), unit.assignment,
+                                    unit.student_id, settings, key=key, pure=False,
+                                    resources={self.admission.resource: 1})
+        self._in_flight[future.key] = (future, unit)
+        future.add_done_callback(lambda f: self._events.put(("done", f.key)))
+
+    def _retry(self, future: "Future", unit: "Unit", settings: "Settings", err: Exception, deliver: Record) -> None:
+        """A finished unit whose result could not be fetched (its worker left with it): graded once more."""
+        from grader.run import _grader_failure
+
+        self._retries[id(unit)] = self._retries.get(id(unit), 0) + 1
+        if self._retries[id(unit)] > 1:
+            deliver(unit, _grader_failure(unit, f"its result could not be fetched from the cluster: {err}"))
+            return
+        logger.warning("%s/%s: result lost (%s); grading it again", unit.student_id, unit.assignment, err)
+        self._submit(unit, settings, f"{future.key}-again")
 
     def _finish(self, future: "Future", unit: "Unit", deliver: Record, progress: "RunProgress") -> None:
         from distributed import KilledWorker
