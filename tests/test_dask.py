@@ -239,3 +239,21 @@ def test_a_worker_started_from_a_modified_copy_of_the_kit_is_refused(cluster, tm
     finally:
         worker.terminate()
         worker.wait(timeout=30)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_a_line_per_tenth_in_a_log():
+    from grader.progress import RunProgress
+
+    log = Console(file=io.StringIO(), force_terminal=False, width=120)
+    with RunProgress(log, 25) as progress:
+        for _ in range(25):
+            progress.advance()
+    lines = log.file.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == [
+        f"grading: {done}/25" for done in (3, 5, 8, 10, 13, 15, 18, 20, 23, 25)]
+    terminal = Console(file=io.StringIO(), force_terminal=True, width=120)
+    with RunProgress(terminal, 4) as progress:
+        for _ in range(4):
+            progress.advance()
+    shown = terminal.file.getvalue()
+    assert "4/4" in shown and "units/s" in shown and "ETA" in shown and "grading: " not in shown
