@@ -93,22 +93,49 @@ def _graded(submissions: Path, out: Path, workers: int, cluster: str | None, tas
 
 # -- 1. the local pool against a LocalCluster -------------------------------------------------------------------
 
-def compare_backends(submissions: Path, workers: int, work: Path) -> dict:
-    pool, pool_timed, pool_wall = _graded(submissions, work / "pool", workers, None)
-    dask, dask_timed, dask_wall = _graded(submissions, work / "dask", workers, f"local:{workers}")
+def pool_start_up(workers: int) -> float:
+    """Seconds for the local pool to bring up its workers (spawn, torch, zygote): inside its grading phase,
+    where the pool starts them, so it is measured apart here and taken off."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from grader.backends.local import _worker_init
+
+    started = time.monotonic()
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_init) as pool:
+        list(pool.map(time.sleep, [0.5] * workers))  # one task per worker: each must be up
+    return time.monotonic() - started - 0.5
+
+
+def compare_backends(submissions: Path, workers: int, work: Path, repeat: int = 2) -> dict:
+    """Both backends ``repeat`` times, alternating (the machine's load drifts); the fastest run of each counts."""
+    runs: dict[str, list] = {"pool": [], "dask": []}
+    starts = []
+    for attempt in range(repeat):
+        for name in (("pool", "dask") if attempt % 2 == 0 else ("dask", "pool")):
+            cluster = None if name == "pool" else f"local:{workers}"
+            runs[name].append(_graded(submissions, work / f"{name}-{attempt}", workers, cluster))
+            if name == "pool":
+                starts.append(pool_start_up(workers))
+    pool, pool_timed, pool_wall = min(runs["pool"], key=lambda r: r[1].grade_s)
+    dask, dask_timed, dask_wall = min(runs["dask"], key=lambda r: r[1].grade_s)
+    pool_start = min(starts)
     units = len(pool)
-    same = ([(r["student_id"], r["assignment"], r["score"], [t["outcome"] for t in r["tests"]]) for r in pool]
-            == [(r["student_id"], r["assignment"], r["score"], [t["outcome"] for t in r["tests"]]) for r in dask])
+    same = all([(r["student_id"], r["assignment"], r["score"], [(t["outcome"], t["message"]) for t in r["tests"]])
+                for r in run[0]] == [(r["student_id"], r["assignment"], r["score"],
+                                      [(t["outcome"], t["message"]) for t in r["tests"]]) for r in pool]
+               for run in runs["pool"] + runs["dask"])
     seconds = [r["seconds"] for r in dask if r.get("seconds") is not None]
-    pool_per_unit = pool_timed.grade_s / units
-    overhead = (dask_timed.grade_s - pool_timed.grade_s) / units
-    return {"units": units, "workers": workers, "same_results": same,
-            "pool": {"start_s": round(pool_timed.check_s, 2), "grading_s": round(pool_timed.grade_s, 2),
-                     "wall_s": round(pool_wall, 2), "per_unit_s": round(pool_per_unit, 3)},
+    pool_grading = max(pool_timed.grade_s - pool_start, 1e-9)
+    overhead = (dask_timed.grade_s - pool_grading) / units
+    return {"units": units, "workers": workers, "repeat": repeat, "same_results": same,
+            "pool": {"start_s": round(pool_start, 2), "grading_s": round(pool_grading, 2),
+                     "wall_s": round(pool_wall, 2), "per_unit_s": round(pool_grading / units, 3)},
             "dask": {"start_s": round(dask_timed.check_s, 2), "grading_s": round(dask_timed.grade_s, 2),
                      "wall_s": round(dask_wall, 2), "per_unit_s": round(dask_timed.grade_s / units, 3)},
             "overhead_per_unit_s": round(overhead, 3),
-            "overhead_pct": round(100 * overhead / pool_per_unit, 1) if pool_per_unit else None,
+            "overhead_pct": round(100 * overhead / (pool_grading / units), 1),
             "unit_seconds_mean": round(statistics.fmean(seconds), 3) if seconds else None,
             "unit_seconds_median": round(statistics.median(seconds), 3) if seconds else None}
 
@@ -217,11 +244,11 @@ def on_paper(unit_seconds: float, overhead_s: float, start_s: float, worker_coun
     return rows
 
 
-def run(workers: int, capacity_units: int, submissions: Path) -> dict:
+def run(workers: int, capacity_units: int, submissions: Path, repeat: int = 2) -> dict:
     work = Path(tempfile.mkdtemp(prefix="cnn-bench-cluster-"))
     try:
-        compared = compare_backends(submissions, workers, work)
-        sample_book = work / "dask" / "gradebook.db"
+        compared = compare_backends(submissions, workers, work, repeat)
+        sample_book = work / "dask-0" / "gradebook.db"
         import sqlite3
 
         with sqlite3.connect(sample_book) as db:  # a real, fully graded result as the trivial unit's answer
@@ -239,7 +266,10 @@ def run(workers: int, capacity_units: int, submissions: Path) -> dict:
         {"name": "Dask overhead per unit (LocalCluster vs local pool, same workers)",
          "target": f"≤ {TARGETS['overhead_pct']:g}%", "value": compared["overhead_pct"],
          "ok": compared["overhead_pct"] is not None and compared["overhead_pct"] <= TARGETS["overhead_pct"]},
-        {"name": "coordinator capacity, units recorded per second (trivial unit)",
+        {"name": "coordinator capacity, units recorded per CPU second of its process (trivial unit)",
+         "target": f"≥ {TARGETS['capacity_units_per_s']:g}/s", "value": cap["capacity_per_cpu_s"],
+         "ok": cap["capacity_per_cpu_s"] >= TARGETS["capacity_units_per_s"]},
+        {"name": "units recorded per second, wall clock (trivial unit; scheduler and workers share this machine)",
          "target": f"≥ {TARGETS['capacity_units_per_s']:g}/s", "value": cap["recorded_per_s"],
          "ok": cap["recorded_per_s"] >= TARGETS["capacity_units_per_s"]},
     ]
@@ -248,8 +278,8 @@ def run(workers: int, capacity_units: int, submissions: Path) -> dict:
 
 def print_report(result: dict, console: Console) -> None:
     c = result["compare"]
-    table = Table(title=f"Local pool vs Dask LocalCluster: {c['units']} units, {c['workers']} workers each "
-                        f"(same results: {'yes' if c['same_results'] else 'NO'})")
+    table = Table(title=f"Local pool vs Dask LocalCluster: {c['units']} units, {c['workers']} workers each, best of "
+                        f"{c['repeat']} (same results: {'yes' if c['same_results'] else 'NO'})")
     for column in ("backend", "start-up s", "grading s", "per unit s", "wall s"):
         table.add_column(column, justify="right" if column != "backend" else "left")
     for name in ("pool", "dask"):
@@ -261,8 +291,10 @@ def print_report(result: dict, console: Console) -> None:
                   f"pool's time per unit); grade_unit's own time per unit: mean {c['unit_seconds_mean']} s, "
                   f"median {c['unit_seconds_median']} s")
     cap = result["capacity"]
-    console.print(f"Coordinator capacity: {cap['recorded_per_s']:.0f} units recorded/s ({cap['units']} trivial units, "
-                  f"{cap['in_flight']} in flight; {cap['what']}); recording alone: "
+    console.print(f"Coordinator capacity: {cap['capacity_per_cpu_s']:.0f} units recorded per CPU second of the "
+                  f"coordinator's process ({cap['capacity_per_main_thread_cpu_s']:.0f} per CPU second of its main "
+                  f"thread); wall clock on this machine: {cap['recorded_per_s']:.0f} units/s ({cap['units']} trivial "
+                  f"units, {cap['in_flight']} in flight; {cap['what']}); recording alone: "
                   f"{cap['record_only_per_s']['one_commit_per_unit']:.0f}/s with a commit per unit, "
                   f"{cap['record_only_per_s']['batched_by_50']:.0f}/s batched by 50")
     paper = Table(title=f"On paper: {CLASS[0]:,} students × {CLASS[1]} assignments at "
@@ -284,9 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--capacity-units", type=int, default=2000, help="trivial units for the capacity (2000)")
     parser.add_argument("--submissions", default=str(REPO / "examples" / "submissions"),
                         help="the class graded by both backends (default: the bundled examples)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each backend, alternating (default 2)")
     parser.add_argument("--json", help="also write the numbers here")
     args = parser.parse_args(argv)
-    result = run(args.workers, args.capacity_units, Path(args.submissions))
+    result = run(args.workers, args.capacity_units, Path(args.submissions), args.repeat)
     print_report(result, Console())
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
