@@ -334,7 +334,8 @@ class DaskBackend:
         try:
             while waiting or self._in_flight:
                 budget = max(1, len(self.admitted)) * self.in_flight_per_worker
-                while waiting and len(self._in_flight) < budget:
+                batch_to_submit: list[tuple["Unit", str]] = []
+                while waiting and len(self._in_flight) + len(batch_to_submit) < budget:
                     index, unit = waiting.popleft()
                     if unit.path is None:
                         deliver(unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"))
@@ -342,7 +343,8 @@ class DaskBackend:
                         deliver(unit, complete(unit, grade_unit(unit.path, unit.assignment, unit.student_id,
                                                                 settings)))
                     else:
-                        self._submit(unit, settings, f"grade-{run}-{index}")
+                        batch_to_submit.append((unit, f"grade-{run}-{index}"))
+                self._submit(batch_to_submit, settings)
                 try:
                     events = [self._events.get(timeout=1.0)]
                 except queue.Empty:
@@ -381,12 +383,18 @@ class DaskBackend:
             raise ClusterError(f"{err}: the run stopped; the {recorded} units recorded are kept and the next "
                                f"run grades the other {len(units) - recorded}") from None
 
-    def _submit(self, unit: "Unit", settings: "Settings", key: str) -> None:
-        future = self.client.submit(self.task, unit.path.name, unit.path.read_bytes(), unit.assignment,
-                                    unit.student_id, settings, key=key, pure=False,
-                                    resources={self.admission.resource: 1})
-        self._in_flight[future.key] = (future, unit)
-        future.add_done_callback(lambda f: self._events.put(("done", f.key)))
+    def _submit(self, units: list[tuple["Unit", str]], settings: "Settings") -> None:
+        """Hand units to the scheduler, all in one message (one ``client.map``): submitting is the coordinator's
+        largest cost per unit after recording."""
+        if not units:
+            return
+        futures = self.client.map(self.task, [u.path.name for u, _ in units], [u.path.read_bytes() for u, _ in units],
+                                  [u.assignment for u, _ in units], [u.student_id for u, _ in units],
+                                  [settings] * len(units), key=[key for _, key in units], pure=False,
+                                  resources={self.admission.resource: 1})
+        for future, (unit, _) in zip(futures, units):
+            self._in_flight[future.key] = (future, unit)
+            future.add_done_callback(lambda f: self._events.put(("done", f.key)))
 
     def _retry(self, future: "Future", unit: "Unit", settings: "Settings", err: Exception, deliver: Record) -> None:
         """A finished unit whose result could not be fetched (its worker left with it): graded once more."""
@@ -397,7 +405,7 @@ class DaskBackend:
             deliver(unit, _grader_failure(unit, f"its result could not be fetched from the cluster: {err}"))
             return
         logger.warning("%s/%s: result lost (%s); grading it again", unit.student_id, unit.assignment, err)
-        self._submit(unit, settings, f"{future.key}-again")
+        self._submit([(unit, f"{future.key}-again")], settings)
 
     def _finish(self, future: "Future", unit: "Unit", deliver: Record, progress: "RunProgress") -> None:
         from distributed import KilledWorker
