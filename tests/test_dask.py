@@ -257,3 +257,21 @@ def test_progress_is_a_bar_on_a_terminal_and_a_line_per_tenth_in_a_log():
             progress.advance()
     shown = terminal.file.getvalue()
     assert "4/4" in shown and "units/s" in shown and "ETA" in shown and "grading: " not in shown
+
+
+def test_admission_policy_sandbox_and_transport():
+    """The rules the plugin and the coordinator both apply (refusal is pure: no cluster needed)."""
+    from grader.backends.dask import Admission, refusal
+
+    ours = kit_hash().parts
+    auto, root_only = Admission(ours, "auto"), Admission(ours, "root")
+    report = {"kit": ours, "mode": "root", "error": None}
+    assert refusal(auto, "tcp://127.0.0.1:4000", report) is None
+    assert refusal(auto, "tcp://127.0.0.1:4000", {**report, "mode": "limits"}) is None  # one machine: allowed
+    assert "asked for 'root'" in refusal(root_only, "tcp://127.0.0.1:4000", {**report, "mode": "userns"})
+    assert "cannot build the sandbox" in refusal(root_only, "tcp://127.0.0.1:4000",
+                                                 {**report, "mode": None, "error": "IsolationError: no root"})
+    assert "not reached over tls://" in refusal(auto, "tcp://10.1.2.3:4000", report)
+    assert refusal(auto, "tls://10.1.2.3:4000", report) is None
+    for open_mode in ("limits", "none"):
+        assert "leaves the network open" in refusal(auto, "tls://10.1.2.3:4000", {**report, "mode": open_mode})
