@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 SUBMISSIONS ?= examples/submissions
 NB ?=
 ARGS ?=
+CLUSTER ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
 .PHONY: setup test grade release check bench clean gradescope
@@ -29,7 +30,7 @@ test: setup
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 grade: setup
-	$(BIN)/python -m grader grade $(SUBMISSIONS) $(ARGS)
+	$(BIN)/python -m grader grade $(SUBMISSIONS) $(if $(CLUSTER),--cluster $(CLUSTER)) $(ARGS)
 
 release: setup
 	$(BIN)/python -m grader release

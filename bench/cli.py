@@ -77,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict", action="store_true", help="exit 1 when a target is missed")
     parser.add_argument("--skip-report", action="store_true", help="skip the class-report bench (bench.report_bench; "
                         "it runs only with every assignment, i.e. without --assignments)")
+    parser.add_argument("--skip-cluster", action="store_true", help="skip the Dask figures (bench/cluster.py)")
     return parser
 
 
@@ -331,6 +332,13 @@ def main(argv: list[str] | None = None) -> int:
 
         result["report"] = report_bench.run(workers=args.workers, console=console)
         path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+    if not args.skip_cluster:  # grading on Dask: overhead against the pool, the coordinator's capacity
+        from bench import cluster
+
+        result["cluster"] = cluster.run(args.workers or 2, 2000, REPO / "examples" / "submissions")
+        result["targets"] += result["cluster"]["targets"]
+        path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
+        cluster.print_report(result["cluster"], console)
     if args.strict and not all(t["ok"] for t in result["targets"]):
         return 1
     return 0

@@ -26,7 +26,7 @@ WORKER_LOG = "BENCH_KIT_WORKER_LOG"
 def warm_worker() -> None:
     """The pool initializer: the engine's own (torch threads), then this worker's zygote, timed."""
     started = time.monotonic()
-    from grader import run
+    from grader.backends import local as run
     from grader.unit import zygote
 
     run._worker_init()
@@ -42,7 +42,7 @@ _seen: set[str] = set()
 def timed_grade(unit, settings):
     """The engine's own unit function, plus which worker ran it and whether it was that worker's first unit of
     its assignment (which pays pytest's collection and loading the reference solution)."""
-    from grader import run
+    from grader.backends import local as run
 
     cold = unit.assignment not in _seen
     _seen.add(unit.assignment)
@@ -62,12 +62,12 @@ def main() -> int:
     import torch
     from rich.console import Console
 
-    from grader import run
+    from grader.backends import local as run
     from grader.run import GradeRun
 
     os.environ[WORKER_LOG] = str(Path(args.json).with_suffix(".workers.jsonl"))
     if hasattr(run, "_worker_init") and hasattr(run, "_grade"):  # else: the engine as is, without cold/warm marks
-        run._worker_init = warm_worker  # GradeRun passes these module globals to its process pool
+        run._worker_init = warm_worker  # the local pool passes these module globals to its workers
         run._grade = timed_grade
 
     units: list[dict] = []

@@ -37,17 +37,20 @@ def add_grade(sub) -> None:
                        help=f"seconds per call into student code (default {DEFAULTS.call_timeout:g})")
     grade.add_argument("--submission-timeout", type=float, default=DEFAULTS.submission_budget,
                        help=f"seconds for one student × assignment in all (default {DEFAULTS.submission_budget:g})")
+    grade.add_argument("--cluster", metavar="ADDRESS", help="grade on a Dask cluster: a scheduler address "
+                       "(tls://host:8786) or local:N, N worker processes on this machine (README: Grading on a cluster)")
     grade.set_defaults(func=grade_command)
 
 
 def grade_command(args) -> int:
+    from grader.backends import ClusterError
     from grader.run import GradeRun, SandboxUnavailable
 
     settings = settings_from(args)
     try:
         results = GradeRun(Path(args.submissions), settings.out, workers=settings.workers, force=args.force,
-                           only=tuple(args.assignment or ()), settings=settings).run()
-    except (FileNotFoundError, SandboxUnavailable) as err:
+                           only=tuple(args.assignment or ()), settings=settings, cluster=args.cluster).run()
+    except (FileNotFoundError, SandboxUnavailable, ClusterError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"wrote {len(results)} results to {args.out}/ (grades.csv, results/, feedback/, summary.html, gradebook.db)")

@@ -109,6 +109,8 @@ class UnitResult(_ReadByKey):
     seconds: float = 0.0
     grader_failure: bool = False
     """Not graded through a fault of the grader's own: the next run grades it again."""
+    grader_failures: int = 0
+    """Grader failures in a row on this same submission and kit; the run after the limit stops retrying it."""
     fingerprints: dict | None = None
     """Winnowed fingerprints of the student's own code per exercise (grader.similarity), for the class report."""
 
@@ -142,7 +144,7 @@ class UnitResult(_ReadByKey):
                     student_output=self.student_output, sandbox=self.sandbox,
                     sandbox_mode=self.sandbox_mode.value if self.sandbox_mode is not None else None,
                     timestamp=self.timestamp, seconds=self.seconds, grader_failure=self.grader_failure,
-                    fingerprints=self.fingerprints)
+                    grader_failures=self.grader_failures, fingerprints=self.fingerprints)
         return data
 
     @classmethod
@@ -158,7 +160,7 @@ class UnitResult(_ReadByKey):
                    sandbox_mode=sandbox_mode(mode) if mode else _mode_described(data.get("sandbox")),
                    timestamp=data.get("timestamp"), seconds=data.get("seconds") or 0.0,
                    grader_failure=bool(data.get("grader_failure", False)),
-                   fingerprints=data.get("fingerprints"))
+                   grader_failures=int(data.get("grader_failures") or 0), fingerprints=data.get("fingerprints"))
 
 
 UnitResult._KEYS = frozenset({f.name for f in fields(UnitResult)} | {"score", "sandbox"})

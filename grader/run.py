@@ -10,19 +10,18 @@ listed in the run's output and the class summary.
 from __future__ import annotations
 
 import hashlib
-import multiprocessing
 import os
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rich.console import Console
 
+from grader.backends import make_backend
 from grader.course import Course, assignment, course
 from grader.gradebook import Gradebook
 from grader.nbgrader_course.gradebook import CourseGradebook
 from grader.outputs import print_summary, write_csv, write_summary, write_unit
+from grader.progress import RunProgress
 from grader.results import UnitResult, not_graded, sandbox_mode
 from grader.sandbox.modes import SandboxMode
 from grader.settings import DEFAULTS, Settings
@@ -168,26 +167,6 @@ def check_sandbox() -> SandboxMode:
         raise SandboxUnavailable(f"{SANDBOX_MODE_VARIABLE}={requested}: {err.strerror}") from None
 
 
-def _worker_init() -> None:
-    """One thread per worker (workers fill the cores), and torch's lazy start-up paid before the first unit."""
-    from grader.sandbox.zygote import warm_up
-    from grader.unit import zygote
-
-    warm_up()
-    zygote()  # start this worker's zygote now, not inside the first student's time
-
-
-def _grade(unit: Unit, settings: Settings) -> UnitResult:
-    from grader.unit import grade_unit
-
-    if unit.path is None:
-        return _not_graded(unit, "; ".join(unit.problems) or "no notebook found")
-    result = grade_unit(unit.path, unit.assignment, unit.student_id, settings)
-    result.problems = unit.problems + result.problems
-    result.timestamp = unit.timestamp
-    return result
-
-
 def _not_graded(unit: Unit, why: str) -> UnitResult:
     """A row for a unit that was not graded; one without any file to grade is flagged for a TA."""
     result = not_graded(unit.student_id, unit.assignment, collect_tests(assignment(unit.assignment)), why,
@@ -225,10 +204,12 @@ class GradeRun:
     force: bool = False
     only: tuple[str, ...] = ()
     settings: Settings = DEFAULTS
+    cluster: str | None = None  # a Dask scheduler address or local:N (grader/backends/dask.py); None: local pool
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
     def run(self) -> list[UnitResult]:
-        check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
+        backend = make_backend(self.cluster, self.workers, self.console)
+        backend.check()  # before anything is graded: a run that cannot sandbox must not record zeros
         units, problems = discover(self.submissions)
         if self.only:
             units = [u for u in units if u.assignment in self.only]
@@ -241,7 +222,13 @@ class GradeRun:
                            f"{len(todo)} to grade")
         for unit in [u for u in todo if u.path is None]:  # nothing to run: recorded here, not on a worker
             self._record(book, unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"), hashes)
-        self._grade_all([u for u in todo if u.path is not None], book, hashes)
+        todo = [u for u in todo if u.path is not None]
+        try:
+            with RunProgress(self.console, len(todo)) as progress:
+                backend.grade(todo, self.settings, lambda unit, result: self._record(book, unit, result, hashes),
+                              progress, batch=book.batch)
+        finally:
+            backend.close()
         current = {(u.student_id, u.assignment) for u in units}
         results = [r for r in book.results() if (r.student_id, r.assignment) in current]
         book.close()
@@ -267,36 +254,3 @@ class GradeRun:
                            + (f"  ({result.seconds:.2f} s)" if result.seconds else "")
                            + ("  ⚑ needs review" if result.needs_review else "")
                            + ("" if result.status == "graded" else f"  [{result.status[:80]}]"))
-
-    def _grade_all(self, todo: list[Unit], book: Gradebook, hashes: dict) -> None:
-        workers = self.workers or os.cpu_count() or 1
-        attempts: dict[int, int] = {}
-        pending = list(todo)
-        while pending:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, len(pending)), mp_context=context,
-                                     initializer=_worker_init) as pool:
-                futures: dict[Future, Unit] = {pool.submit(_grade, unit, self.settings): unit for unit in pending}
-                pending = []
-                broken = False
-                while futures:
-                    done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        unit = futures.pop(future)
-                        try:
-                            self._record(book, unit, future.result(), hashes)
-                        except BrokenProcessPool:
-                            broken = True
-                            attempts[id(unit)] = attempts.get(id(unit), 0) + 1
-                            if attempts[id(unit)] >= 2:
-                                self._record(book, unit, _grader_failure(unit, "the grader's worker process died "
-                                                                         "twice on this submission"), hashes)
-                            else:
-                                pending.append(unit)
-                        except Exception as err:  # a grader bug must not lose the rest of the class
-                            self._record(book, unit, _grader_failure(unit, f"internal grader error: "
-                                                                     f"{type(err).__name__}: {err}"), hashes)
-                    if broken:
-                        break
-                if broken:
-                    pending.extend(futures.values())

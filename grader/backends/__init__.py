@@ -1,0 +1,59 @@
+"""Where the units of a run are graded: today's local process pool, or a Dask cluster.
+
+A backend gets the units still to grade and hands each result to ``record`` as
+soon as it arrives; the coordinator (``grader.run``) stays the only writer of
+``grades/``. Both backends run the same unit function (``grader.unit.grade_unit``)
+in a worker process that owns its zygote, so scores, messages and feedback are
+the same on each (timings aside).
+"""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Callable, ContextManager, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from grader.progress import RunProgress
+    from grader.run import Unit
+    from grader.results import UnitResult
+    from grader.unit import Settings
+
+Record = Callable[["Unit", dict], None]
+Batch = Callable[[], ContextManager]  # results recorded inside one share a commit (Gradebook.batch)
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot grade this run (no admitted worker, insecure transport, lost scheduler)."""
+
+
+class Backend(Protocol):
+    def check(self) -> None:
+        """Before anything is graded: raise if this backend cannot grade with the sandbox asked for."""
+
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
+              batch: Batch = nullcontext) -> None:
+        """Grade every unit, calling ``record(unit, result)`` once per unit, in the coordinator's process, and
+        ``progress.advance()`` after it; results that arrive together are recorded inside one ``batch()``."""
+
+    def close(self) -> None:
+        """Release the workers (and a cluster this backend started)."""
+
+
+def make_backend(cluster: str | None, workers: int, console: "Console") -> Backend:
+    """``None``: the local pool (``workers`` processes, default one per core); else a Dask cluster address or
+    ``local:N`` (see grader/backends/dask.py)."""
+    if not cluster:
+        from grader.backends.local import LocalPool
+
+        return LocalPool(workers)
+    from grader.backends.dask import DaskBackend
+
+    return DaskBackend(cluster, console)
+
+
+def complete(unit: "Unit", result: "UnitResult") -> "UnitResult":
+    """What the coordinator knows about a unit and a worker does not: discovery's notes and the timestamp."""
+    result.problems = unit.problems + result.problems
+    result.timestamp = unit.timestamp
+    return result
