@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from grader.progress import RunProgress
+    from grader.results import UnitResult
     from grader.run import Unit
     from grader.unit import Settings
 
@@ -177,7 +178,7 @@ class KitPlugin(WorkerPlugin):
             unit._zygote = None
 
 
-def grade_task(name: str, data: bytes, assignment_id: str, student_id: str, settings: "Settings") -> dict:
+def grade_task(name: str, data: bytes, assignment_id: str, student_id: str, settings: "Settings") -> "UnitResult":
     """The unit on a worker: the notebook's bytes in a private folder, then the same grade_unit as everywhere."""
     from distributed import get_worker
 
@@ -195,14 +196,12 @@ def grade_task(name: str, data: bytes, assignment_id: str, student_id: str, sett
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _ships(unit: "Unit") -> bool:
+def _ships(unit: "Unit", settings: "Settings") -> bool:
     """Can the notebook travel as bytes? Links, missing files and oversized ones are refused by grade_unit's
     reader before any code runs, so the coordinator answers those itself, with the same message."""
-    from grader.notebook import MAX_SUBMISSION_BYTES
-
     path = unit.path
     return (path is not None and not path.is_symlink() and path.is_file()
-            and path.stat().st_size <= MAX_SUBMISSION_BYTES)
+            and path.stat().st_size <= settings.max_file_bytes)
 
 
 @dataclass
@@ -322,7 +321,7 @@ class DaskBackend:
         from grader.run import _not_graded
         from grader.unit import grade_unit
 
-        def deliver(unit: "Unit", result: dict) -> None:
+        def deliver(unit: "Unit", result: "UnitResult") -> None:
             record(unit, result)
             progress.advance()
 
@@ -339,7 +338,7 @@ class DaskBackend:
                     index, unit = waiting.popleft()
                     if unit.path is None:
                         deliver(unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"))
-                    elif not _ships(unit):
+                    elif not _ships(unit, settings):
                         deliver(unit, complete(unit, grade_unit(unit.path, unit.assignment, unit.student_id,
                                                                 settings)))
                     else:
