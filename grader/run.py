@@ -98,8 +98,7 @@ class SandboxUnavailable(RuntimeError):
 
 def check_sandbox() -> str:
     """The sandbox mode the workers' zygotes will use; raises SandboxUnavailable if the one asked for cannot be built."""
-    from grader.sandbox.client import SANDBOX_MODE_VARIABLE
-    from grader.sandbox.isolation import IsolationError, choose_mode
+    from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, IsolationError, choose_mode
 
     requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
     try:

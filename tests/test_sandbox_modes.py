@@ -11,7 +11,8 @@ import sys
 import pytest
 
 from grader.course import project_root
-from grader.sandbox import isolation
+from grader.sandbox import modes
+from grader.sandbox.modes import SandboxMode
 
 ROOT = project_root()
 
@@ -31,20 +32,20 @@ def test_an_unknown_sandbox_mode_stops_the_run_before_anything_is_recorded(tmp_p
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="as root only: without root, the user-namespace mode is the one used")
 def test_root_gets_the_full_sandbox_and_cannot_be_talked_into_a_weaker_one(tmp_path):
-    if not isolation.probe():
+    if not modes.probe():
         pytest.skip("this machine gives even root no namespaces (a restricted container)")
-    assert isolation.choose_mode("auto") == "root"
-    with pytest.raises(isolation.IsolationError, match="for graders without root"):
-        isolation.choose_mode("userns")  # mapping root to itself in a user namespace would leave it root on files
-    with pytest.raises(isolation.IsolationError, match="unknown sandbox mode"):
-        isolation.choose_mode("limits")  # limits only, as root, is no sandbox at all
+    assert modes.choose_mode("auto") is SandboxMode.ROOT
+    with pytest.raises(modes.IsolationError, match="for graders without root"):
+        modes.choose_mode("userns")  # mapping root to itself in a user namespace would leave it root on files
+    with pytest.raises(modes.IsolationError, match="unknown sandbox mode"):
+        modes.choose_mode("limits")  # limits only, as root, is no sandbox at all
     done = _grade(tmp_path, "userns")
     assert done.returncode == 2 and "the 'userns' sandbox is not available here" in done.stderr, done.stderr
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="without root only (as root the full sandbox is used)")
 def test_without_root_the_user_namespace_sandbox_is_chosen_where_the_kernel_allows_it():
-    expected = "userns" if isolation.probe_userns() else "limits"
-    assert isolation.choose_mode("auto") == expected
-    with pytest.raises(isolation.IsolationError, match="it needs root"):
-        isolation.choose_mode("root")
+    expected = SandboxMode.USERNS if modes.probe_userns() else SandboxMode.LIMITS
+    assert modes.choose_mode("auto") is expected
+    with pytest.raises(modes.IsolationError, match="it needs root"):
+        modes.choose_mode("root")
