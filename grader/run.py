@@ -96,8 +96,9 @@ class SandboxUnavailable(RuntimeError):
     """The sandbox asked for (``CNN_GRADER_SANDBOX``) cannot be built on this machine."""
 
 
-def check_sandbox() -> str:
-    """The sandbox mode the workers' zygotes will use; raises SandboxUnavailable if the one asked for cannot be built."""
+def check_sandbox():
+    """The sandbox mode (``SandboxMode``) the workers' zygotes will use; raises SandboxUnavailable, saying what the
+    machine lacks, if the one asked for (or, by default, any) cannot be built."""
     from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, IsolationError, choose_mode
 
     requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
@@ -105,6 +106,17 @@ def check_sandbox() -> str:
         return choose_mode(requested)
     except IsolationError as err:
         raise SandboxUnavailable(f"{SANDBOX_MODE_VARIABLE}={requested}: {err.strerror}") from None
+
+
+SANDBOX_WARNINGS = {  # by SandboxMode value: what the TA should know about the sandbox this run got
+    "none": "[bold red]warning:[/bold red] no sandbox (CNN_GRADER_SANDBOX=none): student code runs with the "
+            "grader's rights and can read the hidden tests, change other students' grades and reach the network.",
+    "userns": "note: not running as root: the sandbox used user namespaces (the same hidden files, no network, own "
+              "processes; one uid for all slots, memory bounded per process only unless your cgroup is delegated).",
+    "uid": "note: this machine allows no namespaces (a default container): each slot ran as its own uid under "
+           "Landlock and seccomp; student code could see (not signal) the machine's processes in /proc; see the "
+           "README, \"How grading works\", for what this mode does not protect.",
+}
 
 
 def _worker_init() -> None:
@@ -151,7 +163,8 @@ class GradeRun:
     console: Console = field(default_factory=lambda: Console(stderr=True))
 
     def run(self) -> list[dict]:
-        check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
+        mode = check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
+        self.console.print(f"sandbox: {mode.value} ({mode.description})")
         units, problems = discover(self.submissions)
         if self.only:
             units = [u for u in units if u.assignment in self.only]
@@ -165,16 +178,8 @@ class GradeRun:
         current = {(u.student_id, u.assignment) for u in units}
         results = [r for r in book.results() if (r["student_id"], r["assignment"]) in current]
         book.close()
-        modes = {r.get("sandbox", "full") for r in results}
-        if any(m.startswith("limits only") for m in modes):
-            self.console.print("[bold yellow]warning:[/bold yellow] the sandbox ran with limits only: this machine "
-                               "allows neither root nor user namespaces, so student code could read the hidden "
-                               "tests and reach the network. Grade as root, or where user namespaces are enabled "
-                               "(sysctl kernel.unprivileged_userns_clone=1, user.max_user_namespaces > 0).")
-        elif any(m.startswith("user namespaces") for m in modes):
-            self.console.print("note: not running as root: the sandbox used user namespaces (the same hidden files, "
-                               "no network, own processes; one uid for all slots, memory bounded per process only "
-                               "unless your cgroup is delegated).")
+        if mode.value in SANDBOX_WARNINGS:
+            self.console.print(SANDBOX_WARNINGS[mode.value])
         write_csv(self.out, results)
         write_summary(self.out, results, problems)
         print_summary(results, problems, Console())

@@ -12,14 +12,17 @@ more than its honest twin, ran, leaked nothing and was flagged for review,
 and, for the run as a whole, that it completed, that every bystander's and
 twin's score equals the run without attackers, that no file outside the
 run's grades/ changed, that the listener on 127.0.0.1 heard nothing, that
-nothing was planted in the host's /tmp or /dev/shm, and that no process is
-left behind.
+nothing was planted in the host's /tmp or /dev/shm, that a bystander cannot
+read the secret files, and that no process is left behind.
 
-All of it twice: graded as root (the full sandbox: a uid per slot, cgroups),
-and graded by an unprivileged user, as a TA without root grades (the sandbox
-in a user namespace; ``unprivileged.py``). Each run is skipped, with the
-reason, where its sandbox cannot be built: the corpus would harm a machine
-that runs it with limits only.
+All of it four times, once per sandbox: graded as root (the full sandbox: a
+uid per slot, cgroups); by an unprivileged user, as a TA without root grades
+(the sandbox in a user namespace; ``unprivileged.py``); and as root in an
+emulated ordinary container, with Docker's default capabilities (the
+``container`` sandbox), and with those plus Docker's seccomp rule against
+namespaces (the ``uid`` sandbox; both ``container.py``), where the grader
+must find its sandbox by itself. Each run is skipped, with the reason, where
+it cannot be set up.
 """
 from __future__ import annotations
 
@@ -127,6 +130,23 @@ if libc.shmget(0xC0FFEE, 0, 0) >= 0 or libc.semget(0xC0FFEE, 0, 0) >= 0:
 print("PROBE-FOUND" if found else "PROBE-CLEAN", found[:5])
 '''
 
+# The secret files of the run, tried by an honest-looking cell: the solutions, the hidden tests, the run's grades
+# folder and another student's notebook (each path is filled in by build_class).
+SECRETS_PROBE = '''
+import os
+readable = []
+for path in {paths!r}:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").read(1)
+        readable.append(path)
+    except OSError:
+        pass
+print("SECRETS-READABLE" if readable else "SECRETS-HIDDEN", readable)
+'''
+
 
 def attack_source(name: str, port: int) -> str:
     source = (ATTACK_DIR / f"{name}.py").read_text(encoding="utf-8")
@@ -136,10 +156,14 @@ def attack_source(name: str, port: int) -> str:
 def build_class(folder: Path, port: int, attacks: list[str], canaries: dict[str, str]) -> Path:
     bases = honest_bases()
     submissions = folder / "submissions"
+    secret_paths = [str(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                    str(ROOT / "autograde_tests" / f"test_{ASSIGNMENT}.py"), str(ROOT / "solutions"),
+                    str(folder / "grades"), str(submissions / "z_solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")]
+    probe = PROBE + SECRETS_PROBE.format(paths=secret_paths)
     students = {"h_partial": bases["partial"], "h_wrongarch": bases["wrongarch"],
                 "z_solution": _with(bases["solution"], {}, canary=canaries["z_solution"]),
                 "z_stub": _with(bases["stub"], {}, canary=canaries["z_stub"]),
-                "z_persistence_probe": _with(bases["solution"], {}, extra=("probe", PROBE),
+                "z_persistence_probe": _with(bases["solution"], {}, extra=("probe", probe),
                                              canary=canaries["z_persistence_probe"])}
     for name in attacks:
         base = bases["wrongarch" if name in WRONG_ARCHITECTURE else "partial"]
@@ -401,10 +425,29 @@ def _sandbox_run(mode: str) -> tuple:
             pytest.skip("the full sandbox needs root (namespaces, mounts, uids); without it the attack corpus "
                         "could harm this machine")
         return ATTACKS, grade_class
-    return [a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], grade_class_unprivileged
+    if mode == "userns":
+        return [a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], grade_class_unprivileged
+    return [a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], lambda subs, out: grade_class_in_container(
+        mode, subs, out)
 
 
-@pytest.fixture(scope="session", params=["root", "userns"], ids=["root-sandbox", "userns-sandbox"])
+def grade_class_in_container(kind: str, submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
+    """Graded as root with Docker's default capabilities (and, for "container-no-userns", Docker's seccomp rule
+    against namespaces): the grader finds its sandbox by itself."""
+    from container import Unavailable, grade_in_container
+
+    try:
+        return grade_in_container(kind, submissions, out, SETTINGS)
+    except Unavailable as err:
+        pytest.skip(f"no emulated container here: {err}")
+
+
+# The sandbox each run must end up with, by the start of its results' "sandbox" field (no quiet fallback).
+EXPECTED_SANDBOX = {"root": "full", "userns": "user namespaces", "container": "container",
+                    "container-no-userns": "separate uid"}
+
+
+@pytest.fixture(scope="session", params=list(EXPECTED_SANDBOX), ids=[f"{m}-sandbox" for m in EXPECTED_SANDBOX])
 def class_runs(request, tmp_path_factory):
     mode = request.param
     attacks, grade = _sandbox_run(mode)
@@ -554,7 +597,7 @@ def test_the_whole_run_completed(class_runs):
                                                            "z_persistence_probe"}
     assert set(class_runs["results"]) == expected
     assert all(not r["status"].startswith("not graded") for r in class_runs["results"].values())
-    sandbox = {"root": "full", "userns": "user namespaces"}[class_runs["mode"]]  # no quiet fallback to limits only
+    sandbox = EXPECTED_SANDBOX[class_runs["mode"]]
     for run in ("results", "baseline"):
         assert {r["sandbox"].split(" (")[0] for r in class_runs[run].values()} == {sandbox}
 
@@ -580,6 +623,12 @@ def test_nothing_persisted_for_later_submissions(class_runs):
         assert "PROBE-CLEAN" in output, output[-1000:]
     assert class_runs["markers"] == []
     assert class_runs["python_changed"] == []
+
+
+def test_secret_files_are_unreadable(class_runs):
+    for run in ("results", "baseline"):
+        output = class_runs[run]["z_persistence_probe"]["student_output"]
+        assert "SECRETS-HIDDEN" in output, output[-1000:]
 
 
 def test_no_file_outside_grades_changed(class_runs):

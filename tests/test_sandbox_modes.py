@@ -1,17 +1,20 @@
 """Which sandbox a run gets, and that a run which cannot build the one asked for stops before grading anything.
 
-(The attack corpus in test_attacks.py checks what each sandbox holds back.)
+(The attack corpus in test_attacks.py checks what each sandbox holds back, in every mode.)
 """
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from grader.course import project_root
 from grader.sandbox import modes
+from grader.sandbox.limits import slot_uid_range
 from grader.sandbox.modes import SandboxMode
 
 ROOT = project_root()
@@ -45,7 +48,54 @@ def test_root_gets_the_full_sandbox_and_cannot_be_talked_into_a_weaker_one(tmp_p
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="without root only (as root the full sandbox is used)")
 def test_without_root_the_user_namespace_sandbox_is_chosen_where_the_kernel_allows_it():
-    expected = SandboxMode.USERNS if modes.probe_userns() else SandboxMode.LIMITS
-    assert modes.choose_mode("auto") is expected
+    if modes.probe_userns():
+        assert modes.choose_mode("auto") is SandboxMode.USERNS
+    else:  # no quiet fallback: the run stops, saying why
+        with pytest.raises(modes.IsolationError, match="no sandbox can be built"):
+            modes.choose_mode("auto")
     with pytest.raises(modes.IsolationError, match="it needs root"):
         modes.choose_mode("root")
+
+
+def test_slot_uids_come_from_inside_the_uid_map():
+    """Containers often map only 65,536 ids: 200,000 + pid would not exist there."""
+    first, end = slot_uid_range("         0     100000      65536\n")
+    assert 0 < first and end <= 65534 and end - first >= 16_000
+    assert slot_uid_range("0 0 4294967295\n") == (200_000, 200_000 + 4_194_304)  # a pid never collides
+    first, end = slot_uid_range("0 1000 1\n1 100000 65536\n")  # rootless podman: own uid, then a subordinate range
+    assert 1 <= first and end <= 65535
+
+
+DOCKER_BOUNDING_SET = ("--bounding-set=-all,+chown,+dac_override,+fowner,+fsetid,+kill,+setgid,+setuid,+setpcap,"
+                       "+net_bind_service,+net_raw,+sys_chroot,+mknod,+audit_write,+setfcap")
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"), reason="emulates a container: needs root")
+def test_a_machine_with_no_sandbox_stops_before_grading_and_says_what_it_lacks(tmp_path):
+    """Docker's capabilities, and an interpreter an unprivileged uid cannot read (under /root, mode 0700, here):
+    not the root sandbox, not the container one, not the uid one. Nothing is graded, the reasons are given."""
+    if os.access(sys.base_prefix, os.R_OK) and all(os.stat(p).st_mode & 0o001 for p in Path(sys.base_prefix).parents):
+        pytest.skip("the interpreter is readable by every uid here: a sandbox can be built")
+    done = subprocess.run(["setpriv", DOCKER_BOUNDING_SET, "--inh-caps=-all", "--", sys.executable, "-m", "grader",
+                           "grade", str(ROOT / "examples" / "submissions"), "--out", str(tmp_path / "grades")],
+                          env={k: v for k, v in os.environ.items() if k != "CNN_GRADER_SANDBOX"},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert "no sandbox can be built on this machine" in done.stderr
+    for mode in ("root:", "container:", "uid:", "is not readable by an unprivileged uid", "CNN_GRADER_SANDBOX=none"):
+        assert mode in done.stderr, (mode, done.stderr)
+    assert not (tmp_path / "grades").exists()
+
+
+def test_no_sandbox_only_by_name_and_with_the_warning(tmp_path):
+    """CNN_GRADER_SANDBOX=none grades (the mode on the first line, the warning after the table)."""
+    submissions = tmp_path / "submissions" / "stub" / "densenet"
+    submissions.mkdir(parents=True)
+    shutil.copy(ROOT / "assignments" / "densenet" / "densenet.ipynb", submissions)
+    done = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "submissions"), "--out",
+                           str(tmp_path / "grades"), "--workers", "1"], env={**os.environ, "CNN_GRADER_SANDBOX": "none"},
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines()[0] == f"sandbox: none ({SandboxMode.NONE.description})"
+    assert "warning: no sandbox (CNN_GRADER_SANDBOX=none)" in done.stderr
+    assert (tmp_path / "grades" / "grades.csv").exists()

@@ -56,14 +56,13 @@ def grade_unprivileged(submissions: Path, out: Path, settings: dict, timeout: fl
     return {r["student_id"]: r for r in results}, seconds
 
 
-def wrap(spec_path: Path) -> None:
-    """As root: own mount namespace, make the kept paths reachable, become nobody, then ``grade``."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+def make_reachable(keep: list[Path]) -> None:
+    """In a mount namespace of this process's own: cover every directory on the way to ``keep`` that others may
+    not walk through (Python under root's 0700 home directory, on these machines) with a 0755 tmpfs, and bind
+    only the kept paths back. Nothing of the host changes. Needs CAP_SYS_ADMIN (call it before dropping it)."""
     from grader.sandbox.rootfs import outermost
     from grader.sandbox.syscalls import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, mount, unshare
 
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    keep = [Path(p) for p in spec["keep"]]
     unshare(CLONE_NEWNS)
     mount("none", "/", None, MS_REC | MS_PRIVATE)
     closed = [a for p in keep for a in p.parents if a != Path("/") and not os.stat(a).st_mode & 0o001]
@@ -75,6 +74,13 @@ def wrap(spec_path: Path) -> None:
             os.makedirs(path, exist_ok=True)
             mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
             os.close(fd)
+
+
+def wrap(spec_path: Path) -> None:
+    """As root: own mount namespace, make the kept paths reachable, become nobody, then ``grade``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    make_reachable([Path(p) for p in spec["keep"]])
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
     os.setresuid(NOBODY, NOBODY, NOBODY)

@@ -18,8 +18,11 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from grader import wire
+from grader.sandbox.diskwatch import DiskWatch
+from grader.sandbox.limits import DEFAULT_LIMITS, kill_uid
 from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode
 from grader.sandbox.namespaces import sandbox_pid_of
 from grader.sandbox.zygote import FORK
@@ -117,7 +120,11 @@ class Zygote:
         if len(message) != 8 or len(fds) != 1:
             raise RuntimeError("the sandbox zygote did not hand over a child")
         (pid,) = struct.unpack(">q", message)
-        return Child(pid, socket.socket(fileno=fds[0]))
+        child = Child(pid, socket.socket(fileno=fds[0]), uid=self.uid)
+        if self.mode is SandboxMode.UID and config.get("scratch"):  # its files are on the host's disk: bound them
+            limit = int({**DEFAULT_LIMITS, **config.get("limits", {})}["tmp_bytes"])
+            child.watch = DiskWatch(Path(config["scratch"]) / "home", limit, child.stop)
+        return child
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -149,6 +156,8 @@ def _is_namespace_init(pid: int) -> bool:
 class Child:
     pid: int
     sock: socket.socket
+    uid: int | None = None  # the slot uid it runs as, where its mode gives each slot one
+    watch: DiskWatch | None = None
     dead: str | None = None
     output: list[str] = field(default_factory=list)
 
@@ -199,14 +208,30 @@ class Child:
                             str(error.get("message", ""))[:MAX_MESSAGE_CHARS],
                             str(error.get("traceback", ""))[:MAX_MESSAGE_CHARS])
 
+    def stop(self, reason: str) -> None:
+        """Kill the child's processes, from any thread; the pending request then fails with ``reason``."""
+        if not self.dead:
+            self.dead = reason
+        self._kill_processes()
+
     def kill(self, reason: str = "stopped by the grader") -> None:
-        """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group.
+        """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group,
+        then every process of its slot uid.
 
         PID 1 is killed by its host pid, not only through its death signal or its
         process group: student code can clear the one and leave the other.
         """
         if not self.dead:
             self.dead = reason
+        if self.watch is not None:
+            self.watch.stop()
+        self._kill_processes()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _kill_processes(self) -> None:
         inits = [pid for pid in sandbox_pid_of(self.pid) if _is_namespace_init(pid)]
         for pid in inits:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -218,10 +243,8 @@ class Child:
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 target()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
+            kill_uid(self.uid)
 
     def close(self) -> None:
         if not self.dead:

@@ -52,14 +52,15 @@ def uid_extents(text: str | None = None) -> list[tuple[int, int]]:
 
 def slot_uid_range(text: str | None = None) -> tuple[int, int]:
     """[first, end) of the uids slots may use: 200,000 + pid where the map allows, else the top half of the
-    largest mapped range, below its last two ids (65534 and 65535: nobody, and -1 as 16 bits)."""
+    largest mapped range, below 65534 (nobody) and 65535 ((uid_t) -1 in 16 bits)."""
     extents = uid_extents(text)
     for inside, end in extents:
         if inside <= PREFERRED_FIRST_UID and PREFERRED_FIRST_UID + PID_MAX <= end:
             return PREFERRED_FIRST_UID, PREFERRED_FIRST_UID + PID_MAX
     inside, end = max(extents, key=lambda e: e[1] - e[0], default=(0, 65536))
     first = max(inside + 1, inside + (end - inside) // 2)
-    return first, max(first + 1, end - 2)
+    end = min(end, 65534) if first < 65534 else end  # not nobody (65534), not 65535 ((uid_t) -1 in 16 bits)
+    return first, max(first + 1, end)
 
 
 def is_sandbox_uid(uid: int) -> bool:

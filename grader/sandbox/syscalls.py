@@ -12,6 +12,7 @@ import platform
 import signal
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_CAPBSET_DROP = 24
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
@@ -87,6 +88,11 @@ def mount_setattr_recursive(target: str, attrs: int) -> bool:
 
 def set_death_signal(sig: int = signal.SIGKILL) -> None:
     libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0)
+
+
+def set_dumpable() -> None:
+    """A uid change clears the "dumpable" flag, which leaves /proc/self (uid_map included) to root; set it again."""
+    check(libc.prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), "dumpable")
 
 
 def set_no_new_privs() -> None:

@@ -139,8 +139,12 @@ def main() -> None:
         from grader.sandbox import cgroups, limits, modes
 
         mode = modes.choose_mode(sys.argv[2] if len(sys.argv) > 2 else "auto")
-        if mode is modes.SandboxMode.ROOT:
+        if mode.has_slot_uids:
             uid, _lock = limits.claim_slot_uid(os.getpid())  # the lock is held until this process exits
+        if mode is modes.SandboxMode.UID:
+            from grader.sandbox.syscall_filter import load_library
+
+            load_library()  # here, while libseccomp is surely readable: children inherit it
         if mode.isolated:  # best effort without root: only where the user's cgroup is delegated
             cgroups.enter_slot(os.getpid(), limits.DEFAULT_LIMITS["total_memory_bytes"])
         wire.send(control, {"mode": mode.value, "uid": uid})
