@@ -4,9 +4,10 @@ Without a network namespace the child shares the host's network, so it must
 not open sockets of its own: only ``AF_UNIX`` ones (Python's multiprocessing
 needs them) can be created; the socket it was handed (to the grader) keeps
 working. Nor may it build namespaces (a user namespace would give it
-capabilities over new mounts), mount anything, trace a process, or use the
-interfaces that could do any of this behind the filter's back (io_uring's
-socket operation, BPF). Under ``no_new_privs`` this needs no privilege, and
+capabilities over new mounts), mount anything, trace a process, create IPC
+objects that would outlive it (there is no IPC namespace to end with it), or
+use the interfaces that could do any of this behind the filter's back
+(io_uring's socket operation, BPF). Under ``no_new_privs`` this needs no privilege, and
 it holds for every process the child starts.
 
 Built with libseccomp through ``pyseccomp``, a ctypes binding to the
@@ -28,6 +29,7 @@ REFUSED_CALLS = (
     "fsconfig", "mount_setattr", "ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "bpf",
     "perf_event_open", "userfaultfd", "add_key", "request_key", "keyctl", "kexec_load", "init_module",
     "finit_module", "delete_module", "acct", "swapon", "swapoff", "reboot", "syslog",
+    "shmget", "semget", "msgget", "mq_open",  # System V and POSIX IPC objects outlive the process: none at all
 )
 
 
