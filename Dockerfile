@@ -16,8 +16,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # Python lives in /usr/local here, readable by every uid: the sandboxed children run as unprivileged slot uids and
-# must still import the standard library. (An interpreter under /root, mode 0700, would make the run stop with
-# "the interpreter ... is not readable by an unprivileged uid".)
+# must still import the standard library. (One under /root, mode 0700, works too: each child opens it while still
+# root and imports through that handle.)
 WORKDIR /kit
 COPY pyproject.toml README.md Makefile nbgrader_config.py ./
 COPY grader/ grader/

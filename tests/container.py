@@ -12,11 +12,15 @@ Kubernetes pod or Gradescope. Two containers are emulated:
   default seccomp profile (no namespace but the user namespace), loaded as
   runc loads it: the grader must fall back to the ``uid`` sandbox.
 
-As in ``unprivileged.py``, the helper first makes the interpreter reachable
-for other uids in a mount namespace of its own (an image would install Python
-in /usr/local, as the Dockerfile does); nothing of the host changes.
+- ``old-kernel``: the same as ``container-no-userns`` on a kernel without
+  Landlock (its calls answer ENOSYS): no sandbox can be built, and the run
+  must stop before grading, saying why.
 
-Run as ``python tests/container.py wrap|grade SPEC.json``.
+The interpreter stays where it is (under root's 0700 home directory on these
+machines): the sandbox must cope with it, as in a container built that way.
+
+Run as ``python tests/container.py wrap SPEC.json`` (then ``grade``), or
+``python tests/container.py exec KIND COMMAND...``.
 """
 from __future__ import annotations
 
@@ -31,7 +35,8 @@ from pathlib import Path
 DOCKER_CAPABILITIES = ("chown", "dac_override", "fowner", "fsetid", "kill", "setgid", "setuid", "setpcap",
                        "net_bind_service", "net_raw", "sys_chroot", "mknod", "audit_write", "setfcap")
 CAP_SYS_ADMIN = 21
-KINDS = {"container": False, "container-no-userns": True}  # kind: with Docker's seccomp namespace rule?
+KINDS = {"container": (), "container-no-userns": ("seccomp",), "old-kernel": ("seccomp", "no-landlock")}
+NAMESPACE_FLAGS = (0x00020000, 0x04000000, 0x08000000, 0x20000000, 0x40000000, 0x02000000)  # all but CLONE_NEWUSER
 
 
 class Unavailable(Exception):
@@ -46,8 +51,7 @@ def grade_in_container(kind: str, submissions: Path, out: Path, settings: dict,
     if shutil.which("setpriv") is None:
         raise Unavailable("setpriv (util-linux) is not installed")
     out.mkdir(parents=True, exist_ok=True)
-    spec = {"submissions": str(submissions), "out": str(out), "settings": settings, "seccomp": KINDS[kind],
-            "keep": sorted({sys.base_prefix, sys.prefix, str(Path(__file__).resolve().parents[1])})}
+    spec = {"submissions": str(submissions), "out": str(out), "settings": settings, "kind": kind}
     spec_path = out / "spec.json"
     spec_path.write_text(json.dumps(spec), encoding="utf-8")
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/root", "LANG": "C.UTF-8",
@@ -62,21 +66,38 @@ def grade_in_container(kind: str, submissions: Path, out: Path, settings: dict,
     return {r["student_id"]: r for r in results}, seconds
 
 
-def wrap(spec_path: Path) -> None:
-    """As root with every capability: what the image and the engine do, then the grader under Docker's caps."""
-    sys.path.insert(0, str(Path(__file__).resolve().parent))
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from unprivileged import make_reachable
+def load_docker_seccomp_rule(without_landlock: bool) -> None:
+    """Docker's default seccomp profile, as far as namespaces go: a process without CAP_SYS_ADMIN may create a
+    user namespace but no other (and setns is refused). Loaded as runc loads it: by a process that still holds
+    CAP_SYS_ADMIN, without no_new_privs. ``without_landlock``: Landlock's calls answer ENOSYS (an older kernel)."""
+    import errno
 
-    spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    make_reachable([Path(p) for p in spec["keep"]])
-    if spec["seccomp"]:
-        from grader.sandbox.syscall_filter import install_docker_default_namespace_rule
+    import pyseccomp as seccomp
 
-        install_docker_default_namespace_rule()
+    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
+    for flag in NAMESPACE_FLAGS:
+        for call in ("unshare", "clone"):
+            rules.add_rule(seccomp.ERRNO(errno.EPERM), call, seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
+    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
+    rules.add_rule(seccomp.ERRNO(errno.EPERM), "setns")
+    if without_landlock:
+        for call in ("landlock_create_ruleset", "landlock_add_rule", "landlock_restrict_self"):
+            rules.add_rule(seccomp.ERRNO(errno.ENOSYS), call)
+    rules.set_attr(seccomp.Attr.CTL_NNP, 0)
+    rules.load()
+
+
+def exec_in_container(kind: str, argv: list[str]) -> None:
+    """As root with every capability: what the engine does (seccomp, then Docker's capabilities), then ``argv``."""
+    if "seccomp" in KINDS[kind]:
+        load_docker_seccomp_rule(without_landlock="no-landlock" in KINDS[kind])
     caps = ",".join(f"+{c}" for c in DOCKER_CAPABILITIES)
-    os.execv(shutil.which("setpriv"), ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all", "--",
-                                       sys.executable, __file__, "grade", str(spec_path)])
+    os.execv(shutil.which("setpriv"), ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all", "--", *argv])
+
+
+def wrap(spec_path: Path) -> None:
+    spec = json.loads(spec_path.read_text(encoding="utf-8"))
+    exec_in_container(spec["kind"], [sys.executable, __file__, "grade", str(spec_path)])
 
 
 def capability_bounding_set() -> int:
@@ -104,4 +125,7 @@ def grade(spec_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    {"wrap": wrap, "grade": grade}[sys.argv[1]](Path(sys.argv[2]))
+    if sys.argv[1] == "exec":
+        exec_in_container(sys.argv[2], sys.argv[3:])
+    else:
+        {"wrap": wrap, "grade": grade}[sys.argv[1]](Path(sys.argv[2]))

@@ -36,7 +36,8 @@ from grader.sandbox import cgroups, landlock, syscall_filter
 from grader.sandbox.limits import DEFAULT_LIMITS, apply_limits, become, bound_cuda_memory, drop_privileges
 from grader.sandbox.modes import SandboxMode, can_isolate
 from grader.sandbox.namespaces import enter_pid_namespace, enter_user_namespace, userns_ids
-from grader.sandbox.rootfs import SYSTEM_DIRECTORIES, build_file_system, device_nodes, needed_paths
+from grader.sandbox.rootfs import (SYSTEM_DIRECTORIES, build_file_system, device_nodes, needed_paths,
+                                   open_closed_paths, reach_through_handles)
 from grader.sandbox.syscalls import (NAMESPACES, join_new_session_keyring, set_death_signal, set_dumpable,
                                      set_no_new_privs, unshare)
 
@@ -92,10 +93,11 @@ def enter_private_home(scratch: str, uid: int) -> Path:
     return home
 
 
-def restrict_to_allow_list(config: dict, home: Path) -> None:
+def restrict_to_allow_list(config: dict, home: Path, handles: dict[Path, int]) -> None:
     """Landlock: read only what the root sandbox would bind into its new root; write only ``home``."""
     system = [Path(d) for d in SYSTEM_DIRECTORIES] + [Path("/proc"), Path("/sys")]
-    landlock.restrict(read=system + needed_paths(config), write=[home], devices=device_nodes())
+    needed = [p for p in needed_paths(config) if not any(h == p or h in p.parents for h in handles)]
+    landlock.restrict(read=system + needed + list(handles.values()), write=[home], devices=device_nodes())
 
 
 def enter(config: dict, sock: socket.socket) -> None:
@@ -113,18 +115,20 @@ def enter(config: dict, sock: socket.socket) -> None:
     uid, gid = (int(config["slot_uid"]),) * 2 if mode.has_slot_uids else userns_ids()
     if mode.isolated:
         bound_memory(int(config["slot"]), limits)
+    handles = open_closed_paths(config) if mode in (SandboxMode.CONTAINER, SandboxMode.UID) else {}
     if mode is SandboxMode.UID:
         home = enter_private_home(config["scratch"], uid)
         apply_limits(limits, bool(config.get("cuda")))
         become(uid, gid)
         set_no_new_privs()
-        restrict_to_allow_list(config, home)
+        restrict_to_allow_list(config, home, handles)
+        reach_through_handles(handles)
         syscall_filter.install()
         os.chdir(home)
         os.environ["HOME"] = os.environ["TMPDIR"] = str(home)
     elif mode.isolated:
         enter_namespaces(mode, uid, gid)
-        build_file_system(config, limits)
+        build_file_system(config, limits, handles)
         os.chdir("/tmp")
         apply_limits(limits, bool(config.get("cuda")))
         drop_privileges(uid, gid, in_userns=mode.in_user_namespace)

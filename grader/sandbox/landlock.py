@@ -63,9 +63,10 @@ def _handled_fs(abi: int) -> int:
     return rights
 
 
-def restrict(read: list[Path], write: list[Path], devices: list[Path]) -> int:
+def restrict(read: list[Path | int], write: list[Path], devices: list[Path]) -> int:
     """From now on, this process and its descendants may only read ``read``, write ``write`` (both recursively)
-    and use ``devices``. Needs ``no_new_privs``. Returns the ABI used; raises IsolationError without Landlock."""
+    and use ``devices`` (an int in ``read``: an open O_PATH handle). Needs ``no_new_privs``. Returns the ABI
+    used; raises IsolationError without Landlock."""
     abi = abi_version()
     if abi < 1:
         raise IsolationError(95, "Landlock is not available (Linux >= 5.13 with the landlock LSM enabled)")
@@ -82,7 +83,7 @@ def restrict(read: list[Path], write: list[Path], devices: list[Path]) -> int:
             (p, (READ_FILE | WRITE_FILE | IOCTL_DEV) & handled) for p in devices]
         for path, access in rules:
             try:
-                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+                fd = os.dup(path) if isinstance(path, int) else os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
                 continue  # not on this machine
             try:

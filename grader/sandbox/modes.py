@@ -132,14 +132,17 @@ def try_user_namespace_sandbox() -> None:
 
 
 def _become_a_probe_uid() -> None:
-    """As a child will: take an unprivileged slot uid, then check that it can still read the interpreter."""
+    """As a child will: take an unprivileged uid, then check that it can still read the interpreter."""
     from grader.sandbox.limits import become, slot_uid_range
-    from grader.sandbox.rootfs import needed_paths
+    from grader.sandbox.rootfs import alias, needed_paths, open_closed_paths
 
+    handles = open_closed_paths({})  # as a child does: what others cannot walk to is opened while still root
     become(slot_uid_range()[0] - 1)  # just below the slots: a probe never runs as a uid some slot holds
     for path in needed_paths({}):
+        reached = next((alias(fd) + str(path)[len(str(h)):] for h, fd in handles.items()
+                        if h == path or h in path.parents), str(path))
         try:
-            os.listdir(path)
+            os.listdir(reached)
         except OSError:
             raise IsolationError(13, f"{path} is not readable by an unprivileged uid: install Python and the "
                                      f"kit where other users can read them (as the Dockerfile does)") from None

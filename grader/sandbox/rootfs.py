@@ -94,13 +94,47 @@ def device_nodes() -> list[Path]:
     return [p for p in found if p.exists() and not p.is_symlink()]
 
 
-def build_file_system(config: dict, limits: dict) -> None:
-    """Pivot into a new root that holds only the allow-listed host directories (see the module docstring)."""
+def closed_to_others(path: Path) -> bool:
+    """Can another uid not walk to ``path`` (a directory on the way without the "x" bit for others)?"""
+    try:
+        return any(not os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+    except OSError:
+        return False
+
+
+def open_closed_paths(config: dict) -> dict[Path, int]:
+    """Handles on the needed paths that an unprivileged uid could not walk to (Python under root's 0700 home, on
+    some machines), opened while the child is still root; the child reaches them through ``/proc/self/fd``
+    afterwards, without any change to the TA's tree (``alias``)."""
+    closed = outermost([p for p in needed_paths(config) if closed_to_others(p)])
+    return {p: os.open(p, os.O_PATH | os.O_DIRECTORY) for p in closed if p.is_dir()}
+
+
+def alias(fd: int) -> str:
+    return f"/proc/self/fd/{fd}"
+
+
+def reach_through_handles(handles: dict[Path, int]) -> None:
+    """Import from the handles of ``open_closed_paths`` from now on (the uid sandbox has no mount namespace)."""
+    for path, fd in handles.items():
+        prefix = str(path)
+        sys.path[:] = [alias(fd) + entry[len(prefix):] if entry == prefix or entry.startswith(prefix + "/")
+                       else entry for entry in sys.path]
+
+
+def build_file_system(config: dict, limits: dict, handles: dict[Path, int] | None = None) -> None:
+    """Pivot into a new root that holds only the allow-listed host directories (see the module docstring).
+
+    ``handles`` (``open_closed_paths``): needed paths this uid could not walk to; they appear in the new root
+    as symbolic links to the handles (a bind mount's source must belong to this mount namespace; they do not).
+    """
     os.umask(0o022)
     mount("none", "/", None, MS_REC | MS_PRIVATE)
-    needed = needed_paths(config)
+    handles = handles or {}
+    needed = [p for p in needed_paths(config) if not any(h == p or h in p.parents for h in handles)]
     system = [Path(d) for d in SYSTEM_DIRECTORIES if os.path.isdir(d) and not os.path.islink(d)]
     links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
+    links.update({str(p): alias(fd) for p, fd in handles.items()})
     binds = outermost(system + needed) + [Path("/sys")] + device_nodes()
     # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
     # (Opened here, in the new mount namespace: a bind mount's source must belong to the caller's namespace.)
@@ -127,6 +161,7 @@ def build_file_system(config: dict, limits: dict) -> None:
         else:
             _set_read_only(target, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV)
     for link, points_to in links.items():
+        os.makedirs(os.path.dirname(new + link), exist_ok=True)
         os.symlink(points_to, new + link)
     for link, points_to in DEVICE_LINKS.items():
         os.symlink(points_to, f"{new}/dev/{link}")

@@ -65,19 +65,3 @@ def install(*, refuse_sockets: bool = True) -> None:
     except (RuntimeError, ValueError, OSError) as err:
         raise IsolationError(1, f"the seccomp filter could not be installed: {err}") from None
 
-
-def install_docker_default_namespace_rule() -> None:
-    """Docker's default profile, as far as namespaces go: a process without CAP_SYS_ADMIN may create a user
-    namespace but no other. For the tests that emulate a default container (and for nothing else)."""
-    import pyseccomp as seccomp
-
-    rules = seccomp.SyscallFilter(defaction=seccomp.ALLOW)
-    for flag in NAMESPACE_FLAGS:
-        if flag == CLONE_NEWUSER:
-            continue
-        for call in ("unshare", "clone"):
-            rules.add_rule(seccomp.ERRNO(errno.EPERM), call, seccomp.Arg(0, seccomp.MASKED_EQ, flag, flag))
-    rules.add_rule(seccomp.ERRNO(errno.ENOSYS), "clone3")
-    rules.add_rule(seccomp.ERRNO(errno.EPERM), "setns")
-    rules.set_attr(seccomp.Attr.CTL_NNP, 0)  # as runc loads it: with CAP_SYS_ADMIN, without no_new_privs
-    rules.load()
