@@ -487,8 +487,9 @@ def class_runs(request, tmp_path_factory):
     print(f"\nattack corpus ({mode} sandbox): {len(attacks)} attacks; graded {len(results)} units in {seconds:.1f} s, "
           f"baseline {len(baseline)} units in {baseline_seconds:.1f} s; slowest: "
           + ", ".join(f"{r['student_id']} {r.get('seconds', 0):.1f}" for r in slowest), file=sys.stderr)
-    if os.environ.get("ATTACK_REPORT"):  # a table for people: ATTACK_REPORT=path.json pytest tests/test_attacks.py
-        Path(os.environ["ATTACK_REPORT"]).write_text(json.dumps({
+    if os.environ.get("ATTACK_REPORT"):  # for people: ATTACK_REPORT=path.json pytest ... writes path-<mode>.json
+        report = Path(os.environ["ATTACK_REPORT"])
+        report.with_name(f"{report.stem}-{mode}{report.suffix}").write_text(json.dumps({
             "seconds": seconds, "baseline_seconds": baseline_seconds, "results": {
                 sid: {k: r.get(k) for k in ("score", "max_score", "status", "cells", "student_output", "review_reasons",
                                             "tests", "timestamp")} for sid, r in {**results, **{
