@@ -24,8 +24,8 @@ from grader.pytest_plugin import GradingPlugin
 from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
 from grader.sandbox.client import Child, SandboxError, StudentRaised, StudentTimeout, Zygote
-from grader.wire import Op, request
 from grader.scan import scan_for_tampering
+from grader.wire import Op, request
 
 
 @dataclass

@@ -40,7 +40,7 @@ def test_root_gets_the_full_sandbox_and_cannot_be_talked_into_a_weaker_one(tmp_p
     with pytest.raises(modes.IsolationError, match="for graders without root"):
         modes.choose_mode("userns")  # mapping root to itself in a user namespace would leave it root on files
     with pytest.raises(modes.IsolationError, match="unknown sandbox mode"):
-        modes.choose_mode("limits")  # limits only, as root, is no sandbox at all
+        modes.choose_mode("limits")  # the old "limits" fallback is gone: no quiet no-sandbox
     done = _grade(tmp_path, "userns")
     assert done.returncode == 2 and "the 'userns' sandbox is not available here" in done.stderr, done.stderr
 

@@ -1,7 +1,7 @@
 """Grade a folder the way a TA without root does: the grader itself runs as an unprivileged user.
 
 The grader then cannot use the root sandbox; it must choose the user-namespace
-one (``CNN_GRADER_SANDBOX=userns`` insists on it, so a fallback to limits only
+one (``CNN_GRADER_SANDBOX=userns`` insists on it, so a machine without it
 fails the run instead of passing quietly). Used by the attack corpus.
 
 When the tests run as root, a helper process becomes ``nobody`` first, in a

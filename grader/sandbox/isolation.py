@@ -7,7 +7,9 @@ these machines; the modules named say how):
    keyring, a death signal, default signal dispositions, only its socket open;
 2. ``bound_memory``: the memory bound of its slot's cgroups (``cgroups``: the
    zygote joined them once; its children are born inside) and first place in
-   the OOM killer's queue;
+   the OOM killer's queue; in the ``container`` and ``uid`` modes,
+   ``rootfs.open_closed_paths``: handles on what the slot uid could not walk
+   to (Python under root's 0700 home), opened while the child is still root;
 3. in the namespace modes (``root``, ``container``, ``userns``):
    ``enter_namespaces`` (``namespaces``): in ``container`` mode the slot's
    uid first; new mount, network, PID, IPC and UTS namespaces (no network at

@@ -1,6 +1,6 @@
 """The sandbox modes, by name, and how one is chosen: once per zygote, recorded in every result, shown to the TA.
 
-Where the grader runs decides how it isolates, never whether (DESIGN.md):
+Where the grader runs decides how it isolates, never whether (README.md, "How grading works"):
 
 - ``root``: root with CAP_SYS_ADMIN (a server): new mount, network, PID, IPC
   and UTS namespaces, a pivoted allow-list root, one uid and cgroup per slot.
