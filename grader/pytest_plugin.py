@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed
-from grader.sandbox.client import SandboxError, StudentRaised
+from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 
 NO_GPU = "no CUDA GPU on this machine: the CUDA variant of this check was skipped"
 
@@ -26,8 +26,8 @@ def student_message(exc: BaseException) -> str:
         frames = [line.strip() for line in exc.traceback.splitlines() if line.strip().startswith("cell ")]
         where = frames[-1] if frames else "your code"
         return f"Not implemented yet: {where} still raises NotImplementedError()."
-    if isinstance(exc, StudentRaised) and exc.type_name == "TimeoutError" and not exc.traceback:
-        return f"Your code did not finish in time ({exc.message}): is there a loop that never ends?"
+    if isinstance(exc, StudentTimeout):
+        return f"Your code did not finish in time ({exc}): is there a loop that never ends?"
     if isinstance(exc, StudentRaised):
         text = f"Your code raised {exc.type_name}: {exc.message}"
         return text + (f"\n{exc.traceback}" if exc.traceback else "")

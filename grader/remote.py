@@ -9,10 +9,10 @@ numbered handle.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 from grader import wire
-from grader.sandbox.client import Child, SandboxTimeout, StudentRaised
+from grader.sandbox.client import Child, SandboxTimeout, StudentTimeout
+from grader.wire import Op
 
 AFTER_A_TIMEOUT = 2.0
 
@@ -27,13 +27,14 @@ MODULE_METHODS = frozenset({
 class Session:
     """One sandboxed child plus the time budget of the submission it grades."""
 
-    def __init__(self, child: Child, *, call_timeout: float = 20.0, budget: float = 300.0):
+    def __init__(self, child: Child, *, call_timeout: float, budget: float):
         self.child = child
         self.call_timeout = call_timeout
         self.deadline = time.monotonic() + budget
         self.struck = False
 
     def request(self, message: dict, timeout: float | None = None):
+        """Send one request (``wire.request``) and wrap what comes back; a timeout strikes the session."""
         left = self.deadline - time.monotonic()
         if left <= 0:
             self.child.kill("the time limit for the whole submission was used up")
@@ -41,11 +42,7 @@ class Session:
         try:
             limit = AFTER_A_TIMEOUT if self.struck else (timeout or self.call_timeout)
             value = self.child.request(self.encode(message), timeout=min(limit, left))
-        except StudentRaised as err:
-            if err.type_name == "TimeoutError" and not err.traceback:
-                self.strike()
-            raise
-        except SandboxTimeout:
+        except (StudentTimeout, SandboxTimeout):
             self.strike()
             raise
         return self.wrap(value)
@@ -54,15 +51,6 @@ class Session:
         """After one call ran out of time, later calls get a short limit: one endless loop, called by every
         test, must not cost minutes (each of those tests fails anyway)."""
         self.struck = True
-
-    @contextmanager
-    def time_limit(self, seconds: float):
-        """Let a slow but honest call (a whole model's forward pass) take longer."""
-        previous, self.call_timeout = self.call_timeout, seconds
-        try:
-            yield
-        finally:
-            self.call_timeout = previous
 
     def encode(self, value):
         if isinstance(value, RemoteObject):
@@ -95,23 +83,23 @@ class RemoteObject:
         self._session, self._handle, self._type, self._mro, self._callable = session, handle, type_name, mro, is_callable
 
     def __call__(self, *args, **kwargs):
-        return self._session.request({"op": "call", "target": self, "args": list(args), "kwargs": kwargs})
+        return self._session.request(wire.request(Op.CALL, target=self, args=list(args), kwargs=kwargs))
 
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
         if name in MODULE_METHODS and "Module" in self._mro:
             return RemoteMethod(self, name)
-        return self._session.request({"op": "getattr", "target": self, "attr": name})
+        return self._session.request(wire.request(Op.GETATTR, target=self, attr=name))
 
     def __getitem__(self, key):
-        return self._session.request({"op": "getitem", "target": self, "key": key})
+        return self._session.request(wire.request(Op.GETITEM, target=self, key=key))
 
     def __len__(self) -> int:
-        return int(self._session.request({"op": "len", "target": self}))
+        return int(self._session.request(wire.request(Op.LEN, target=self)))
 
     def __iter__(self):
-        return iter(self._session.request({"op": "iter", "target": self}))
+        return iter(self._session.request(wire.request(Op.ITER, target=self)))
 
     def __eq__(self, other) -> bool:
         return isinstance(other, RemoteObject) and other._session is self._session and other._handle == self._handle
@@ -134,8 +122,8 @@ class RemoteMethod:
 
     def __call__(self, *args, **kwargs):
         owner = self._owner
-        return owner._session.request({"op": "method", "target": owner, "name": self._name,
-                                       "args": list(args), "kwargs": kwargs})
+        return owner._session.request(wire.request(Op.METHOD, target=owner, name=self._name,
+                                                    args=list(args), kwargs=kwargs))
 
 
 class StudentNamespace:
@@ -147,7 +135,7 @@ class StudentNamespace:
     def __getattr__(self, name: str):
         if name.startswith("__"):
             raise AttributeError(name)
-        return self._session.request({"op": "get", "name": name})
+        return self._session.request(wire.request(Op.GET, name=name))
 
     def __repr__(self) -> str:
         return "<student's notebook>"

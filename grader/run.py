@@ -156,9 +156,9 @@ class SandboxUnavailable(RuntimeError):
 
 
 def check_sandbox() -> SandboxMode:
-    """The sandbox mode the workers' zygotes will use; raises SandboxUnavailable if the one asked for cannot be built."""
-    from grader.sandbox.client import SANDBOX_MODE_VARIABLE
-    from grader.sandbox.isolation import IsolationError, choose_mode
+    """The sandbox mode (``SandboxMode``) the workers' zygotes will use; raises SandboxUnavailable, saying what the
+    machine lacks, if the one asked for (or, by default, any) cannot be built."""
+    from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, IsolationError, choose_mode
 
     requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
     try:
@@ -183,11 +183,12 @@ def _grader_failure(unit: Unit, why: str) -> UnitResult:
 
 # What the TA is told when a weaker sandbox than the full one graded the class, from the weakest.
 MODE_NOTES = {
-    SandboxMode.NONE: "[bold yellow]warning:[/bold yellow] student code ran without isolation (asked for with "
-                      "CNN_GRADER_SANDBOX=none, or this machine allows no sandbox): it could read the hidden tests "
-                      "and reach the network. Grade as root, or where user namespaces are enabled.",
-    SandboxMode.UID: "[yellow]note:[/yellow] no namespaces on this machine: each child ran under a separate uid with "
-                     "a seccomp filter and the secrets copied out of its reach (no private /tmp or process table).",
+    SandboxMode.NONE: "[bold red]warning:[/bold red] no sandbox (CNN_GRADER_SANDBOX=none): student code ran with the "
+                      "grader's rights and could read the hidden tests, change other students' grades and reach the "
+                      "network.",
+    SandboxMode.UID: "note: this machine allows no namespaces (a default container): each slot ran as its own uid "
+                     "under Landlock and seccomp; student code could see (not signal) the machine's processes in "
+                     "/proc; see the README, \"How grading works\", for what this mode does not protect.",
     SandboxMode.CONTAINER: "note: root without CAP_SYS_ADMIN (a container): each slot dropped to a uid of its own, "
                            "then built the user-namespace sandbox.",
     SandboxMode.USERNS: "note: not running as root: the sandbox used user namespaces (the same hidden files, no "
@@ -209,7 +210,9 @@ class GradeRun:
 
     def run(self) -> list[UnitResult]:
         backend = make_backend(self.cluster, self.workers, self.console)
-        backend.check()  # before anything is graded: a run that cannot sandbox must not record zeros
+        mode = backend.check()  # before anything is graded: a run that cannot sandbox must not record zeros
+        if mode is not None:  # a cluster's workers report their own modes as they join
+            self.console.print(f"sandbox: {mode.value} ({mode.description})")
         units, problems = discover(self.submissions)
         if self.only:
             units = [u for u in units if u.assignment in self.only]

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from grader.notebook import SubmissionError, read_cells
 from grader.pytest_plugin import student_message
-from grader.sandbox.client import SandboxError, StudentRaised
+from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 from grader.settings import DEFAULTS
 from grader.unit import run_cells, sandbox_config, zygote
 
@@ -51,6 +51,9 @@ def self_check(path: Path, console: Console | None = None) -> int:
                 failed += 1
                 message = err.message if err.type_name == "AssertionError" else student_message(err)
                 table.add_row(cell.label, f"[red]failed[/red]: {message}")
+            except StudentTimeout as err:  # the child lives on: no need to run the cells again
+                failed += 1
+                table.add_row(cell.label, f"[red]failed[/red]: {student_message(err)}")
             except SandboxError as err:
                 failed += 1
                 table.add_row(cell.label, f"[red]stopped[/red]: {err}")

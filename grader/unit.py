@@ -23,10 +23,11 @@ from grader.pytest_plugin import GradingPlugin, exercise_of
 from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
 from grader.results import TestOutcome, UnitResult, not_graded, sandbox_mode
-from grader.sandbox.client import Child, SandboxError, StudentRaised, Zygote
+from grader.sandbox.client import Child, SandboxError, StudentRaised, StudentTimeout, Zygote
 from grader.scan import scan_for_tampering
 from grader.settings import DEFAULTS, Settings
 from grader.similarity.fingerprints import fingerprint_unit
+from grader.wire import Op, request
 
 __all__ = ["Settings", "collect_tests", "grade_unit", "run_cells", "sandbox_config", "zygote"]
 
@@ -71,18 +72,19 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
         source = runnable_source(cell)
         report = {"cell": cell.label, "kind": cell.kind, "status": "ok", "message": "", "notes": list(cell.notes)}
         try:
-            child.request({"op": "run_cell", "label": cell.label, "source": source}, timeout=settings.cell_timeout)
+            child.request(request(Op.RUN_CELL, label=cell.label, source=source), timeout=settings.cell_timeout)
             done.append((cell, source))
         except StudentRaised as err:
-            status = "timeout" if err.type_name == "TimeoutError" and not err.traceback else "error"
-            report.update(status=status, message=str(err) if status == "error" else
-                          f"this cell did not finish within {settings.cell_timeout:g} s and was stopped")
+            report.update(status="error", message=str(err))
+        except StudentTimeout:
+            report.update(status="timeout",
+                          message=f"this cell did not finish within {settings.cell_timeout:g} s and was stopped")
         except SandboxError as err:
             report.update(status="crashed", message=str(err))
             child = fork()
             for earlier, earlier_source in done:
                 with contextlib.suppress(StudentRaised, SandboxError):
-                    child.request({"op": "run_cell", "label": earlier.label, "source": earlier_source},
+                    child.request(request(Op.RUN_CELL, label=earlier.label, source=earlier_source),
                                   timeout=settings.cell_timeout)
         reports.append(report)
     return child, reports

@@ -28,6 +28,7 @@ import struct
 import time
 import zipfile
 from collections import OrderedDict
+from enum import Enum
 
 import torch
 
@@ -38,6 +39,26 @@ MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000
 MAX_PICKLE_BYTES = 16 * 1024 * 1024  # the object structure; tensor data lives in separate entries
 MAX_DIMS = 64
+
+
+class Op(str, Enum):
+    """The requests the trusted side sends a child (``grader.sandbox.runtime`` answers each one)."""
+
+    RUN_CELL = "run_cell"  # label, source: run one notebook cell
+    GET = "get"  # name: a name the notebook defined
+    GETATTR = "getattr"  # target, attr
+    DESCRIBE = "describe"  # target: grader.sandbox.describe.describe of it
+    LEN = "len"  # target
+    ITER = "iter"  # target: its items, as a list
+    GETITEM = "getitem"  # target, key
+    CALL = "call"  # target, args, kwargs (device, trace, return_args: optional)
+    METHOD = "method"  # target, name, args, kwargs
+    EXIT = "exit"  # end the child
+
+
+def request(op: Op, **fields) -> dict:
+    """One request as it travels (the operation by its plain name)."""
+    return {"op": op.value, **fields}
 
 
 class WireError(Exception):

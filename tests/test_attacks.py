@@ -12,14 +12,17 @@ more than its honest twin, ran, leaked nothing and was flagged for review,
 and, for the run as a whole, that it completed, that every bystander's and
 twin's score equals the run without attackers, that no file outside the
 run's grades/ changed, that the listener on 127.0.0.1 heard nothing, that
-nothing was planted in the host's /tmp or /dev/shm, and that no process is
-left behind.
+nothing was planted in the host's /tmp or /dev/shm, that a bystander cannot
+read the secret files, and that no process is left behind.
 
-All of it twice: graded as root (the full sandbox: a uid per slot, cgroups),
-and graded by an unprivileged user, as a TA without root grades (the sandbox
-in a user namespace; ``unprivileged.py``). Each run is skipped, with the
-reason, where its sandbox cannot be built: the corpus would harm a machine
-that runs it with limits only.
+All of it four times, once per sandbox: graded as root (the full sandbox: a
+uid per slot, cgroups); by an unprivileged user, as a TA without root grades
+(the sandbox in a user namespace; ``unprivileged.py``); and as root in an
+emulated ordinary container, with Docker's default capabilities (the
+``container`` sandbox), and with those plus Docker's seccomp rule against
+namespaces (the ``uid`` sandbox; both ``container.py``), where the grader
+must find its sandbox by itself. Each run is skipped, with the reason, where
+it cannot be set up.
 """
 from __future__ import annotations
 
@@ -41,8 +44,10 @@ import pytest
 from rich.console import Console
 
 from grader.course import project_root
-from grader.sandbox import isolation
+from grader.sandbox import cgroups, limits, modes, rootfs
+from grader.sandbox.limits import is_sandbox_uid
 from grader.scan import scan_source
+from grader.wire import Op, request
 
 ROOT = project_root()
 ASSIGNMENT = "densenet"
@@ -56,6 +61,14 @@ HANGS = {"signal_timer_tricks", "infinite_loop_swallow", "fork_bomb"}
 # Known limits, each with the change (outside the sandbox) that closes it; strict: a fix makes these fail loudly.
 KNOWN_SCORE_GAPS: dict[str, str] = {}
 KNOWN_LEAKS: dict[str, str] = {}
+# What a sandbox mode is known to let an attack see, by mode and attack: (the success lines it may print, why).
+# Strict too: a mode that closes the gap fails until the entry goes.
+KNOWN_REACH: dict[str, dict[str, tuple[str, str]]] = {
+    "container-no-userns": {"proc_snooping": (
+        r"ATTACK-SUCCESS: read cmdline of \d+ processes, e\.g\. .*",
+        "without a PID namespace (or /proc mounted with hidepid, which needs CAP_SYS_ADMIN) every process's "
+        "command line is world-readable; its environment, memory and working directory are not")},
+}
 
 # The cgroup bound on all of a child's processes together is lowered so that fork_memory_bomb hits it within 3 s.
 SETTINGS = dict(cell_timeout=3, call_timeout=5, submission_budget=40,
@@ -66,7 +79,7 @@ MARKER = "attack-marker"
 # RLIMIT_AS bounds each process, so 32 processes of 4 GiB could exhaust a CI machine before the OOM killer acts.
 NEEDS_MEMORY_CGROUP = {"fork_memory_bomb"}
 
-needs_root_sandbox = pytest.mark.skipif(not isolation.can_isolate() or not isolation.probe(),
+needs_root_sandbox = pytest.mark.skipif(not modes.can_isolate() or not modes.probe(),
                                         reason="the full sandbox needs root (namespaces, mounts, uids); without it "
                                                "the attack corpus could harm this machine")
 
@@ -125,6 +138,23 @@ if libc.shmget(0xC0FFEE, 0, 0) >= 0 or libc.semget(0xC0FFEE, 0, 0) >= 0:
 print("PROBE-FOUND" if found else "PROBE-CLEAN", found[:5])
 '''
 
+# The secret files of the run, tried by an honest-looking cell: the solutions, the hidden tests, the run's grades
+# folder and another student's notebook (each path is filled in by build_class).
+SECRETS_PROBE = '''
+import os
+readable = []
+for path in {paths!r}:
+    try:
+        if os.path.isdir(path):
+            os.listdir(path)
+        else:
+            open(path, "rb").read(1)
+        readable.append(path)
+    except OSError:
+        pass
+print("SECRETS-READABLE" if readable else "SECRETS-HIDDEN", readable)
+'''
+
 
 def attack_source(name: str, port: int) -> str:
     source = (ATTACK_DIR / f"{name}.py").read_text(encoding="utf-8")
@@ -134,10 +164,14 @@ def attack_source(name: str, port: int) -> str:
 def build_class(folder: Path, port: int, attacks: list[str], canaries: dict[str, str]) -> Path:
     bases = honest_bases()
     submissions = folder / "submissions"
+    secret_paths = [str(ROOT / "solutions" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"),
+                    str(ROOT / "autograde_tests" / f"test_{ASSIGNMENT}.py"), str(ROOT / "solutions"),
+                    str(folder / "grades"), str(submissions / "z_solution" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")]
+    probe = PROBE + SECRETS_PROBE.format(paths=secret_paths)
     students = {"h_partial": bases["partial"], "h_wrongarch": bases["wrongarch"],
                 "z_solution": _with(bases["solution"], {}, canary=canaries["z_solution"]),
                 "z_stub": _with(bases["stub"], {}, canary=canaries["z_stub"]),
-                "z_persistence_probe": _with(bases["solution"], {}, extra=("probe", PROBE),
+                "z_persistence_probe": _with(bases["solution"], {}, extra=("probe", probe),
                                              canary=canaries["z_persistence_probe"])}
     for name in attacks:
         base = bases["wrongarch" if name in WRONG_ARCHITECTURE else "partial"]
@@ -232,44 +266,51 @@ def _cmdline(pid: int) -> str:
         return "?"
 
 
-def own_session() -> None:
-    """Give this test process a session of its own when it has none (session 0: started by an init-like runner).
-
-    "New in our session" is how a left-over process is recognised; session 0 also holds pid 1 and whatever else
-    such a runner starts. A session 0 process has no controlling terminal, so nothing interactive is lost.
-    """
-    if os.getsid(0) == 0:
-        try:
-            os.setsid()
-        except PermissionError:  # already a process-group leader: kernel threads are still left out (processes())
-            pass
+PR_SET_CHILD_SUBREAPER = 36
 
 
-def leftovers(before: set[int], grading_uid: int | None = None) -> list[str]:
-    """Processes of this run still alive: any sandbox uid whose zygote is gone or ours, anything new in our session,
-    anything new running as ``grading_uid`` (the unprivileged user whose sandboxes start sessions of their own)."""
-    session = str(os.getsid(0))
+def adopt_orphans() -> None:
+    """Make this test process a child subreaper: a process the grader started that daemonises (double fork)
+    is then re-parented here instead of to init, so it still counts as one of ours (``descendants``)."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def descendants(everything: dict[int, dict[str, str]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, fields in everything.items():
+        children.setdefault(int(fields.get("PPid", 0)), []).append(pid)
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def leftovers(before: set[int], slot_uids: set[int]) -> list[str]:
+    """Processes the grader started that are still alive: this test process's descendants (orphans included,
+    see ``adopt_orphans``) that were not there before the run, and any process of a slot uid this run used.
+    Other jobs on the machine (other test sessions, a CI runner's helpers) are not counted."""
     everything = processes()
+    ours = descendants(everything, os.getpid()) - before
     bad = []
     for pid, fields in everything.items():
         uid = int(fields.get("Uid", "0").split()[0])
-        if isolation.is_sandbox_uid(uid):
-            zygote = everything.get(uid - isolation.FIRST_SANDBOX_UID)
-            if zygote is None or zygote.get("sid") == session:
-                bad.append(f"{pid} uid {uid}: {_cmdline(pid)} (parent {fields.get('PPid')})")
-        elif (fields.get("sid") == session or (grading_uid is not None and uid == grading_uid)) and (
-                pid not in before) and pid != os.getpid() and not (
-                fields.get("PPid") == str(os.getpid()) and "multiprocessing.resource_tracker" in _cmdline(pid)):
+        if pid in ours and "multiprocessing.resource_tracker" not in _cmdline(pid):
             # (the coordinator's resource tracker is this test process's own helper; it ends with the process)
-            bad.append(f"{pid} (our session): {_cmdline(pid)} (parent {fields.get('PPid')})")
+            bad.append(f"{pid} (started by the grader): {_cmdline(pid)} (parent {fields.get('PPid')})")
+        elif uid in slot_uids:
+            bad.append(f"{pid} slot uid {uid}: {_cmdline(pid)} (parent {fields.get('PPid')})")
     return bad
 
 
 class UidMonitor:
-    """Samples /proc during a run: which sandbox uids are alive at once, and under which of our zygotes."""
+    """Samples /proc during a run: which slot uids are alive at once, and under which of this run's zygotes."""
 
     def __init__(self):
-        self.session = str(os.getsid(0))
         self.samples: list[dict[int, set[int]]] = []
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -278,12 +319,13 @@ class UidMonitor:
     def _run(self):
         while not self.stop.is_set():
             everything = processes()
+            ours = descendants(everything, os.getpid())
             sample: dict[int, set[int]] = {}
-            for pid, fields in everything.items():
-                uid = int(fields.get("Uid", "0").split()[0])
-                if isolation.is_sandbox_uid(uid):
+            for pid in ours:
+                uid = int(everything.get(pid, {}).get("Uid", "0").split()[0])
+                if is_sandbox_uid(uid):
                     zygote = self._zygote_of(pid, everything)
-                    if zygote and everything[zygote].get("sid") == self.session:
+                    if zygote:
                         sample.setdefault(uid, set()).add(zygote)
             if sample:
                 self.samples.append(sample)
@@ -301,6 +343,10 @@ class UidMonitor:
                 found = parent
             current = parent
         return found
+
+    @property
+    def uids(self) -> set[int]:
+        return {uid for sample in self.samples for uid in sample}
 
     def close(self):
         self.stop.set()
@@ -381,22 +427,38 @@ def grade_class_unprivileged(submissions: Path, out: Path) -> tuple[dict[str, di
 
 
 def _sandbox_run(mode: str) -> tuple:
-    """(attacks in the class, grading function, uid the grading runs as) of one of the two runs."""
+    """(attacks in the class, grading function) of one of the runs."""
     if mode == "root":
-        if not (isolation.can_isolate() and isolation.probe()):
+        if not (modes.can_isolate() and modes.probe()):
             pytest.skip("the full sandbox needs root (namespaces, mounts, uids); without it the attack corpus "
                         "could harm this machine")
-        return ATTACKS, grade_class, None
-    from unprivileged import NOBODY
+        return ATTACKS, grade_class
+    if mode == "userns":
+        return [a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], grade_class_unprivileged
+    return [a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], lambda subs, out: grade_class_in_container(
+        mode, subs, out)
 
-    return ([a for a in ATTACKS if a not in NEEDS_MEMORY_CGROUP], grade_class_unprivileged,
-            NOBODY if os.geteuid() == 0 else os.geteuid())
+
+def grade_class_in_container(kind: str, submissions: Path, out: Path) -> tuple[dict[str, dict], float]:
+    """Graded as root with Docker's default capabilities (and, for "container-no-userns", Docker's seccomp rule
+    against namespaces): the grader finds its sandbox by itself."""
+    from container import Unavailable, grade_in_container
+
+    try:
+        return grade_in_container(kind, submissions, out, SETTINGS)
+    except Unavailable as err:
+        pytest.skip(f"no emulated container here: {err}")
 
 
-@pytest.fixture(scope="session", params=["root", "userns"], ids=["root-sandbox", "userns-sandbox"])
+# The sandbox each run must end up with, by the start of its results' "sandbox" field (no quiet fallback).
+EXPECTED_SANDBOX = {"root": "full", "userns": "user namespaces", "container": "container",
+                    "container-no-userns": "separate uid"}
+
+
+@pytest.fixture(scope="session", params=list(EXPECTED_SANDBOX), ids=[f"{m}-sandbox" for m in EXPECTED_SANDBOX])
 def class_runs(request, tmp_path_factory):
     mode = request.param
-    attacks, grade, grading_uid = _sandbox_run(mode)
+    attacks, grade = _sandbox_run(mode)
     listener = Listener()
     canaries = {s: f"canary-{s}-{secrets.token_hex(8)}" for s in ("z_solution", "z_stub", "z_persistence_probe")}
     attacked_dir = tmp_path_factory.mktemp(f"attacked-class-{mode}")
@@ -405,8 +467,8 @@ def class_runs(request, tmp_path_factory):
     clean = build_class(clean_dir, listener.port, [], canaries)
     repo_before, subs_before = tree_hashes(ROOT), tree_hashes(attacked)
     python_before, markers_before = python_dirs_listing(), set(host_markers())
-    own_session()
-    session_before = set(processes())
+    adopt_orphans()
+    before = descendants(processes(), os.getpid())
     monitor = UidMonitor()
     try:
         results, seconds = grade(attacked, attacked_dir / "grades")
@@ -416,7 +478,7 @@ def class_runs(request, tmp_path_factory):
         time.sleep(max(0.0, 3.0 - (time.monotonic() - attack_end)))  # the daemons' 2 s sleep is over
         deadline, left = time.monotonic() + 15, ["?"]
         while left and time.monotonic() < deadline:
-            left = leftovers(session_before, grading_uid)
+            left = leftovers(before, monitor.uids)
             time.sleep(0.2) if left else None
     finally:
         listener.close()
@@ -425,8 +487,9 @@ def class_runs(request, tmp_path_factory):
     print(f"\nattack corpus ({mode} sandbox): {len(attacks)} attacks; graded {len(results)} units in {seconds:.1f} s, "
           f"baseline {len(baseline)} units in {baseline_seconds:.1f} s; slowest: "
           + ", ".join(f"{r['student_id']} {r.get('seconds', 0):.1f}" for r in slowest), file=sys.stderr)
-    if os.environ.get("ATTACK_REPORT"):  # a table for people: ATTACK_REPORT=path.json pytest tests/test_attacks.py
-        Path(os.environ["ATTACK_REPORT"]).write_text(json.dumps({
+    if os.environ.get("ATTACK_REPORT"):  # for people: ATTACK_REPORT=path.json pytest ... writes path-<mode>.json
+        report = Path(os.environ["ATTACK_REPORT"])
+        report.with_name(f"{report.stem}-{mode}{report.suffix}").write_text(json.dumps({
             "seconds": seconds, "baseline_seconds": baseline_seconds, "results": {
                 sid: {k: r.get(k) for k in ("score", "max_score", "status", "cells", "student_output", "review_reasons",
                                             "tests", "timestamp")} for sid, r in {**results, **{
@@ -477,8 +540,14 @@ def test_attack_earns_no_more_than_its_honest_twin(class_runs, name, request):
 def test_attack_ran_and_achieved_nothing(class_runs, name):
     result = _attacker(class_runs, name)
     output = result.get("student_output", "")
-    if name in NEEDS_MEMORY_CGROUP and not isolation.memory_cgroup_available():
+    if name in NEEDS_MEMORY_CGROUP and not cgroups.memory_cgroup_available():
         pytest.skip("no memory cgroup can be created on this machine: only RLIMIT_AS (per process) bounds memory")
+    known = KNOWN_REACH.get(class_runs["mode"], {}).get(name)
+    if known:
+        lines = output.splitlines()
+        reached = [line for line in lines if re.fullmatch(known[0], line)]
+        assert reached, f"{name} no longer reaches what {class_runs['mode']} was known to let it ({known[1]})"
+        output = "\n".join(line for line in lines if line not in reached)
     assert "ATTACK-SUCCESS" not in output, output[-2000:]
     cell = next(c for c in result["cells"] if c["cell"] == f"extra_{name}")
     if name in HANGS:
@@ -543,7 +612,7 @@ def test_the_whole_run_completed(class_runs):
                                                            "z_persistence_probe"}
     assert set(class_runs["results"]) == expected
     assert all(not r["status"].startswith("not graded") for r in class_runs["results"].values())
-    sandbox = {"root": "full", "userns": "user namespaces"}[class_runs["mode"]]  # no quiet fallback to limits only
+    sandbox = EXPECTED_SANDBOX[class_runs["mode"]]
     for run in ("results", "baseline"):
         assert {r["sandbox"].split(" (")[0] for r in class_runs[run].values()} == {sandbox}
 
@@ -571,6 +640,12 @@ def test_nothing_persisted_for_later_submissions(class_runs):
     assert class_runs["python_changed"] == []
 
 
+def test_secret_files_are_unreadable(class_runs):
+    for run in ("results", "baseline"):
+        output = class_runs[run]["z_persistence_probe"]["student_output"]
+        assert "SECRETS-HIDDEN" in output, output[-1000:]
+
+
 def test_no_file_outside_grades_changed(class_runs):
     assert class_runs["repo_changed"] == []
     assert class_runs["submissions_changed"] == []
@@ -590,9 +665,15 @@ def test_each_concurrent_slot_runs_as_its_own_unprivileged_uid(class_runs):
                     "the slots apart (checked by the rest of this run)")
     samples = class_runs["uid_samples"]
     assert samples, "no sandboxed process was ever seen"
+    zygotes_of: dict[int, set[int]] = {}
+    uids_of: dict[int, set[int]] = {}
     for sample in samples:
         for uid, zygotes in sample.items():
-            assert zygotes == {uid - isolation.FIRST_SANDBOX_UID}, (uid, zygotes)  # one uid, one slot
+            zygotes_of.setdefault(uid, set()).update(zygotes)
+            for zygote in zygotes:
+                uids_of.setdefault(zygote, set()).add(uid)
+    assert all(len(z) == 1 for z in zygotes_of.values()), zygotes_of  # one uid, one slot
+    assert all(len(u) == 1 for u in uids_of.values()), uids_of  # one slot, one uid
     assert any(len(sample) >= 2 for sample in samples), "the two workers' children never ran at the same time"
 
 
@@ -609,8 +690,8 @@ def _in_sandbox(zygote, source: str, **config):
     """Run ``source`` in a fresh child and return its variable ``result`` (plain data)."""
     child = zygote.fork({"hide": [str(ROOT)], "cuda": False, **config})
     try:
-        child.request({"op": "run_cell", "label": "probe", "source": source}, timeout=30)
-        return child.request({"op": "get", "name": "result"}, timeout=30)
+        child.request(request(Op.RUN_CELL, label="probe", source=source), timeout=30)
+        return child.request(request(Op.GET, name="result"), timeout=30)
     finally:
         child.close()
 
@@ -639,14 +720,14 @@ def test_the_child_sees_only_the_allow_listed_file_system(zygote):
     allowed = {"bin", "sbin", "lib", "lib32", "lib64", "libx32", "usr", "etc", "dev", "sys", "proc", "tmp"}
     assert set(got["root"]) <= allowed | needed_tops, got["root"]
     assert set(got["project"]) <= {".venv", "grader"}, got["project"]  # no solutions, tests, grades, examples
-    assert got["uid"] == isolation.sandbox_uid(zygote.process.pid) == got["gid"] and got["uid"] != 0
+    assert got["uid"] == zygote.uid == got["gid"] and is_sandbox_uid(got["uid"])
     assert got["pids"] == [1] and got["cwd"] == "/tmp" and got["net"] != "connected"
     assert got["dev_null"] and got["tmp_writable"] and not got["usr_writable"]
-    gpu_nodes = {p.name for pattern in isolation.GPU_DEVICE_PATTERNS for p in Path("/dev").glob(pattern)}
-    assert set(got["dev"]) == {*isolation.DEVICE_NODES, *isolation.DEVICE_LINKS, "shm"} | gpu_nodes, got["dev"]
-    limits = isolation.DEFAULT_LIMITS
+    gpu_nodes = {p.name for pattern in rootfs.GPU_DEVICE_PATTERNS for p in Path("/dev").glob(pattern)}
+    assert set(got["dev"]) == {*rootfs.DEVICE_NODES, *rootfs.DEVICE_LINKS, "shm"} | gpu_nodes, got["dev"]
+    bounds = limits.DEFAULT_LIMITS
     assert (got["as"], got["nproc"], got["fsize"], got["cpu"]) == (
-        limits["memory_bytes"], limits["processes"], limits["file_bytes"], limits["cpu_seconds"])
+        bounds["memory_bytes"], bounds["processes"], bounds["file_bytes"], bounds["cpu_seconds"])
 
 
 CUDA_PROBE = '''
@@ -664,7 +745,7 @@ def test_cuda_children_get_a_lazy_gpu_memory_bound_and_no_address_space_limit(zy
     with_cuda, without = _in_sandbox(zygote, CUDA_PROBE, cuda=True), _in_sandbox(zygote, CUDA_PROBE)
     assert with_cuda["bound_queued"] and not with_cuda["cuda_initialised"] and with_cuda["cpu_works"] == 6.0
     assert with_cuda["as"] == -1  # RLIM_INFINITY: CUDA reserves a huge address space
-    assert not without["bound_queued"] and without["as"] == isolation.DEFAULT_LIMITS["memory_bytes"]
+    assert not without["bound_queued"] and without["as"] == limits.DEFAULT_LIMITS["memory_bytes"]
 
 
 def test_scan_has_no_false_positives_on_the_reference_solutions():

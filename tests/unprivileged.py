@@ -1,7 +1,7 @@
 """Grade a folder the way a TA without root does: the grader itself runs as an unprivileged user.
 
 The grader then cannot use the root sandbox; it must choose the user-namespace
-one (``CNN_GRADER_SANDBOX=userns`` insists on it, so a fallback to limits only
+one (``CNN_GRADER_SANDBOX=userns`` insists on it, so a machine without it
 fails the run instead of passing quietly). Used by the attack corpus.
 
 When the tests run as root, a helper process becomes ``nobody`` first, in a
@@ -56,24 +56,31 @@ def grade_unprivileged(submissions: Path, out: Path, settings: dict, timeout: fl
     return {r["student_id"]: r for r in results}, seconds
 
 
+def make_reachable(keep: list[Path]) -> None:
+    """In a mount namespace of this process's own: cover every directory on the way to ``keep`` that others may
+    not walk through (Python under root's 0700 home directory, on these machines) with a 0755 tmpfs, and bind
+    only the kept paths back. Nothing of the host changes. Needs CAP_SYS_ADMIN (call it before dropping it)."""
+    from grader.sandbox.rootfs import outermost
+    from grader.sandbox.syscalls import CLONE_NEWNS, MS_BIND, MS_PRIVATE, MS_REC, mount, unshare
+
+    unshare(CLONE_NEWNS)
+    mount("none", "/", None, MS_REC | MS_PRIVATE)
+    closed = [a for p in keep for a in p.parents if a != Path("/") and not os.stat(a).st_mode & 0o001]
+    for directory in outermost(closed):
+        inside = outermost([p for p in keep if directory in p.parents])
+        handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in inside}
+        mount("tmpfs", str(directory), "tmpfs", 0, "mode=0755")
+        for path, fd in handles.items():
+            os.makedirs(path, exist_ok=True)
+            mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
+            os.close(fd)
+
+
 def wrap(spec_path: Path) -> None:
     """As root: own mount namespace, make the kept paths reachable, become nobody, then ``grade``."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from grader.sandbox import isolation
-
     spec = json.loads(spec_path.read_text(encoding="utf-8"))
-    keep = [Path(p) for p in spec["keep"]]
-    isolation._check(isolation._libc.unshare(isolation.CLONE_NEWNS), "unshare")
-    isolation.mount("none", "/", None, isolation.MS_REC | isolation.MS_PRIVATE)
-    closed = [a for p in keep for a in p.parents if a != Path("/") and not os.stat(a).st_mode & 0o001]
-    for directory in isolation._outermost(closed):
-        inside = isolation._outermost([p for p in keep if directory in p.parents])
-        handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in inside}
-        isolation.mount("tmpfs", str(directory), "tmpfs", 0, "mode=0755")
-        for path, fd in handles.items():
-            os.makedirs(path, exist_ok=True)
-            isolation.mount(f"/proc/self/fd/{fd}", str(path), None, isolation.MS_BIND | isolation.MS_REC)
-            os.close(fd)
+    make_reachable([Path(p) for p in spec["keep"]])
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)
     os.setresuid(NOBODY, NOBODY, NOBODY)
@@ -86,12 +93,12 @@ def grade(spec_path: Path) -> None:
     from rich.console import Console
 
     from grader.run import GradeRun
-    from grader.sandbox import isolation
+    from grader.sandbox.modes import probe_userns
     from grader.unit import Settings
 
     if os.geteuid() == 0:
         sys.exit("grade must not run as root")
-    if not isolation.probe_userns():
+    if not probe_userns():
         print("this kernel gives an unprivileged user no user namespaces "
               "(user.max_user_namespaces or kernel.unprivileged_userns_clone)", file=sys.stderr)
         sys.exit(UNAVAILABLE)

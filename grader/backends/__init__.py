@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from grader.progress import RunProgress
     from grader.run import Unit
     from grader.results import UnitResult
+    from grader.sandbox.modes import SandboxMode
     from grader.unit import Settings
 
 Record = Callable[["Unit", dict], None]
@@ -28,8 +29,9 @@ class ClusterError(RuntimeError):
 
 
 class Backend(Protocol):
-    def check(self) -> None:
-        """Before anything is graded: raise if this backend cannot grade with the sandbox asked for."""
+    def check(self) -> "SandboxMode | None":
+        """Before anything is graded: raise if this backend cannot grade with the sandbox asked for; the mode its
+        workers will use where it is known now (a cluster's workers report theirs as they join: None)."""
 
     def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
               batch: Batch = nullcontext) -> None:

@@ -17,6 +17,7 @@ from grader.backends import Batch, Record, complete
 
 if TYPE_CHECKING:
     from grader.progress import RunProgress
+    from grader.sandbox.modes import SandboxMode
     from grader.run import Unit
     from grader.unit import Settings
 
@@ -45,10 +46,11 @@ class LocalPool:
     def __init__(self, workers: int = 0):
         self.workers = workers or os.cpu_count() or 1
 
-    def check(self) -> None:
+    def check(self) -> "SandboxMode":
+        """The mode every worker's zygote will build; raises if the one asked for (or any) cannot be built here."""
         from grader.run import check_sandbox
 
-        check_sandbox()  # before anything is graded: a run that cannot sandbox must not record zeros
+        return check_sandbox()
 
     def close(self) -> None:
         """Each pool closes itself at the end of ``grade``."""

@@ -21,8 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
-from grader.sandbox.isolation import sandbox_pid_of
-from grader.sandbox.zygote import READY
+from grader.sandbox.diskwatch import DiskWatch
+from grader.sandbox.limits import DEFAULT_LIMITS, kill_uid
+from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode
+from grader.sandbox.namespaces import sandbox_pid_of
+from grader.sandbox.zygote import FORK
+from grader.wire import Op
 
 
 MAX_OUTPUT_CHARS = 8_000  # printed output kept per request (the child keeps 4,000, if it was not patched)
@@ -34,7 +38,15 @@ class SandboxError(Exception):
 
 
 class SandboxTimeout(SandboxError):
-    pass
+    """The child did not answer in time even after its own alarm: it was killed."""
+
+
+class StudentTimeout(SandboxError):
+    """Student code ran past its time limit and was stopped by the child's alarm; the child lives on."""
+
+    def __init__(self, seconds: float):
+        super().__init__(f"stopped after {seconds:g} s")
+        self.seconds = seconds
 
 
 class SandboxCrashed(SandboxError):
@@ -73,51 +85,46 @@ def zygote_environment() -> dict[str, str]:
     return env
 
 
-SANDBOX_MODE_VARIABLE = "CNN_GRADER_SANDBOX"  # auto (default), root or userns: see isolation.choose_mode
-
-# What each sandbox mode means, in the words the grader uses in results and warnings.
-MODE_DESCRIPTIONS = {
-    "root": "full",
-    "userns": "user namespaces (the grader is not running as root: the same isolation, one uid for all slots)",
-    "limits": "limits only (no root and no user namespaces on this machine)",
-}
-
-
 class Zygote:
-    def __init__(self, workdir: Path | None = None, mode: str | None = None):
+    """A zygote process of this worker (one slot), in the sandbox mode that ``CNN_GRADER_SANDBOX`` asks for."""
+
+    def __init__(self):
         self.control, theirs = socket.socketpair()
-        self.workdir = Path(workdir or "/tmp")
-        requested = mode or os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
+        requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
         self.process = subprocess.Popen(
             [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()), requested],
-            pass_fds=[theirs.fileno()], env=zygote_environment(), cwd=str(self.workdir),
+            pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/",
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         theirs.close()
-        self.control.settimeout(120)
         try:
-            ready = self.control.recv(1)
-        except socket.timeout:
-            ready = b""
-        modes = {byte: name for name, byte in READY.items()}
-        if ready not in modes:
+            ready = wire.recv_plain(self.control, deadline=time.monotonic() + 120)
+            self.mode = SandboxMode(ready["mode"])
+            self.uid: int | None = ready["uid"]
+        except (wire.WireError, KeyError, TypeError, ValueError):
             self.process.kill()
             err = self.process.stderr.read().decode(errors="replace")[-2000:] if self.process.stderr else ""
-            raise RuntimeError(f"the sandbox zygote did not start: {err}")
+            raise RuntimeError(f"the sandbox zygote did not start: {err}") from None
         self.control.settimeout(30)
-        self.mode = modes[ready]
-        self.isolated = self.mode != "limits"
+
+    @property
+    def isolated(self) -> bool:
+        return self.mode.isolated
 
     @property
     def description(self) -> str:
-        return MODE_DESCRIPTIONS[self.mode]
+        return self.mode.description
 
     def fork(self, config: dict) -> "Child":
-        wire.send(self.control, {"op": "fork", "config": config})
+        wire.send(self.control, {"op": FORK, "config": config})
         message, fds, _flags, _addr = socket.recv_fds(self.control, 8, 1)
         if len(message) != 8 or len(fds) != 1:
             raise RuntimeError("the sandbox zygote did not hand over a child")
         (pid,) = struct.unpack(">q", message)
-        return Child(pid, socket.socket(fileno=fds[0]), config)
+        child = Child(pid, socket.socket(fileno=fds[0]), uid=self.uid)
+        if self.mode is SandboxMode.UID and config.get("scratch"):  # its files are on the host's disk: bound them
+            limit = int({**DEFAULT_LIMITS, **config.get("limits", {})}["tmp_bytes"])
+            child.watch = DiskWatch(Path(config["scratch"]) / "home", limit, child.stop)
+        return child
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -149,10 +156,10 @@ def _is_namespace_init(pid: int) -> bool:
 class Child:
     pid: int
     sock: socket.socket
-    config: dict
+    uid: int | None = None  # the slot uid it runs as, where its mode gives each slot one
+    watch: DiskWatch | None = None
     dead: str | None = None
     output: list[str] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
 
     def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES):
         """Send one request and return its value, raising StudentRaised or SandboxError."""
@@ -183,9 +190,11 @@ class Child:
             self.output.append(str(reply["output"])[:MAX_OUTPUT_CHARS])
             while sum(map(len, self.output)) > 4 * MAX_OUTPUT_CHARS and len(self.output) > 1:
                 self.output.pop(0)
+        if not reply["ok"] and "timeout" in reply:
+            raise StudentTimeout(soft)
         if reply["ok"]:
             value = reply.get("value")
-            if message.get("op") == "describe":
+            if message.get("op") == Op.DESCRIBE:
                 from grader.sandbox.describe import InconsistentDescription, verify
 
                 try:
@@ -199,14 +208,30 @@ class Child:
                             str(error.get("message", ""))[:MAX_MESSAGE_CHARS],
                             str(error.get("traceback", ""))[:MAX_MESSAGE_CHARS])
 
+    def stop(self, reason: str) -> None:
+        """Kill the child's processes, from any thread; the pending request then fails with ``reason``."""
+        if not self.dead:
+            self.dead = reason
+        self._kill_processes()
+
     def kill(self, reason: str = "stopped by the grader") -> None:
-        """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group.
+        """Kill the child's PID 1 first (the kernel then ends its whole PID namespace), then the process group,
+        then every process of its slot uid.
 
         PID 1 is killed by its host pid, not only through its death signal or its
         process group: student code can clear the one and leave the other.
         """
         if not self.dead:
             self.dead = reason
+        if self.watch is not None:
+            self.watch.stop()
+        self._kill_processes()
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def _kill_processes(self) -> None:
         inits = [pid for pid in sandbox_pid_of(self.pid) if _is_namespace_init(pid)]
         for pid in inits:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -218,15 +243,13 @@ class Child:
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 target()
-        try:
-            self.sock.close()
-        except OSError:
-            pass
+        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
+            kill_uid(self.uid)
 
     def close(self) -> None:
         if not self.dead:
             try:
-                wire.send(self.sock, {"op": "exit"})
+                wire.send(self.sock, wire.request(Op.EXIT))
             except OSError:
                 pass
         self.kill("finished")

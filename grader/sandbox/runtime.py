@@ -22,6 +22,7 @@ from contextlib import nullcontext
 import torch
 
 from grader import wire
+from grader.wire import Op
 from grader.sandbox.describe import count_calls, describe, type_names
 
 MAX_OUTPUT_CHARS = 4000
@@ -126,41 +127,52 @@ class Runtime:
         linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
         exec(compile(source, filename, "exec"), self.namespace)
 
+    def get(self, request: dict):
+        return self.target(request["name"])
+
+    def get_attribute(self, request: dict):
+        return getattr(self.target(request["target"]), request["attr"])
+
+    def description(self, request: dict):
+        return describe(self.target(request["target"]))
+
+    def length(self, request: dict):
+        return len(self.target(request["target"]))
+
+    def items(self, request: dict):
+        return list(self.target(request["target"]))
+
+    def get_item(self, request: dict):
+        return self.target(request["target"])[self.decode(request["key"])]
+
+    def cell(self, request: dict) -> None:
+        self.run_cell(request["label"], request["source"])
+
+    def call(self, request: dict):
+        fn = self.target(request["target"])
+        if request["op"] == Op.METHOD:
+            fn = getattr(fn, request["name"])
+        args, kwargs = self.decode(request.get("args", [])), self.decode(request.get("kwargs", {}))
+        device = request.get("device")
+        with torch.device(device) if device else nullcontext():
+            if request.get("trace"):
+                result, called = count_calls(lambda: fn(*args, **kwargs), set(request["trace"]))
+                return {"result": result, "called": called}
+            result = fn(*args, **kwargs)
+            if request.get("return_args"):  # lets the trusted side see whether the call changed its inputs
+                return {"result": result, "args": args}
+            return result
+
+    DISPATCH = {Op.RUN_CELL: cell, Op.GET: get, Op.GETATTR: get_attribute, Op.DESCRIBE: description, Op.LEN: length,
+                Op.ITER: items, Op.GETITEM: get_item, Op.CALL: call, Op.METHOD: call}
+
     def handle(self, request: dict):
-        op = request["op"]
-        if op == "run_cell":
-            self.run_cell(request["label"], request["source"])
-            return None
-        if op == "get":
-            return self.target(request["name"])
-        if op == "getattr":
-            return getattr(self.target(request["target"]), request["attr"])
-        if op == "describe":
-            return describe(self.target(request["target"]))
-        if op == "len":
-            return len(self.target(request["target"]))
-        if op == "iter":
-            return list(self.target(request["target"]))
-        if op == "getitem":
-            return self.target(request["target"])[self.decode(request["key"])]
-        if op == "release":
-            self.handles.pop(request["handle"], None)
-            return None
-        if op in ("call", "method"):
-            fn = self.target(request["target"])
-            if op == "method":
-                fn = getattr(fn, request["name"])
-            args, kwargs = self.decode(request.get("args", [])), self.decode(request.get("kwargs", {}))
-            device = request.get("device")
-            with torch.device(device) if device else nullcontext():
-                if request.get("trace"):
-                    result, called = count_calls(lambda: fn(*args, **kwargs), set(request["trace"]))
-                    return {"result": result, "called": called}
-                result = fn(*args, **kwargs)
-                if request.get("return_args"):  # lets the trusted side see whether the call changed its inputs
-                    return {"result": result, "args": args}
-                return result
-        raise ValueError(f"unknown request {op!r}")
+        try:
+            op = Op(request.get("op"))
+            answer = self.DISPATCH[op]
+        except (ValueError, KeyError):
+            raise ValueError(f"unknown request {request.get('op')!r}") from None
+        return answer(self, request)
 
     def error_report(self, err: BaseException) -> dict:
         frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith("<cell")]
@@ -179,7 +191,7 @@ class Runtime:
                 request = wire.recv_plain(self.sock)
             except wire.PeerGone:
                 return
-            if request.get("op") == "exit":
+            if request.get("op") == Op.EXIT:
                 return
             reply: dict
             try:
@@ -190,8 +202,7 @@ class Runtime:
                     signal.setitimer(signal.ITIMER_REAL, 0)
                 reply = {"ok": True, "value": self.encode(value)}
             except CellTimeout:
-                reply = {"ok": False, "error": {"type": "TimeoutError", "mro": ["TimeoutError"],
-                                                "message": f"stopped after {request.get('timeout')} s", "traceback": ""}}
+                reply = {"ok": False, "timeout": request.get("timeout")}
             except BaseException as err:  # student code may raise anything, SystemExit included
                 reply = {"ok": False, "error": self.error_report(err)}
             reply["output"] = self.output.take()

@@ -1,20 +1,23 @@
 """The zygote: a process that imported torch once and forks one sandboxed child per submission.
 
 Started by a trusted worker as ``python -m grader.sandbox.zygote FD [MODE]``
-(MODE: ``auto``, the default, or one of ``isolation.MODES``). It must
+(MODE: ``auto``, the default, or a ``SandboxMode`` by name). It must
 never import solutions, hidden tests or reference results: a child can read
 everything that was in its parent's memory before the fork.
 
-Protocol on the control socket FD: the worker sends ``{"op": "fork",
-"config": {...}}``; the zygote forks, and sends back the child's pid together
-with the worker's end of a fresh socket pair (SCM_RIGHTS), so the child talks
-to the worker directly and the zygote stays out of the data path.
+Protocol on the control socket FD: the zygote first sends
+``{"mode": ..., "uid": ...}`` when it is ready (the mode chosen, the slot uid
+claimed); then the worker sends ``{"op": "fork", "config": {...}}`` for each
+child; the zygote forks, and sends back the child's pid together with the
+worker's end of a fresh socket pair (SCM_RIGHTS), so the child talks to the
+worker directly and the zygote stays out of the data path.
 
-A zygote is one concurrent slot: its children run as the sandbox uid derived
-from its pid, inside the slot's cgroups, which it joins once at start-up
-(``isolation.enter_slot``). When the worker closes the control socket or dies
-(the zygote's death signal is SIGTERM, not SIGKILL, for this), it kills every
-process of its sandbox uid and removes the slot's cgroups before exiting.
+A zygote is one concurrent slot: its children run as the slot uid it claimed
+(``limits.claim_slot_uid``), inside the slot's cgroups, which it joins once at
+start-up (``cgroups.enter_slot``). When the worker closes the control socket
+or dies (the zygote's death signal is SIGTERM, not SIGKILL, for this), it
+kills every process of its slot uid and removes the slot's cgroups before
+exiting.
 """
 from __future__ import annotations
 
@@ -27,8 +30,7 @@ import struct
 import sys
 
 PR_SET_PDEATHSIG = 1
-# The byte the zygote sends when ready, by sandbox mode (``isolation.MODES``).
-READY = {"root": b"F", "userns": b"U", "limits": b"D"}
+FORK = "fork"  # the one request on the control socket
 
 
 def _die_with_parent() -> None:
@@ -45,13 +47,13 @@ def _on_term(signum, frame):
     raise _Stop()
 
 
-def _clean_up() -> None:
-    """Nothing a child started may outlive this zygote: kill every process of its sandbox uid, drop its cgroup."""
-    from grader.sandbox import isolation
+def _clean_up(uid: int | None) -> None:
+    """Nothing a child started may outlive this zygote: kill every process of its slot uid, drop its cgroups."""
+    from grader.sandbox import cgroups, limits
 
-    uid = isolation.sandbox_uid(os.getpid())
-    isolation.kill_uid(uid)
-    isolation.leave_slot(uid)
+    if uid is not None:
+        limits.kill_uid(uid)
+    cgroups.leave_slot(os.getpid())
 
 
 def warm_up() -> None:
@@ -89,7 +91,8 @@ def _preimport() -> None:
         pass
 
 
-def serve(control: socket.socket, mode: str) -> None:
+def serve(control: socket.socket, slot: dict) -> None:
+    """Fork a child per request; ``slot`` (mode, pid, uid) goes into each child's configuration."""
     from grader import wire
     from grader.sandbox import isolation, runtime
 
@@ -101,7 +104,7 @@ def serve(control: socket.socket, mode: str) -> None:
             request = wire.recv_plain(control)
         except wire.PeerGone:
             return
-        if request.get("op") != "fork":
+        if request.get("op") != FORK:
             continue
         worker_end, child_end = socket.socketpair()
         pid = os.fork()
@@ -110,7 +113,7 @@ def serve(control: socket.socket, mode: str) -> None:
                 control.close()
                 worker_end.close()
                 try:
-                    isolation.enter({**request.get("config", {}), "zygote_pid": os.getppid(), "mode": mode}, child_end)
+                    isolation.enter({**request.get("config", {}), **slot}, child_end)
                 except BaseException as err:  # tell the worker why, instead of vanishing
                     wire.send(child_end, {"setup_failed": f"{type(err).__name__}: {err}"})
                     raise
@@ -128,21 +131,29 @@ def main() -> None:
     if os.getppid() == 1:  # the worker was gone before the death signal was armed
         return
     control = socket.socket(fileno=int(sys.argv[1]))
+    uid = None
     try:
         warm_up()
         _preimport()
-        from grader.sandbox import isolation
+        from grader import wire
+        from grader.sandbox import cgroups, limits, modes
 
-        mode = isolation.choose_mode(sys.argv[2] if len(sys.argv) > 2 else "auto")
-        if mode != "limits":  # best effort without root: only where the user's cgroup is delegated
-            isolation.enter_slot(isolation.sandbox_uid(os.getpid()), isolation.DEFAULT_LIMITS["total_memory_bytes"])
-        control.sendall(READY[mode])
-        serve(control, mode)
+        mode = modes.choose_mode(sys.argv[2] if len(sys.argv) > 2 else "auto")
+        if mode.has_slot_uids:
+            uid, _lock = limits.claim_slot_uid(os.getpid())  # the lock is held until this process exits
+        if mode is modes.SandboxMode.UID:
+            from grader.sandbox.syscall_filter import load_library
+
+            load_library()  # here, while libseccomp is surely readable: children inherit it
+        if mode.isolated:  # best effort without root: only where the user's cgroup is delegated
+            cgroups.enter_slot(os.getpid(), limits.DEFAULT_LIMITS["total_memory_bytes"])
+        wire.send(control, {"mode": mode.value, "uid": uid})
+        serve(control, {"mode": mode.value, "slot": os.getpid(), "slot_uid": uid})
     except (_Stop, KeyboardInterrupt):
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        _clean_up()
+        _clean_up(uid)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Break out with raw syscalls through ctypes: become root, new user namespace, unmount, remount, chroot, ptrace.
 
-Succeeds if the project's hidden folders become visible or uid 0 of the
+Succeeds if the project's hidden folders become listable or uid 0 of the
 machine is reached.
 """
 import ctypes
@@ -13,8 +13,16 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
 
 
+def listable(path):
+    try:
+        os.listdir(path)
+        return True
+    except OSError:
+        return False
+
+
 def visible():
-    return any(os.path.exists(p) for p in [PROJECT + "/autograde_tests", PROJECT + "/solutions", "/.old"])
+    return any(listable(p) for p in [PROJECT + "/autograde_tests", PROJECT + "/solutions", "/.old"])
 
 
 libc.setuid(0)

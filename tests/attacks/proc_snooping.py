@@ -37,15 +37,18 @@ for path in targets:
         except OSError:
             pass
 pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+reads = {}
 for pid in pids:
     if pid == os.getpid():
         continue
     for what in ("environ", "cmdline", "cwd", "mem"):
         try:
             with open(f"/proc/{pid}/{what}", "rb") as handle:
-                print("ATTACK-SUCCESS: read", pid, what, handle.read(60))
+                reads.setdefault(what, []).append((pid, handle.read(60)))
         except OSError:
             pass
+for what, found in reads.items():  # one line each: a machine's worth of processes must not flood the output
+    print(f"ATTACK-SUCCESS: read {what} of {len(found)} processes, e.g.", found[:2])
 deadline = time.monotonic() + 1.5
 try:
     with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
