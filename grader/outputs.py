@@ -88,11 +88,12 @@ def _assignment_order(name: str):
     return (ids.index(name) if name in ids else len(ids), name)
 
 
-def write_summary(out: Path, results: list[UnitResult], problems: list[str]) -> None:
-    """The class report: grades/summary.html and grades/report/ (grader.report)."""
+def write_summary(out: Path, results: list[UnitResult], problems: list[str], roster: list[str] | None = None) -> None:
+    """The class report: grades/summary.html and grades/report/ (grader.report); ROSTER, the class list where a
+    course has one (nbgrader's students), names who submitted nothing."""
     from grader.report import write_report
 
-    write_report(out, results, problems, console=Console(stderr=True))
+    write_report(out, results, problems, roster=roster, console=Console(stderr=True))
 
 
 def print_summary(results: list[UnitResult], problems: list[str], console: Console | None = None) -> None:

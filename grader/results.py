@@ -109,6 +109,10 @@ class UnitResult(_ReadByKey):
     seconds: float = 0.0
     grader_failure: bool = False
     """Not graded through a fault of the grader's own: the next run grades it again."""
+    duedate: str | None = None
+    """The due date that applies to this student (the assignment's, plus an extension), where a course has one."""
+    late: bool | None = None
+    """Submitted after ``duedate`` (nbgrader's own reckoning); None where no due date is known."""
     grader_failures: int = 0
     """Grader failures in a row on this same submission and kit; the run after the limit stops retrying it."""
     fingerprints: dict | None = None
@@ -144,7 +148,8 @@ class UnitResult(_ReadByKey):
                     student_output=self.student_output, sandbox=self.sandbox,
                     sandbox_mode=self.sandbox_mode.value if self.sandbox_mode is not None else None,
                     timestamp=self.timestamp, seconds=self.seconds, grader_failure=self.grader_failure,
-                    grader_failures=self.grader_failures, fingerprints=self.fingerprints)
+                    grader_failures=self.grader_failures, fingerprints=self.fingerprints, duedate=self.duedate,
+                    late=self.late)
         return data
 
     @classmethod
@@ -160,7 +165,8 @@ class UnitResult(_ReadByKey):
                    sandbox_mode=sandbox_mode(mode) if mode else _mode_described(data.get("sandbox")),
                    timestamp=data.get("timestamp"), seconds=data.get("seconds") or 0.0,
                    grader_failure=bool(data.get("grader_failure", False)),
-                   grader_failures=int(data.get("grader_failures") or 0), fingerprints=data.get("fingerprints"))
+                   grader_failures=int(data.get("grader_failures") or 0), fingerprints=data.get("fingerprints"),
+                   duedate=data.get("duedate"), late=data.get("late"))
 
 
 UnitResult._KEYS = frozenset({f.name for f in fields(UnitResult)} | {"score", "sandbox"})

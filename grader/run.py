@@ -239,12 +239,16 @@ class GradeRun:
         weakest = next((mode for mode in MODE_NOTES if mode in modes), None)
         if weakest is not None:
             self.console.print(MODE_NOTES[weakest])
+        roster = None
         if self._course is not None:  # the course's nbgrader gradebook: penalties, roster, `nbgrader export`'s CSV
             problems += self._course.finish(units, results)
             self._course.export_csv(self.out / "grades.csv")
+            roster, due = self._course.class_context()
+            for result in results:  # the report's missing and late lists
+                result.duedate, result.late = due.get((result.student_id, result.assignment), (None, None))
         else:
             write_csv(self.out, results)
-        write_summary(self.out, results, problems)
+        write_summary(self.out, results, problems, roster)
         print_summary(results, problems, Console())
         return results
 

@@ -164,6 +164,11 @@ def test_export_is_grades_csv_with_roster_zero_rows_and_the_zero_penalty(course)
     report = course["grade"].stdout + course["grade"].stderr
     assert "park: submitted alexnet but is not on the course's roster" in report
     assert "mallory/alexnet: no timestamp.txt: graded and flagged, not penalised" in report
+    page = (root / "grades" / "report" / f"{TASK}.html").read_text(encoding="utf-8")  # the class report
+    missing = page.split('id="missing"')[1].split('id="late"')[0]
+    late = page.split('id="late"')[1].split("</table>")[0]
+    assert ">choi</a>" in missing and ">lee</a>" not in missing  # on the roster, never submitted
+    assert ">lee</a>" in late and ">김서연</a>" not in late  # 40 h late; on time
 
 
 def test_gradebook_holds_the_kits_grade_cells_flags_and_autograded_notebooks(course):

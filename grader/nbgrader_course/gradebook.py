@@ -224,6 +224,19 @@ class CourseGradebook:
                                       "student": unit.student_id, "db_url": self.course.db_url}}
             penalties.preprocess(empty, resources)
 
+    def class_context(self) -> tuple[list[str], dict[tuple[str, str], tuple[str, bool]]]:
+        """The roster's student ids, and per (student, assignment) submission its due date (the assignment's plus
+        the student's extension, naive UTC as nbgrader keeps it) and whether it came in late, for the class report."""
+        with self._gradebook() as gb:
+            roster = sorted(student.id for student in gb.students)
+            due: dict[tuple[str, str], tuple[str, bool]] = {}
+            for task in gb.assignments:
+                for submission in task.submissions:
+                    if submission.duedate is not None:
+                        due[(submission.student.id, task.name)] = (str(submission.duedate),
+                                                                   submission.total_seconds_late > 0)
+        return roster, due
+
     def export_csv(self, path: Path) -> None:
         """PATH written by nbgrader's own CSV exporter: byte for byte what ``nbgrader export --to PATH`` writes."""
         from nbgrader.plugins import CsvExportPlugin
