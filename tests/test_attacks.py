@@ -570,7 +570,9 @@ def _strings(value) -> list[str]:
 def test_attack_leaks_nothing(class_runs, name, request):
     if name in KNOWN_LEAKS:
         request.applymarker(pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[name]))
-    text = "\n".join(_strings(_attacker(class_runs, name)))
+    # "fingerprints" hold the submitted cells' own code (read by the trusted process before any of it ran, for the
+    # similar-code report): built from the solution notebooks here, they hold "### BEGIN SOLUTION" by construction.
+    text = "\n".join(_strings({k: v for k, v in _attacker(class_runs, name).items() if k != "fingerprints"}))
     leaked = [s for s in class_runs["secrets"] if s in text]
     assert not leaked, f"{name}'s results contain {leaked}"
 
