@@ -121,7 +121,7 @@ def grade(spec_path: Path) -> None:
     out = Path(spec["out"])
     results = GradeRun(submissions=Path(spec["submissions"]), out=out, workers=2,
                        settings=Settings(**spec["settings"]), console=Console(stderr=True, quiet=True)).run()
-    (out / "run.json").write_text(json.dumps(results), encoding="utf-8")
+    (out / "run.json").write_text(json.dumps([r.to_dict() for r in results]), encoding="utf-8")
 
 
 if __name__ == "__main__":
