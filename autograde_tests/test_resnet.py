@@ -21,7 +21,8 @@ from grader.checks import (
     randomise_batchnorm, reference_case, reference_layout, signature, state_dict_layout, strided_weights, subset_sums,
     torchvision_model, with_reference_weights)
 from grader.checks.composite import (PartBroken, carried_forward, count_given_parts, fix_part_first,
-                                     hybrid_output, layout_given_parts, load_given_parts, note, part_paths)
+                                     first_broken_part, hybrid_output, layout_given_parts, load_given_parts,
+                                     note, part_paths)
 from grader.sandbox.client import StudentRaised
 
 SKIP_BASIC = "the skip connection (identity map) is missing: out = relu(bn2(conv2(...)) + identity)"
@@ -518,6 +519,33 @@ def _ref_meta(reference, model: str) -> tuple[torch.nn.Module, list[str]]:
     return _cached(("meta", model), lambda: _on_meta_with_parts(getattr(reference, model)))
 
 
+def _block_args(block) -> tuple[str, tuple]:
+    """The reference's block → (its class, the arguments the reference wiring built it with)."""
+    name = type(block).__name__
+    stride = (block.conv1 if name == "BasicBlock" else block.conv2).stride[0]
+    return name, (block.conv1.in_channels, block.conv1.out_channels, stride)
+
+
+def _block_on_meta(student, name: str, args: tuple):
+    """The student's block class built on meta with the reference wiring's arguments, once per submission."""
+    return _student_cached(student, ("block", name, args), lambda: _run_meta(
+        lambda: call_on("meta", getattr(student, name), *args), f"{signature(name, args)} built on meta",
+        "create every layer with the constructor's arguments"))
+
+
+def _blocks_on_meta(student, ref, paths) -> dict[str, tuple[int, list]]:
+    """{path: (count, layout)} of the student's block classes built with the reference wiring's arguments."""
+    return {p: measure(_block_on_meta(student, *_block_args(ref.get_submodule(p)))) for p in paths}
+
+
+def _given_blocks_count(student, ref, paths) -> int:
+    return count_given_parts(ref, {p: n for p, (n, _) in _blocks_on_meta(student, ref, paths).items()})
+
+
+def _given_blocks_layout(student, ref, paths, expected) -> list:
+    return layout_given_parts(expected, {p: lay for p, (_, lay) in _blocks_on_meta(student, ref, paths).items()})
+
+
 def _part_names(ref, paths) -> set[str]:
     return {type(ref.get_submodule(p)).__name__ for p in paths}
 
@@ -532,7 +560,7 @@ def test_resnet_parameters(student, reference):
         if got == expected:
             continue
         ref, paths = _ref_meta(reference, model)
-        if got == count_given_parts(ref, mine, paths):
+        if got == _given_blocks_count(student, ref, paths):
             note(carried_forward(f"{model}()", _part_names(ref, paths), "parameter count"))
             continue
         diff, expected_layout = got - expected, _expected_model_layout(reference, model)[0]
@@ -560,8 +588,8 @@ def test_resnet_state_dict(student, reference):
         layout = _student_model(student, model)[1][1]
         expected, against = _expected_model_layout(reference, model)
         ref, paths = _ref_meta(reference, model)
-        given = layout_given_parts(expected, layout, paths)
-        if layout != expected and layout == given:
+        given = layout != expected and _given_blocks_layout(student, ref, paths, expected)
+        if layout == given:
             note(carried_forward(f"{model}()", _part_names(ref, paths), "state_dict"))
             expected = given
         _check_layout(f"{model} state_dict", layout, expected, against)
@@ -585,13 +613,21 @@ def test_resnet_custom_config(student, reference):
         ref, paths = _cached(("meta", block, tuple(layers), classes), lambda: _on_meta_with_parts(
             lambda: reference.ResNet(getattr(reference, block), layers, num_classes=classes)))
         mine_layout = state_dict_layout(mine)
-        given = layout_given_parts(expected, mine_layout, paths)
-        if mine_layout != expected and mine_layout == given:
+        given = mine_layout != expected and _given_blocks_layout(student, ref, paths, expected)
+        if mine_layout == given:
             note(carried_forward(what, _part_names(ref, paths), "state_dict"))
             expected = given
         _check_layout(f"{what} state_dict", mine_layout, expected)
-        out = _run_meta(lambda: mine(torch.empty(3, 3, 64, 64, device="meta")), f"{what} forward on meta",
-                        "create new tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
+        x = torch.empty(3, 3, 64, 64, device="meta")
+        try:
+            out = mine(x)
+        except StudentRaised as err:
+            broken = not passes_through(err) and first_broken_part(ref, paths, x, lambda p: _block_on_meta(
+                student, *_block_args(ref.get_submodule(p))))
+            if broken:
+                fix_part_first(what, broken)
+            out = _run_meta(lambda: mine(torch.empty(3, 3, 64, 64, device="meta")), f"{what} forward on meta",
+                            "create new tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
         assert_tensor(f"{what} on a meta input of shape (3, 3, 64, "
                       f"64)", out, shape=(3, classes), device="meta",
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
@@ -655,34 +691,59 @@ def _resnet_variants(x):
     return variants
 
 
-def _load_resnet18(student, device: str, dtype, sd, on_meta: bool, paths: list[str]):
-    """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the strided weights (part by
-    part where its blocks' layouts are their own): (module, how). ``on_meta``: build on meta and materialise with
-    to_empty (no initialisation of 11.7M weights), else build on the device itself."""
-    mine = call_on("meta" if on_meta else device, student.resnet18, num_classes=10)
+def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
+    """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the strided weights: (module,
+    how). ``on_meta``: build on meta and materialise with to_empty (no initialisation of 11.7M weights), else
+    build on the device itself."""
+    mine = _build(lambda: call_on("meta" if on_meta else device, student.resnet18, num_classes=10), device, dtype,
+                  on_meta)
+    try:
+        return mine, with_reference_weights(mine, sd, _explain_layout)
+    except CheckFailed:
+        return mine, None   # the layouts differ: judged given its blocks, or this failure is raised there
+
+
+def _explain_layout(mine: list, expected: list) -> None:
+    _check_layout("resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict", mine,
+                  expected)
+
+
+def _build(build, device: str, dtype, on_meta: bool):
+    mine = build()
     if on_meta:
         mine.to(dtype)
         mine.to_empty(device=device)
     else:
         mine.to(device, dtype)
-    try:
-        return mine, load_given_parts(mine, sd, paths, seed=3, dtype=dtype)
-    except CheckFailed:
-        return mine, with_reference_weights(mine, sd, lambda m, e: _check_layout(
-            "resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict", m, e))
+    return mine
 
 
-def _given_blocks(ref, mine, paths: list[str], dtype, x):
-    """The reference ResNet's output with the student's own blocks in it (None where the student's model has
-    no block at one of the reference's paths); fails naming the block that does not run on its input."""
+def _given_blocks(student, ref, mine, sd, device: str, x):
+    """The student's resnet18 and the reference's with the student's own blocks in it (built with the reference
+    wiring's arguments, the same weights in both): (student's output, hybrid's output), None where that cannot
+    be run. A block that does not run on the input the reference wiring gives it is named."""
+    paths, dtype = part_paths(ref, BLOCKS), x.dtype
     try:
-        return hybrid_output(ref, mine, paths, dtype, x.double())
+        parts = {p: _build(lambda: call_on("meta", getattr(student, name), *args), device, dtype, True)
+                 for p, (name, args) in ((p, _block_args(ref.get_submodule(p))) for p in paths)}
+        load_given_parts(mine, sd, parts, seed=3, dtype=dtype)
+        for part in parts.values():
+            part.eval()
+    except (CheckFailed, StudentRaised) as err:
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
+        return None, None
+    try:
+        out = hybrid_output(ref, parts, dtype, x.double())
     except PartBroken as broken:
         fix_part_first("ResNet", broken)
+    mine.eval()
+    try:
+        return mine(x), out
     except StudentRaised as err:
         if passes_through(err):
             raise
-    return None
+        return None, out
 
 
 @pytest.mark.points(4)
@@ -690,38 +751,38 @@ def _given_blocks(ref, mine, paths: list[str], dtype, x):
 def test_resnet18_matches_reference(student, reference, device):
     """A whole resnet18(num_classes=10) with the reference's weights gives its output on a 32x32 image"""
     sd, x, expected64, ref = _resnet18_case(reference, device)
-    dtype, paths = x.dtype, part_paths(ref, BLOCKS)
+    dtype, got = x.dtype, None
     try:
-        mine, how = _load_resnet18(student, device, dtype, sd, True, paths)
-        mine.eval()
-        got = mine(x)
+        mine, how = _load_resnet18(student, device, dtype, sd, on_meta=True)
     except StudentRaised as err:
         if passes_through(err):
             raise
         # a model that cannot be built on meta and materialised (the meta test says why): build it on device
-        mine, how = _load_resnet18(student, device, dtype, sd, False, paths)
-        got = None
+        mine, how = _load_resnet18(student, device, dtype, sd, on_meta=False)
     what = (f"resnet18(num_classes=10) on one 1x3x32x32 image, eval mode, "
             f"{str(dtype).removeprefix('torch.')} on {device} (reference weights loaded {how})")
-    if got is None:
+    if how is not None:
         mine.eval()
         try:
             got = mine(x)
         except StudentRaised as err:
             if passes_through(err):
                 raise
-            _given_blocks(ref, mine, paths, dtype, x)   # a block that does not run is named first
-            got = _run(lambda: mine(x), what)
     # float32 on CPU against a float64 reference: tolerance relative to the logits' size
     scale = max(expected64.abs().max().item(), 1.0)
     tol = ({"atol": 2e-5 * scale, "rtol": 1e-5} if dtype == torch.float32 else
            {"atol": FLOAT64["atol"] * scale, "rtol": FLOAT64["rtol"]})
     expected = expected64.to(dtype)
+    if not close(got, expected, **tol):
+        mine_given, given = _given_blocks(student, ref, mine, sd, device, x)
+        if close(mine_given, given, **tol):
+            return note(carried_forward("ResNet", _part_names(ref, part_paths(ref, BLOCKS))))
+        if how is None:
+            with_reference_weights(mine, sd, _explain_layout)   # fails, saying where the layouts differ
+        got = _run(lambda: mine(x), what) if got is None else got
     if isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(expected.shape):
         assert_tensor(what, got, shape=expected.shape,
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
-    if not close(got, expected, **tol) and close(got, _given_blocks(ref, mine, paths, dtype, x), **tol):
-        return note(carried_forward("ResNet", _part_names(ref, paths)))
     diag = diagnose(got, expected, ref, "eval", _resnet_variants(x.double()), **tol)
     assert_same_output(got, expected, what, hint=diag or "conv1 → bn1 → ReLU → maxpool → layer1 → layer2 → "
                        "layer3 → layer4 → avgpool → flatten → fc", **tol)

@@ -3,8 +3,10 @@ its own wiring, given the student's own parts, so that one mistake inside a part
 
 - Counts and layouts: what the reference wiring gives when built from the student's own parts (the parts measured
   in the sandbox, the rest computed here).
-- Functions: a hybrid, the reference skeleton here whose parts are the part instances inside the student's own model
-  (remote children, reached through the proxies); only the skeleton's own weights are the reference's.
+- Functions: a hybrid, the reference skeleton here whose parts are the student's own part class built in the sandbox
+  with the arguments the reference wiring gives it, carrying the weights of the part at the same place in the
+  student's own model; only the skeleton's own weights are the reference's. (Fresh instances, not the model's own:
+  a stage built with the wrong stride would otherwise hide inside "its parts".)
 - A part that does not run on the inputs the composite gives it is named (``PartBroken``): fix it first.
 
 Counts and layouts still come from the sandbox: a hidden test credits them only when a behavioural test of the same
@@ -13,14 +15,14 @@ composite passes (``@pytest.mark.confirmed_by``), so a composite that ignores it
 from __future__ import annotations
 
 import copy
-from typing import Iterable
+from typing import Callable, Iterable
 
 import torch
 
 from grader.checks.calls import passes_through
 from grader.checks.compare import close
-from grader.checks.failures import fail
-from grader.checks.measure import Layout, param_count, state_dict_layout
+from grader.checks.failures import CheckFailed, fail
+from grader.checks.measure import Layout, state_dict_layout
 from grader.checks.weights import load_weights, strided_weights
 from grader.sandbox.client import StudentRaised
 
@@ -75,6 +77,38 @@ def fix_part_first(composite: str, broken: PartBroken) -> None:
          f"run")
 
 
+def part_inputs(ref: torch.nn.Module, paths: list[str], x: torch.Tensor) -> dict[str, tuple]:
+    """{path: the shape of the input the reference wiring gives the part there} (one forward, meta works)."""
+    shapes: dict[str, tuple] = {}
+
+    def record(path: str):
+        def hook(_module, args) -> None:   # returns None: the part's input is left as it is
+            shapes.setdefault(path, tuple(args[0].shape))
+        return hook
+    hooks = [ref.get_submodule(p).register_forward_pre_hook(record(p)) for p in paths]
+    try:
+        with torch.no_grad():
+            ref(x)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return shapes
+
+
+def first_broken_part(ref: torch.nn.Module, paths: list[str], x: torch.Tensor,
+                      build: Callable[[str], object]) -> PartBroken | None:
+    """The first student part (``build(path)``: the part as the reference wiring builds it, on meta) that raises
+    on the input the reference wiring gives it; None when every part runs, so the composite is to blame."""
+    for path, shape in part_inputs(ref, paths, x).items():
+        try:
+            build(path)(torch.empty(shape, device="meta"))
+        except StudentRaised as err:
+            if passes_through(err):
+                raise
+            return PartBroken(path, type(ref.get_submodule(path)).__name__, shape, err)
+    return None
+
+
 class RemotePart(torch.nn.Module):
     """One of the student's parts inside the trusted skeleton: forward sends the tensor to the sandbox.
 
@@ -95,78 +129,62 @@ class RemotePart(torch.nn.Module):
         return out.to(x.dtype) if isinstance(out, torch.Tensor) else out
 
 
-def hybrid(skeleton: torch.nn.Module, mine, paths: list[str], dtype: torch.dtype) -> torch.nn.Module:
-    """A copy of the reference ``skeleton`` whose parts at ``paths`` are the student's (children of ``mine``)."""
+def hybrid(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dtype) -> torch.nn.Module:
+    """A copy of the reference ``skeleton`` whose parts at the dotted paths of ``parts`` are the student's."""
     model = copy.deepcopy(skeleton)
-    for path in paths:
+    for path, part in parts.items():
         parent, _, name = path.rpartition(".")
         owner = model.get_submodule(parent) if parent else model
-        setattr(owner, name, RemotePart(child(mine, path), path, type(model.get_submodule(path)).__name__, dtype))
+        setattr(owner, name, RemotePart(part, path, type(model.get_submodule(path)).__name__, dtype))
     return model
 
 
-def hybrid_output(skeleton: torch.nn.Module, mine, paths: list[str], dtype: torch.dtype, x: torch.Tensor):
+def hybrid_output(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dtype, x: torch.Tensor):
     """The hybrid's output on ``x`` (raises PartBroken where a student's part fails on its input)."""
     with torch.no_grad():
-        return hybrid(skeleton, mine, paths, dtype)(x)
+        return hybrid(skeleton, parts, dtype)(x)
 
 
 def _under(key: str, paths: Iterable[str]) -> str:
     return next((p for p in paths if key.startswith(p + ".")), "")
 
 
-def load_given_parts(mine, ref_sd: dict[str, torch.Tensor], paths: list[str], seed: int, dtype) -> str:
-    """The reference's weights into the student's model (by name, else by shape); where its parts' layouts differ
-    from the reference's, the skeleton's own weights by name and each part's by name/shape or, where the part's
-    layout is its own, seeded weights of its own layout. Returns how."""
-    try:
-        return load_weights(mine, ref_sd)
-    except Exception:  # noqa: BLE001 - a layout that does not line up: load part by part below
-        pass
-    own = {k: v for k, v in ref_sd.items() if not _under(k, paths)}
-    mine_keys = {k for k, _, _ in state_dict_layout(mine) if not _under(k, paths)}
+def load_given_parts(mine, ref_sd: dict[str, torch.Tensor], parts: dict[str, object], seed: int, dtype) -> None:
+    """Weights for the judgement given the student's parts: the skeleton's own by name from the reference, each
+    part's (the reference's by name or shape, else seeded weights of the part's own layout) loaded both into the
+    student's part at that path in ``mine`` and into ``parts[path]`` (the part as the reference wiring builds it).
+    Fails where the student's model is not the reference wiring around its parts."""
+    own = {k: v for k, v in ref_sd.items() if not _under(k, parts)}
+    mine_keys = {k for k, _, _ in state_dict_layout(mine) if not _under(k, parts)}
     if mine_keys != set(own):
-        fail("your model's own layers (outside its parts) do not line up with the reference's by name "
+        fail("your model's own layers (outside its blocks) do not line up with the reference's by name "
              f"(only in the reference: {sorted(set(own) - mine_keys)[:5]}; only in yours: "
-             f"{sorted(mine_keys - set(own))[:5]}).", "keep the reference's names for the layers between the parts")
+             f"{sorted(mine_keys - set(own))[:5]}).", "keep the reference's names for the layers between the blocks")
     mine.load_state_dict(own, strict=False)
-    for i, path in enumerate(paths):
-        part = child(mine, path)
+    for i, (path, part) in enumerate(parts.items()):
         part_sd = {k[len(path) + 1:]: v for k, v in ref_sd.items() if k.startswith(path + ".")}
         try:
             load_weights(part, part_sd)
-        except Exception:  # noqa: BLE001 - the part's own layout: its own seeded weights, the same in the hybrid
-            part.load_state_dict(strided_weights(state_dict_layout(part), seed=seed + 1 + i, dtype=dtype))
-    return "by name for the model's own layers, part by part for its blocks"
+        except CheckFailed:  # the part's own layout: its own seeded weights
+            part_sd = strided_weights(state_dict_layout(part), seed=seed + 1 + i, dtype=dtype)
+            part.load_state_dict(part_sd)
+        load_weights(child(mine, path), part_sd)
 
 
-def layout_given_parts(ref_layout: Layout, mine_layout: Layout, paths: list[str]) -> Layout:
-    """The reference's layout with each part's entries replaced by the student's part's entries (same prefix)."""
+def layout_given_parts(ref_layout: Layout, part_layouts: dict[str, Layout]) -> Layout:
+    """The reference's layout with each part's entries replaced by the student's part's layout (prefixed)."""
     out, done = [], set()
     for key, shape, dtype in ref_layout:
-        path = _under(key, paths)
+        path = _under(key, part_layouts)
         if not path:
             out.append((key, shape, dtype))
         elif path not in done:
             done.add(path)
-            out += [entry for entry in mine_layout if entry[0].startswith(path + ".")]
+            out += [(f"{path}.{k}", shape_, dt) for k, shape_, dt in part_layouts[path]]
     return out
 
 
-def count_given_parts(ref: torch.nn.Module, mine, paths: list[str]) -> int | None:
-    """The parameter count of the reference wiring built from the student's parts (counted in the sandbox); None
-    where the student's model has no part at one of the reference's paths."""
-    total = sum(p.numel() for p in ref.parameters())
-    for path in paths:
-        try:
-            got = param_count(child(mine, path))
-        except StudentRaised as err:
-            if passes_through(err):
-                raise
-            return None
-        total += got - sum(p.numel() for p in ref.get_submodule(path).parameters())
-    return total
-
-
-def matches_given_parts(got, hybrid_out: torch.Tensor | None, **tol) -> bool:
-    return hybrid_out is not None and close(got, hybrid_out, **tol)
+def count_given_parts(ref: torch.nn.Module, part_counts: dict[str, int]) -> int:
+    """The parameter count of the reference wiring built from the student's parts (their counts from the sandbox)."""
+    return sum(p.numel() for p in ref.parameters()) + sum(
+        n - sum(p.numel() for p in ref.get_submodule(path).parameters()) for path, n in part_counts.items())
