@@ -18,7 +18,8 @@ from grader.checks import (
     FLOAT64, REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_same_dtypes,
     assert_same_layout, assert_same_output, assert_tensor, build_seeded, call_keeping_inputs, call_on, close,
     count_failure, diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn,
-    randomise_batchnorm, reference_case, reference_layout, signature, state_dict_layout, strided_weights, subset_sums,
+    randomise_batchnorm, reference_case, reference_layout, signature, state_dict_layout, strided_weights,
+    subset_sums,
     torchvision_model, with_reference_weights)
 from grader.checks.composite import (PartBroken, carried_forward, count_given_parts, fix_part_first,
                                      first_broken_part, hybrid_output, layout_given_parts, load_given_parts,
@@ -543,7 +544,8 @@ def _given_blocks_count(student, ref, paths) -> int:
 
 
 def _given_blocks_layout(student, ref, paths, expected) -> list:
-    return layout_given_parts(expected, {p: lay for p, (_, lay) in _blocks_on_meta(student, ref, paths).items()})
+    layouts = {p: lay for p, (_, lay) in _blocks_on_meta(student, ref, paths).items()}
+    return layout_given_parts(expected, layouts)
 
 
 def _part_names(ref, paths) -> set[str]:
@@ -695,8 +697,8 @@ def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
     """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the strided weights: (module,
     how). ``on_meta``: build on meta and materialise with to_empty (no initialisation of 11.7M weights), else
     build on the device itself."""
-    mine = _build(lambda: call_on("meta" if on_meta else device, student.resnet18, num_classes=10), device, dtype,
-                  on_meta)
+    mine = _build(lambda: call_on("meta" if on_meta else device, student.resnet18, num_classes=10), device,
+                  dtype, on_meta)
     try:
         return mine, with_reference_weights(mine, sd, _explain_layout)
     except CheckFailed:
@@ -719,9 +721,9 @@ def _build(build, device: str, dtype, on_meta: bool):
 
 
 def _given_blocks(student, ref, mine, sd, device: str, x):
-    """The student's resnet18 and the reference's with the student's own blocks in it (built with the reference
-    wiring's arguments, the same weights in both): (student's output, hybrid's output), None where that cannot
-    be run. A block that does not run on the input the reference wiring gives it is named."""
+    """The student's resnet18 and the reference's with the student's own blocks in it (built with the
+    reference wiring's arguments, the same weights in both): (student's output, hybrid's output), None where
+    that cannot be run. A block that does not run on the input the reference wiring gives it is named."""
     paths, dtype = part_paths(ref, BLOCKS), x.dtype
     try:
         parts = {p: _build(lambda: call_on("meta", getattr(student, name), *args), device, dtype, True)

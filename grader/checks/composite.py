@@ -35,14 +35,15 @@ def note(text: str) -> None:
 
 
 def take_notes() -> str:
-    text = "\n".join(_notes)
+    text = "\n".join(dict.fromkeys(_notes))   # each note once, in order
     _notes.clear()
     return text
 
 
 def carried_forward(composite: str, parts: Iterable[str], what: str = "output") -> str:
     names = ", ".join(f"`{p}`" for p in sorted(set(parts)))
-    return (f"your {composite} is wired right; its {what} differs from the reference only because of {names}, "
+    verb = "differ" if what.endswith("s") else "differs"
+    return (f"your {composite} is wired right; its {what} {verb} from the reference only because of {names}, "
             f"charged in the {names} tests (error carried forward).")
 
 
@@ -162,13 +163,22 @@ def load_given_parts(mine, ref_sd: dict[str, torch.Tensor], parts: dict[str, obj
              f"{sorted(mine_keys - set(own))[:5]}).", "keep the reference's names for the layers between the blocks")
     mine.load_state_dict(own, strict=False)
     for i, (path, part) in enumerate(parts.items()):
-        part_sd = {k[len(path) + 1:]: v for k, v in ref_sd.items() if k.startswith(path + ".")}
-        try:
-            load_weights(part, part_sd)
-        except CheckFailed:  # the part's own layout: its own seeded weights
-            part_sd = strided_weights(state_dict_layout(part), seed=seed + 1 + i, dtype=dtype)
-            part.load_state_dict(part_sd)
+        part_sd = weights_for(part, {k[len(path) + 1:]: v for k, v in ref_sd.items() if k.startswith(path + ".")},
+                              seed + 1 + i, dtype)
         load_weights(child(mine, path), part_sd)
+
+
+def weights_for(part, ref_part_sd: dict[str, torch.Tensor], seed: int, dtype) -> dict[str, torch.Tensor]:
+    """Load the reference part's weights into the student's part (by name, else by shape) or, where its layout is
+    its own, seeded weights of that layout; returns what was loaded, by the student part's own keys."""
+    layout = state_dict_layout(part)
+    try:
+        how = load_weights(part, ref_part_sd)
+        return ref_part_sd if how == "by name" else dict(zip([k for k, _, _ in layout], ref_part_sd.values()))
+    except CheckFailed:
+        own = strided_weights(layout, seed=seed, dtype=dtype)
+        part.load_state_dict(own)
+        return own
 
 
 def layout_given_parts(ref_layout: Layout, part_layouts: dict[str, Layout]) -> Layout:
