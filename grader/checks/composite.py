@@ -175,7 +175,9 @@ def weights_for(part, ref_part_sd: dict[str, torch.Tensor], seed: int, dtype) ->
     try:
         how = load_weights(part, ref_part_sd)
         return ref_part_sd if how == "by name" else dict(zip([k for k, _, _ in layout], ref_part_sd.values()))
-    except CheckFailed:
+    except (CheckFailed, StudentRaised) as err:   # keys that fit, shapes that do not: the student's load raises
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
         own = strided_weights(layout, seed=seed, dtype=dtype)
         part.load_state_dict(own)
         return own
