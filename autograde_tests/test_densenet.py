@@ -6,15 +6,20 @@ Reference modules, inputs and outputs are built once per (config, device) and re
 """
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
 
 from grader.checks import (
-    FLOAT64, REFERENCE, TORCHVISION, ResultCache, assert_equal, assert_same_dtypes, assert_same_layout,
+    FLOAT64, REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_same_dtypes,
+    assert_same_layout,
     assert_same_output, assert_tensor, call_keeping_inputs, call_on, close, count_failure, describe, diagnose,
-    fail, generator, layout_of, measure, on_meta, reference_case, reference_layout, signature,
+    fail, generator, layout_of, measure, on_meta, passes_through, reference_case, reference_layout, signature,
     state_dict_layout, torchvision_model, type_names, with_reference_weights)
+from grader.checks.composite import (PartBroken, carried_forward, fix_part_first, hybrid_output,
+                                     load_given_parts, note, part_paths)
 from grader.sandbox.client import StudentRaised
 
 _cache = ResultCache()
@@ -48,17 +53,87 @@ def _student_on(student, name: str, args: tuple, kwargs: dict, device: str, ref)
         f"{signature(name, args, kwargs)}: the reference's weights cannot be loaded; its state_dict", m, e))
 
 
-def _compare_modes(student, reference, device, name, cases, variants, hint, modes=lambda shape: MODES):
+def _compare_modes(student, reference, device, name, cases, variants, hint, modes=lambda shape: MODES,
+                   parts=None):
     """Each (args, kwargs, shape) case with the reference's weights, in eval and train mode: yields (args,
-    kwargs, shape, mode, how, output, expected output, likely cause), the cause from ``variants(x)(r)``."""
+    kwargs, shape, mode, how, output, expected output, likely cause), the cause from ``variants(x)(r)``.
+    With ``parts`` (ref → {path: (class, args, kwargs)}), a case the student's module computes as the
+    reference built from the student's own parts is not yielded: it passes, with the carried-forward note."""
     for args, kwargs, shape in cases:
         ref, x, outs = _ref_case(reference, name, args, kwargs, shape, device)
-        mine, how = _student_on(student, name, args, kwargs, device, ref)
+        try:
+            mine, how = _student_on(student, name, args, kwargs, device, ref)
+        except CheckFailed:
+            if parts is None:
+                raise
+            mine = how = None   # judged given its parts below, or this failure comes again there
         for mode in modes(shape):
-            getattr(mine, mode)()
-            got = mine(x)
+            got = None
+            try:
+                if mine is not None:
+                    getattr(mine, mode)()
+                    got = mine(x)
+            except StudentRaised as err:
+                if parts is None or passes_through(err):
+                    raise
+            if parts is not None and not close(got, outs[mode]):
+                wrong: set[str] = set()
+                if _right_given_parts(student, name, args, kwargs, ref, x, mode, parts(ref), wrong):
+                    note(carried_forward(name, wrong or {cls for cls, _, _ in parts(ref).values()}))
+                    continue
+                if mine is None:
+                    _student_on(student, name, args, kwargs, device, ref)   # fails, saying why
+                got = mine(x) if got is None else got
             cause = diagnose(got, outs[mode], ref, mode, variants(x)) or hint
             yield args, kwargs, shape, mode, how, got, outs[mode], cause
+
+
+def _right_given_parts(student, name, args, kwargs, ref, x, mode, specs, wrong: set[str]) -> bool:
+    """The student's module computes what the reference wiring computes built from the student's own parts
+    (``specs``: {path: (class, args, kwargs)}), the same weights in both; names a part that does not run."""
+    def build(cls, a, kw):
+        module = getattr(student, cls)(*a, **kw)
+        module.to(x.device.type, torch.float64)
+        module.train(mode == "train")
+        return module
+    try:
+        mine, parts = build(name, args, kwargs), {p: build(*spec) for p, spec in specs.items()}
+        load_given_parts(mine, ref.state_dict(), parts, seed=7, dtype=torch.float64)
+        mine.train(mode == "train")
+    except (StudentRaised, CheckFailed) as err:
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
+        return False
+    try:
+        given = hybrid_output(copy.deepcopy(ref).train(mode == "train"), parts, torch.float64, x, wrong)
+    except PartBroken as broken:
+        fix_part_first(name, broken)
+    try:
+        return close(mine(x), given)
+    except StudentRaised as err:
+        if passes_through(err):
+            raise
+        return False
+
+
+def _block_spec(block) -> tuple:
+    layer = block.denselayer1
+    k = layer.conv2.out_channels
+    return "DenseBlock", (len(block), layer.norm1.num_features, k), {"bn_size": layer.conv1.out_channels // k}
+
+
+def _network_parts(ref) -> dict:
+    """{path: (class, args, kwargs)} of the dense blocks and transitions the reference DenseNet builds."""
+    return {p: _block_spec(m) if type(m).__name__ == "DenseBlock" else
+            ("Transition", (m.norm.num_features, m.conv.out_channels), {})
+            for p in part_paths(ref, ("DenseBlock", "Transition")) for m in [ref.get_submodule(p)]}
+
+
+def _block_parts(ref) -> dict:
+    """{path: (class, args, kwargs)} of the dense layers the reference DenseBlock builds."""
+    return {p: ("DenseLayer", (m.norm1.num_features, m.conv2.out_channels),
+                {"bn_size": m.conv1.out_channels // m.conv2.out_channels})
+            for p in part_paths(ref, ("DenseLayer",)) for m in [ref.get_submodule(p)]}
 
 
 def _by_channels(out: torch.Tensor, causes: list[tuple[int, str]], default: str) -> str:
@@ -253,7 +328,8 @@ def test_dense_block_matches_reference(student, reference, device):
             "new1, …, newL], dim=1), in this order")
     cases = [((3, 16, 8), {}, (2, 16, 9, 9)), ((2, 5, 5), {"bn_size": 1}, (1, 5, 7, 6))]
     for args, kwargs, shape, mode, how, got, expected, hint in _compare_modes(
-            student, reference, device, "DenseBlock", cases, lambda x: lambda r: [], rule):
+            student, reference, device, "DenseBlock", cases, lambda x: lambda r: [], rule,
+            parts=_block_parts):
         num_layers, c0, k = args
         what = f"{signature('DenseBlock', args, kwargs)} output in {mode} mode"
         what += f" (reference weights loaded {how})"
@@ -419,7 +495,7 @@ def test_densenet_matches_reference(student, reference, device):
             "features (conv0 norm0 relu0 pool0, blocks and transitions, norm5) → ReLU → adaptive average "
             "pool to 1x1 → flatten → classifier; if the DenseLayer, DenseBlock or Transition tests fail, fix "
             "those first",
-            modes=lambda shape: MODES if shape[0] > 1 else ("eval",)):
+            modes=lambda shape: MODES if shape[0] > 1 else ("eval",), parts=_network_parts):
         what = f"{signature('DenseNet', args)} on {shape}, {mode} mode (weights loaded {how})"
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 

@@ -127,7 +127,9 @@ class RemotePart(torch.nn.Module):
             if passes_through(err):
                 raise
             raise PartBroken(self._path, self._part, tuple(x.shape), err) from None
-        return out.to(x.dtype) if isinstance(out, torch.Tensor) else out
+        out = out.to(x.dtype) if isinstance(out, torch.Tensor) else out
+        self.seen = (x, out)   # the last input and output, to tell which parts differ from the reference's
+        return out
 
 
 def hybrid(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dtype) -> torch.nn.Module:
@@ -140,10 +142,20 @@ def hybrid(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dty
     return model
 
 
-def hybrid_output(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dtype, x: torch.Tensor):
-    """The hybrid's output on ``x`` (raises PartBroken where a student's part fails on its input)."""
+def hybrid_output(skeleton: torch.nn.Module, parts: dict[str, object], dtype: torch.dtype, x: torch.Tensor,
+                  wrong: set[str] | None = None):
+    """The hybrid's output on ``x`` (raises PartBroken where a student's part fails on its input). ``wrong``
+    collects the names of the parts whose output differs from the reference part's on the same input."""
     with torch.no_grad():
-        return hybrid(skeleton, parts, dtype)(x)
+        model = hybrid(skeleton, parts, dtype)
+        out = model(x)
+        if wrong is not None:
+            for path in parts:
+                seen = getattr(model.get_submodule(path), "seen", None)
+                ref_part = copy.deepcopy(skeleton.get_submodule(path))
+                if seen is not None and not close(seen[1], ref_part(seen[0]), atol=1e-4, rtol=1e-4):
+                    wrong.add(type(ref_part).__name__)
+        return out
 
 
 def _under(key: str, paths: Iterable[str]) -> str:
