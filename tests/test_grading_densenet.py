@@ -349,7 +349,7 @@ def test_convolutions_with_bias(submit):
     # densenet121, DenseBlock and DenseNet are right given these parts: the biases are charged in their tests
     carried_forward(result, "DenseBlock`, `Transition", "test_densenet121_parameters", "test_densenet121_state_dict",
                     "test_densenet_matches_reference")
-    carried_forward(result, "DenseLayer", "test_dense_block_matches_reference")
+    carried_forward(result, "DenseLayer", "test_dense_block_matches_reference", "test_dense_block_layers")
     passed(result, "test_dense_layer_returns_new_maps", "test_dense_channels", "test_densenet_channel_bookkeeping")
 
 
