@@ -369,6 +369,17 @@ def test_layer_missing_a_relu_and_transitions_that_do_not_halve(submit):
     failed(result, "test_densenet121_state_dict", "halves")
 
 
+def test_transition_without_relu_costs_only_the_transition_points(submit):
+    """One mistake inside Transition is charged once: DenseNet is right given it (error carried forward);
+    Transition's max-pool mistake is the bundled example chris/densenet."""
+    result = submit(ID, {"transition": TRANSITION_NO_RELU})
+    failed(result, "test_transition_matches_reference", "ReLU is missing")
+    not_credited(result, "test_transition_parameters")
+    carried_forward(result, "Transition", "test_densenet_matches_reference")
+    lost = {t["name"] for t in result["tests"] if t["points"] != t["max_points"]}
+    assert lost == {"test_transition_matches_reference", "test_transition_parameters"}, lost
+
+
 def test_block_adding_instead_of_concatenating(submit):
     result = submit(ID, {"dense_block": BLOCK_ADDS})
     failed(result, "test_dense_block_concatenates", "addition", "concatenat")
