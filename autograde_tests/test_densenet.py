@@ -6,8 +6,6 @@ Reference modules, inputs and outputs are built once per (config, device) and re
 """
 from __future__ import annotations
 
-import copy
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -18,8 +16,8 @@ from grader.checks import (
     assert_same_output, assert_tensor, call_keeping_inputs, call_on, close, count_failure, describe, diagnose,
     fail, generator, layout_of, measure, on_meta, passes_through, reference_case, reference_layout, signature,
     state_dict_layout, torchvision_model, type_names, with_reference_weights)
-from grader.checks.composite import (PartBroken, carried_forward, count_given_parts, fix_part_first,
-                                     hybrid_output, layout_given_parts, load_given_parts, note, part_paths)
+from grader.checks.composite import (carried_forward, count_given_parts, layout_given_parts, note,
+                                     outputs_given_parts, part_paths)
 from grader.sandbox.client import StudentRaised
 
 _cache = ResultCache()
@@ -94,26 +92,15 @@ def _right_given_parts(student, name, args, kwargs, ref, x, mode, specs, wrong: 
     def build(cls, a, kw):
         module = getattr(student, cls)(*a, **kw)
         module.to(x.device.type, torch.float64)
-        module.train(mode == "train")
         return module
     try:
-        mine, parts = build(name, args, kwargs), {p: build(*spec) for p, spec in specs.items()}
-        load_given_parts(mine, ref.state_dict(), parts, seed=7, dtype=torch.float64)
-        mine.train(mode == "train")
-    except (StudentRaised, CheckFailed) as err:
-        if isinstance(err, StudentRaised) and passes_through(err):
-            raise
-        return False
-    try:
-        given = hybrid_output(copy.deepcopy(ref).train(mode == "train"), parts, torch.float64, x, wrong)
-    except PartBroken as broken:
-        fix_part_first(name, broken)
-    try:
-        return close(mine(x), given)
+        mine = build(name, args, kwargs)
     except StudentRaised as err:
         if passes_through(err):
             raise
         return False
+    return close(*outputs_given_parts(name, mine, ref, ref.state_dict(), lambda: {
+        p: build(*spec) for p, spec in specs.items()}, x, torch.float64, 7, wrong, mode == "train"))
 
 
 def _block_spec(block) -> tuple:

@@ -21,9 +21,8 @@ from grader.checks import (
     randomise_batchnorm, reference_case, reference_layout, signature, state_dict_layout, strided_weights,
     subset_sums,
     torchvision_model, with_reference_weights)
-from grader.checks.composite import (PartBroken, carried_forward, count_given_parts, fix_part_first,
-                                     first_broken_part, hybrid_output, layout_given_parts, load_given_parts,
-                                     note, part_paths)
+from grader.checks.composite import (carried_forward, count_given_parts, first_broken_part, fix_part_first,
+                                     layout_given_parts, note, outputs_given_parts, part_paths)
 from grader.sandbox.client import StudentRaised
 
 SKIP_BASIC = "the skip connection (identity map) is missing: out = relu(bn2(conv2(...)) + identity)"
@@ -721,31 +720,13 @@ def _build(build, device: str, dtype, on_meta: bool):
 
 
 def _given_blocks(student, ref, mine, sd, device: str, x):
-    """The student's resnet18 and the reference's with the student's own blocks in it (built with the
-    reference wiring's arguments, the same weights in both): (student's output, hybrid's output), None where
-    that cannot be run. A block that does not run on the input the reference wiring gives it is named."""
-    paths, dtype = part_paths(ref, BLOCKS), x.dtype
-    try:
-        parts = {p: _build(lambda: call_on("meta", getattr(student, name), *args), device, dtype, True)
-                 for p, (name, args) in ((p, _block_args(ref.get_submodule(p))) for p in paths)}
-        load_given_parts(mine, sd, parts, seed=3, dtype=dtype)
-        for part in parts.values():
-            part.eval()
-    except (CheckFailed, StudentRaised) as err:
-        if isinstance(err, StudentRaised) and passes_through(err):
-            raise
-        return None, None
-    try:
-        out = hybrid_output(ref, parts, dtype, x.double())
-    except PartBroken as broken:
-        fix_part_first("ResNet", broken)
-    mine.eval()
-    try:
-        return mine(x), out
-    except StudentRaised as err:
-        if passes_through(err):
-            raise
-        return None, out
+    """(the student's resnet18, the reference's with the student's own blocks built with the reference
+    wiring's arguments) on ``x``, the same weights in both (``outputs_given_parts``)."""
+    def blocks():
+        specs = {p: _block_args(ref.get_submodule(p)) for p in part_paths(ref, BLOCKS)}
+        return {p: _build(lambda: call_on("meta", getattr(student, name), *args), device, x.dtype, True)
+                for p, (name, args) in specs.items()}
+    return outputs_given_parts("ResNet", mine, ref, sd, blocks, x, x.dtype)
 
 
 @pytest.mark.points(4)

@@ -212,3 +212,34 @@ def count_given_parts(ref: torch.nn.Module, part_counts: dict[str, int]) -> int:
     """The parameter count of the reference wiring built from the student's parts (their counts from the sandbox)."""
     return sum(p.numel() for p in ref.parameters()) + sum(
         n - sum(p.numel() for p in ref.get_submodule(path).parameters()) for path, n in part_counts.items())
+
+
+def outputs_given_parts(composite: str, mine, skeleton: torch.nn.Module, ref_sd: dict | None,
+                        build_parts: Callable[[], dict[str, object]] | dict[str, object], x: torch.Tensor,
+                        dtype: torch.dtype, seed: int = 3, wrong: set[str] | None = None, train: bool = False):
+    """(the student's composite's output, the hybrid's) on ``x``, the same weights in both, in eval (or train)
+    mode; (None, None) where the student's model is not the reference wiring around its parts, and the first
+    None where the student's model raises. ``build_parts()``: the student's parts as the reference wiring
+    builds them, on x's device in ``dtype``; ``ref_sd``: the weights to load (None: already loaded). Fails,
+    naming the part, where a part does not run on the input the reference wiring gives it."""
+    try:
+        parts = build_parts() if callable(build_parts) else build_parts
+        if ref_sd is not None:
+            load_given_parts(mine, ref_sd, parts, seed, dtype)
+        for module in (mine, *parts.values()):
+            module.train(train)
+    except (CheckFailed, StudentRaised) as err:
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
+        return None, None
+    skeleton_dtype = next(skeleton.parameters()).dtype
+    try:
+        given = hybrid_output(copy.deepcopy(skeleton).train(train), parts, dtype, x.to(skeleton_dtype), wrong)
+    except PartBroken as broken:
+        fix_part_first(composite, broken)
+    try:
+        return mine(x.to(dtype)), given
+    except StudentRaised as err:
+        if passes_through(err):
+            raise
+        return None, given
