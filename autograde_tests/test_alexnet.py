@@ -12,9 +12,10 @@ import torch
 from grader.checks import (
     REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_param_count, assert_same_output,
     assert_tensor, assert_total, call, layout_differences, call_keeping_inputs, call_on, calls_in_source,
-    describe, exercise_source, expect_student_error, fail, functions_called, generator, load_weights,
+    describe, exercise_source, expect_student_error, explained, fail, functions_called, generator, load_weights,
     param_count,
     reference_layout, state_dict_layout, tolerance, torchvision_model, type_names)
+from grader.checks.composite import carried_forward, note
 
 _cache = ResultCache()
 _cached, _student_cached = _cache.once, _cache.per_submission
@@ -232,13 +233,16 @@ def test_relu_module(student):
     x = torch.randn(3, 8, generator=g)
     x[0, :3] = 0.0
     got, (after,) = call("ReLU()(x)", call_keeping_inputs, act, x.clone())
-    if not torch.equal(after, x):
+    own_after = call("relu(x)", call_keeping_inputs, student.relu, x.clone())[1][0]
+    if not torch.equal(after, x) and torch.equal(own_after, after):
+        note(carried_forward("ReLU", ["relu"], "input handling"))
+    elif not torch.equal(after, x):
         fail("ReLU()(x) changed its input "
              "x.", "forward must return a new tensor (call relu(x), which must not "
                                                  "modify x in place)")
-    _assert_relu_output("ReLU()(x)", got, x)
+    _relu_given_part(student, "ReLU()(x)", got, x)
     x64 = torch.randn(2, 4, 3, 3, generator=g, dtype=torch.float64)
-    _assert_relu_output("ReLU()(float64 x of shape (2, 4, 3, 3))", call("ReLU()(x)", act, x64), x64)
+    _relu_given_part(student, "ReLU()(float64 x of shape (2, 4, 3, 3))", call("ReLU()(x)", act, x64), x64)
     _, called = call("ReLU()(x)", functions_called, act, (x,), BUILTIN_RELU_TRACED)
     if called:
         _, called_by_relu = functions_called(student.relu, (x,), BUILTIN_RELU_TRACED)
@@ -246,6 +250,19 @@ def test_relu_module(student):
             fail(f"ReLU()'s forward calls torch's built-in {', '.join(called)} instead of your relu.",
                  "forward should return relu(x) — the function you wrote above — not F.relu / nn.ReLU; do "
                  "not subclass nn.ReLU")
+
+
+def _relu_given_part(student, what: str, got, x) -> None:
+    """ReLU's output is relu(x), or what the student's own relu gives (its mistake is charged in relu's tests)."""
+    try:
+        _assert_relu_output(what, got, x)
+    except CheckFailed:
+        with explained(f"your relu on ReLU()'s input ({what})", "fix relu first (its tests say how)"):
+            own = student.relu(x.clone())
+        if isinstance(got, torch.Tensor) and isinstance(own, torch.Tensor) and \
+                got.dtype == own.dtype and torch.equal(got.cpu(), own.cpu()):
+            return note(carried_forward("ReLU", ["relu"]))
+        raise
 
 
 # ---------------------------------------------------------------- 4. chain_grad

@@ -11,10 +11,13 @@ import torch
 import torch.nn.functional as F
 
 from grader.checks import (
-    FLOAT64, REFERENCE, TORCHVISION, ResultCache, assert_equal, assert_same_dtypes, assert_same_layout,
+    FLOAT64, REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_same_dtypes,
+    assert_same_layout,
     assert_same_output, assert_tensor, call_keeping_inputs, call_on, close, count_failure, describe, diagnose,
-    fail, generator, layout_of, measure, on_meta, reference_case, reference_layout, signature,
+    fail, generator, layout_of, measure, on_meta, passes_through, reference_case, reference_layout, signature,
     state_dict_layout, torchvision_model, type_names, with_reference_weights)
+from grader.checks.composite import (carried_forward, count_given_parts, layout_given_parts, note,
+                                     outputs_given_parts, part_paths)
 from grader.sandbox.client import StudentRaised
 
 _cache = ResultCache()
@@ -48,17 +51,76 @@ def _student_on(student, name: str, args: tuple, kwargs: dict, device: str, ref)
         f"{signature(name, args, kwargs)}: the reference's weights cannot be loaded; its state_dict", m, e))
 
 
-def _compare_modes(student, reference, device, name, cases, variants, hint, modes=lambda shape: MODES):
+def _compare_modes(student, reference, device, name, cases, variants, hint, modes=lambda shape: MODES,
+                   parts=None):
     """Each (args, kwargs, shape) case with the reference's weights, in eval and train mode: yields (args,
-    kwargs, shape, mode, how, output, expected output, likely cause), the cause from ``variants(x)(r)``."""
+    kwargs, shape, mode, how, output, expected output, likely cause), the cause from ``variants(x)(r)``.
+    With ``parts`` (ref → {path: (class, args, kwargs)}), a case the student's module computes as the
+    reference built from the student's own parts is not yielded: it passes, with the carried-forward note."""
     for args, kwargs, shape in cases:
         ref, x, outs = _ref_case(reference, name, args, kwargs, shape, device)
-        mine, how = _student_on(student, name, args, kwargs, device, ref)
+        try:
+            mine, how = _student_on(student, name, args, kwargs, device, ref)
+        except CheckFailed:
+            if parts is None:
+                raise
+            mine = how = None   # judged given its parts below, or this failure comes again there
         for mode in modes(shape):
-            getattr(mine, mode)()
-            got = mine(x)
+            got = None
+            try:
+                if mine is not None:
+                    getattr(mine, mode)()
+                    got = mine(x)
+            except StudentRaised as err:
+                if parts is None or passes_through(err):
+                    raise
+            if parts is not None and not close(got, outs[mode]):
+                wrong: set[str] = set()
+                if _right_given_parts(student, name, args, kwargs, ref, x, mode, parts(ref), wrong):
+                    note(carried_forward(name, wrong or {cls for cls, _, _ in parts(ref).values()}))
+                    continue
+                if mine is None:
+                    _student_on(student, name, args, kwargs, device, ref)   # fails, saying why
+                got = mine(x) if got is None else got
             cause = diagnose(got, outs[mode], ref, mode, variants(x)) or hint
             yield args, kwargs, shape, mode, how, got, outs[mode], cause
+
+
+def _right_given_parts(student, name, args, kwargs, ref, x, mode, specs, wrong: set[str]) -> bool:
+    """The student's module computes what the reference wiring computes built from the student's own parts
+    (``specs``: {path: (class, args, kwargs)}), the same weights in both; names a part that does not run."""
+    def build(cls, a, kw):
+        module = getattr(student, cls)(*a, **kw)
+        module.to(x.device.type, torch.float64)
+        return module
+    try:
+        mine = build(name, args, kwargs)
+    except StudentRaised as err:
+        if passes_through(err):
+            raise
+        return False
+    return close(*outputs_given_parts(name, mine, ref, ref.state_dict(), lambda: {
+        p: build(*spec) for p, spec in specs.items()}, x, torch.float64, 7, wrong, mode == "train"))
+
+
+def _block_spec(block) -> tuple:
+    layer = block.denselayer1
+    k = layer.conv2.out_channels
+    return "DenseBlock", (len(block), layer.norm1.num_features, k), {"bn_size": layer.conv1.out_channels // k}
+
+
+def _network_parts(ref) -> dict:
+    """{path: (class, args, kwargs)} of the dense blocks and transitions the reference DenseNet builds."""
+    return {p: _block_spec(m) if type(m).__name__ == "DenseBlock" else
+            ("Transition", (m.norm.num_features, m.conv.out_channels), {})
+            for p in part_paths(ref, ("DenseBlock", "Transition")) for m in [ref.get_submodule(p)]}
+
+
+def _block_parts(ref) -> dict:
+    """{path: (class, args, kwargs)} of the dense layers the reference DenseBlock builds."""
+    return {p: ("DenseLayer", (m.norm1.num_features, m.conv2.out_channels),
+                {"bn_size": m.conv1.out_channels // m.conv2.out_channels})
+            for p in part_paths(ref, ("DenseLayer",)) for m in [ref.get_submodule(p)]}
 
 
 def _by_channels(out: torch.Tensor, causes: list[tuple[int, str]], default: str) -> str:
@@ -230,6 +292,8 @@ def test_dense_block_layers(student, reference):
                  [f"denselayer{i}" for i in range(1, 7)],
                  hint="add the layers with self.add_module(f'denselayer{i + 1}', layer), numbered from 1")
     got = int(info["num_params"])
+    given = {args: _block_given_layers(student, reference, args, kwargs)
+             for args, kwargs in [((6, 64, 32), {}), ((4, 10, 6), {"bn_size": 3})]}
     if got == 6 * _dense_layer_params(64, 32, 4):
         fail(f"DenseBlock(6, 64, 32) (densenet121's denseblock1): parameter count {got:,} ≠ 335,040 (six "
              f"copies of DenseLayer(64, 32)).",
@@ -238,11 +302,30 @@ def test_dense_block_layers(student, reference):
     for args, kwargs in [((6, 64, 32), {}), ((4, 10, 6), {"bn_size": 3})]:
         layout = layout_of(info) if args == (6, 64, 32) else state_dict_layout(
             call_on("meta", student.DenseBlock, *args, **kwargs))
-        _check_layout(signature("DenseBlock", args, kwargs), layout,
-                      _ref_layout(reference, "DenseBlock", *args, **kwargs))
-    if got != 335_040:  # same layout as the reference but other parameters (e.g. frozen or extra ones)
+        expected = _ref_layout(reference, "DenseBlock", *args, **kwargs)
+        if layout != expected and layout == given[args][1]:
+            note(carried_forward(signature("DenseBlock", args, kwargs), ["DenseLayer"], "state_dict"))
+            expected = layout
+        _check_layout(signature("DenseBlock", args, kwargs), layout, expected)
+    if got not in (335_040, given[(6, 64, 32)][0]):  # the reference's layout but other parameters
         fail(f"DenseBlock(6, 64, 32): parameter count {got:,} ≠ 335,040.",
              "layer i is DenseLayer(in_channels + (i − 1)·growth_rate, growth_rate, bn_size), nothing else")
+
+
+def _block_given_layers(student, reference, args, kwargs) -> tuple[int, list]:
+    """(count, layout) of the reference DenseBlock built from the student's own DenseLayer (on meta)."""
+    def build():
+        ref = call_on("meta", reference.DenseBlock, *args, **kwargs)
+        measured = {p: measure(call_on("meta", getattr(student, cls), *a, **kw))
+                    for p, (cls, a, kw) in _block_parts(ref).items()}
+        return (count_given_parts(ref, {p: n for p, (n, _) in measured.items()}),
+                layout_given_parts(state_dict_layout(ref), {p: lay for p, (_, lay) in measured.items()}))
+    try:
+        return _student_cached(student, ("block-given", args, tuple(kwargs.items())), build)
+    except StudentRaised as err:
+        if passes_through(err):
+            raise
+        return -1, []
 
 
 @pytest.mark.points(4)
@@ -253,7 +336,8 @@ def test_dense_block_matches_reference(student, reference, device):
             "new1, …, newL], dim=1), in this order")
     cases = [((3, 16, 8), {}, (2, 16, 9, 9)), ((2, 5, 5), {"bn_size": 1}, (1, 5, 7, 6))]
     for args, kwargs, shape, mode, how, got, expected, hint in _compare_modes(
-            student, reference, device, "DenseBlock", cases, lambda x: lambda r: [], rule):
+            student, reference, device, "DenseBlock", cases, lambda x: lambda r: [], rule,
+            parts=_block_parts):
         num_layers, c0, k = args
         what = f"{signature('DenseBlock', args, kwargs)} output in {mode} mode"
         what += f" (reference weights loaded {how})"
@@ -355,13 +439,34 @@ def _student_densenet121(student) -> dict:
         "create every layer with the constructor's arguments; nothing on a fixed device")))
 
 
+def _given_parts_121(student, reference, name: str = "densenet121", **kwargs) -> tuple[int, dict]:
+    """(count, {path: layout}) of ``name(**kwargs)`` built by the reference wiring from the student's own
+    DenseBlock and Transition (measured on meta in the sandbox), once per submission."""
+    key = (name, tuple(kwargs.items()))
+
+    def build():
+        ref = _cached(("meta",) + key, lambda: call_on("meta", getattr(reference, name), **kwargs))
+        measured = {p: measure(call_on("meta", getattr(student, cls), *a, **kw))
+                    for p, (cls, a, kw) in _network_parts(ref).items()}
+        return (count_given_parts(ref, {p: n for p, (n, _) in measured.items()}),
+                {p: lay for p, (_, lay) in measured.items()})
+    try:
+        return _student_cached(student, ("given",) + key, build)
+    except StudentRaised as err:
+        if passes_through(err):
+            raise
+        return -1, {}
+
+
 @pytest.mark.points(3)
 @pytest.mark.exercise("densenet")
 @pytest.mark.confirmed_by("test_densenet_matches_reference")
-def test_densenet121_parameters(student):
+def test_densenet121_parameters(student, reference):
     """densenet121() has 7,978,856 parameters, about a third of ResNet-50's 25.6M"""
     got, expected = int(_student_densenet121(student)["num_params"]), 7_978_856
-    if got != expected:
+    if got != expected and got == _given_parts_121(student, reference)[0]:
+        note(carried_forward("densenet121()", ["DenseBlock", "Transition"], "parameter count"))
+    elif got != expected:
         count_failure("densenet121()", got, expected, (
             "the difference looks like convolution biases: every convolution in DenseNet uses bias=False (a "
             "BatchNorm with its own shift "
@@ -378,6 +483,10 @@ def test_densenet121_state_dict(student, reference):
     layout = layout_of(_student_densenet121(student))
     tv = torchvision_model("densenet121")
     expected = tv[1] if tv is not None else _ref_layout(reference, "densenet121")
+    given = layout != expected and layout_given_parts(expected, _given_parts_121(student, reference)[1])
+    if layout == given:
+        note(carried_forward("densenet121()", ["DenseBlock", "Transition"], "state_dict"))
+        expected = given
     _check_layout("densenet121 state_dict", layout, expected, TORCHVISION if tv is not None else REFERENCE)
     assert_same_dtypes("densenet121 state_dict", layout, expected, "build the model with the default dtype "
                        "(float32); BatchNorm's num_batches_tracked is int64", "float32/int64 as built")
@@ -400,7 +509,13 @@ def test_densenet_channel_bookkeeping(student, reference):
                  ["denseblock1", "transition1", "denseblock2", "transition2", "denseblock3"],
                  hint="one denseblock per entry of block_config, a transition after every block but the "
                       "last, then norm5")
-    _check_layout(f"{what} state_dict", layout, _ref_layout(reference, "DenseNet", **kwargs))
+    expected = _ref_layout(reference, "DenseNet", **kwargs)
+    parts = _given_parts_121(student, reference, "DenseNet", **kwargs)[1] if layout != expected else {}
+    given = layout != expected and layout_given_parts(expected, parts)
+    if layout == given:
+        note(carried_forward(what, ["DenseBlock", "Transition"], "state_dict"))
+        expected = given
+    _check_layout(f"{what} state_dict", layout, expected)
 
 
 @pytest.mark.points(4)
@@ -419,7 +534,7 @@ def test_densenet_matches_reference(student, reference, device):
             "features (conv0 norm0 relu0 pool0, blocks and transitions, norm5) → ReLU → adaptive average "
             "pool to 1x1 → flatten → classifier; if the DenseLayer, DenseBlock or Transition tests fail, fix "
             "those first",
-            modes=lambda shape: MODES if shape[0] > 1 else ("eval",)):
+            modes=lambda shape: MODES if shape[0] > 1 else ("eval",), parts=_network_parts):
         what = f"{signature('DenseNet', args)} on {shape}, {mode} mode (weights loaded {how})"
         assert_same_output(got, expected, what, hint=hint, **FLOAT64)
 

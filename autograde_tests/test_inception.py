@@ -20,8 +20,9 @@ from torch import nn
 from grader.checks import (
     FLOAT64, CheckFailed, ResultCache, assert_equal, assert_same_output, assert_tensor, build_seeded,
     call_keeping_inputs, call_on, calls_in_source, close, count_failure, describe, exercise_source, fail,
-    functions_called, generator, matching_variant, not_implemented, on_meta, randn, signature,
+    functions_called, generator, matching_variant, not_implemented, on_meta, passes_through, randn, signature,
     with_reference_weights)
+from grader.checks.composite import carried_forward, load_given_parts, note, outputs_given_parts
 from grader.sandbox.client import StudentRaised
 
 
@@ -618,18 +619,70 @@ def _googlenet_hint(student, got: int) -> str:
             "1024→num_classes; all convs biased, no BatchNorm, no auxiliary classifiers")
 
 
+def _count_given_blocks(student) -> int | None:
+    """GoogLeNet's count built from the student's own Inception (Table 1's rows, counted in the sandbox)."""
+    def count():
+        try:
+            mine = sum(int(describe(call_on("meta", student.Inception, *args))["num_params"])
+                       for args in TABLE1.values())
+            return GOOGLENET_PARAMS + mine - sum(map(_inception_params, TABLE1.values()))
+        except StudentRaised as err:
+            if passes_through(err):
+                raise
+            return None
+    return _student_cached(student, "googlenet-given-count", count)
+
+
+def _googlenet_given_parts(student, reference, device: str, with_parts: bool = False):
+    """The student's GoogLeNet(num_classes=10) with the reference's weights outside its Inception blocks and,
+    part by part, inside them (with the student's own Inception at Table 1's rows: ``parts``); None where it
+    cannot be built so."""
+    _, state, _ = _ref_googlenet(reference)
+    dtype = torch.float32 if device == "cpu" else torch.float64
+    paths = [f"inception{row}" for row in TABLE1]
+
+    def on_device(build):
+        module = call_on("meta", build)
+        module.to_empty(device=device)
+        module.to(device, dtype)
+        return module.eval()
+    try:
+        mine = on_device(lambda: student.GoogLeNet(num_classes=10))
+        parts = {p: on_device(lambda p=p: student.Inception(*TABLE1[p.removeprefix("inception")]))
+                 for p in paths}
+        load_given_parts(mine, state, parts, seed=5, dtype=dtype)
+    except (StudentRaised, CheckFailed) as err:
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
+        mine = parts = None
+    return (mine, parts) if with_parts else mine
+
+
+def _given_blocks(student, reference, device: str, x):
+    """(the student's GoogLeNet, the reference's with the student's own Inception at Table 1's rows), the same
+    weights in both, on ``x``; None where that cannot be built. Names an Inception that does not run."""
+    ref = _ref_googlenet(reference)[0]
+    mine, parts = _googlenet_given_parts(student, reference, device, with_parts=True)
+    if mine is None:
+        return None, None
+    dtype = torch.float32 if device == "cpu" else torch.float64
+    return outputs_given_parts("GoogLeNet", mine, copy.deepcopy(ref).to(device), None, parts, x, dtype)
+
+
 @pytest.mark.points(3)
 @pytest.mark.exercise("googlenet")
 @pytest.mark.confirmed_by("test_googlenet_matches_reference")
 def test_googlenet_parameters(student):
     """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes: last layer only"""
     _, info = _student_googlenet_meta(student, None)
-    got = int(info["num_params"])
-    if got != GOOGLENET_PARAMS:
+    got, given = int(info["num_params"]), _count_given_blocks(student)
+    if got not in (GOOGLENET_PARAMS, given):
         count_failure("GoogLeNet()", got, GOOGLENET_PARAMS, _googlenet_hint(student, got))
+    if got != GOOGLENET_PARAMS:
+        note(carried_forward("GoogLeNet", ["Inception"], "parameter count"))
     _, info10 = _student_googlenet_meta(student, 10)
     got10 = int(info10["num_params"])
-    if got10 != GOOGLENET_10_PARAMS:
+    if got10 != got - (GOOGLENET_PARAMS - GOOGLENET_10_PARAMS):
         if got10 == got:
             hint = "num_classes is ignored: the last linear layer is 1024 → num_classes"
         elif got - got10 > 1024 * 990 + 990:
@@ -779,9 +832,22 @@ def _build_googlenet_variants(reference, device):
 def test_googlenet_matches_reference(student, reference, device):
     """GoogLeNet(num_classes=10) computes the reference's function in eval mode (1x3x64x64, same weights)"""
     expected, x = _ref_googlenet_output(reference, device)
-    mine, how, dtype = _student_googlenet(student, reference, device)
-    mine.eval()
-    got = mine(x.to(dtype))
+    unloaded = raised = got = None
+    try:
+        mine, how, dtype = _student_googlenet(student, reference, device)
+        mine.eval()
+        got = mine(x.to(dtype))
+    except (CheckFailed, StudentRaised) as err:
+        if isinstance(err, StudentRaised) and passes_through(err):
+            raise
+        unloaded, raised = (err, None) if isinstance(err, CheckFailed) else (None, err)
+    if not (isinstance(got, torch.Tensor) and close(got, expected)):
+        mine_given, given = _given_blocks(student, reference, device, x)
+        scale = max(expected.abs().max().item(), 1.0)
+        if close(mine_given, given, atol=1e-5 * scale, rtol=1e-5):
+            return note(carried_forward("GoogLeNet", ["Inception"]))
+        if unloaded is not None or raised is not None:
+            raise unloaded or raised
     what = (f"GoogLeNet(num_classes=10) in eval mode on a (1, 3, 64, 64) input (reference weights loaded "
             f"{how})")
     if isinstance(got, (tuple, list)):
@@ -813,7 +879,12 @@ def test_googlenet_dropout(student, reference):
     ref, _, x = _ref_googlenet(reference)
     rows = list(DROPOUT_ROWS)
     bias = [m for m in ref.modules() if isinstance(m, nn.Linear)][-1].bias.detach().float()[rows]
-    mine, _, _ = _student_googlenet(student, reference, "cpu")
+    try:
+        mine, _, _ = _student_googlenet(student, reference, "cpu")
+    except CheckFailed:   # judged with its own Inception blocks where theirs differ from the reference's
+        mine = _googlenet_given_parts(student, reference, "cpu")
+        if mine is None:
+            raise
     mine.eval()
     eval_out = mine(x.float())
     assert_tensor("GoogLeNet(num_classes=10) in eval mode", eval_out, shape=(1, 10),
@@ -914,7 +985,9 @@ def test_quiz_googlenet_millions(student):
                 "round(count / 1e6, 1)")
         fail(f"GOOGLENET_MILLIONS: expected {yours} (your GoogLeNet's {own:,} parameters), got "
              f"{got!r}.", hint)
-    if got != 7.0:
+    if got != 7.0 and own == _count_given_blocks(student):
+        note(carried_forward("GoogLeNet", ["Inception"], "parameter count (which the quiz reads)"))
+    elif got != 7.0:
         fail(f"GOOGLENET_MILLIONS = {got!r} matches your GoogLeNet ({own:,} parameters), but the paper's "
              f"network has {GOOGLENET_PARAMS:,} ≈ "
              f"7.0M.", "fix GoogLeNet first (see its parameter test), then measure again")

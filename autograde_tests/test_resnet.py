@@ -15,12 +15,14 @@ import torch
 import torch.nn.functional as F
 
 from grader.checks import (
-    FLOAT64, REFERENCE, TORCHVISION, ResultCache, assert_equal, assert_same_dtypes, assert_same_layout,
-    assert_same_output, assert_tensor, build_seeded, call_keeping_inputs, call_on, close, count_failure,
-    diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn,
-    randomise_batchnorm,
-    reference_case, reference_layout, signature, state_dict_layout, strided_weights, subset_sums,
+    FLOAT64, REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_same_dtypes,
+    assert_same_layout, assert_same_output, assert_tensor, build_seeded, call_keeping_inputs, call_on, close,
+    count_failure, diagnose, explained, fail, layout_differences, measure, on_meta, passes_through, randn,
+    randomise_batchnorm, reference_case, reference_layout, signature, state_dict_layout, strided_weights,
+    subset_sums,
     torchvision_model, with_reference_weights)
+from grader.checks.composite import (carried_forward, count_given_parts, first_broken_part, fix_part_first,
+                                     layout_given_parts, note, outputs_given_parts, part_paths)
 from grader.sandbox.client import StudentRaised
 
 SKIP_BASIC = "the skip connection (identity map) is missing: out = relu(bn2(conv2(...)) + identity)"
@@ -503,14 +505,64 @@ def _wrong_model_totals(reference) -> dict[str, dict[int, str]]:
     return _cached("wrong-model-totals", build)
 
 
+BLOCKS = ("BasicBlock", "Bottleneck")
+
+
+def _on_meta_with_parts(build) -> tuple[torch.nn.Module, list[str]]:
+    with torch.device("meta"):
+        ref = build()
+    return ref, part_paths(ref, BLOCKS)
+
+
+def _ref_meta(reference, model: str) -> tuple[torch.nn.Module, list[str]]:
+    """(the reference's model built on meta, the paths of its blocks), once."""
+    return _cached(("meta", model), lambda: _on_meta_with_parts(getattr(reference, model)))
+
+
+def _block_args(block) -> tuple[str, tuple]:
+    """The reference's block → (its class, the arguments the reference wiring built it with)."""
+    name = type(block).__name__
+    stride = (block.conv1 if name == "BasicBlock" else block.conv2).stride[0]
+    return name, (block.conv1.in_channels, block.conv1.out_channels, stride)
+
+
+def _block_on_meta(student, name: str, args: tuple):
+    """The student's block class built on meta with the reference wiring's arguments, once per submission."""
+    return _student_cached(student, ("block", name, args), lambda: _run_meta(
+        lambda: call_on("meta", getattr(student, name), *args), f"{signature(name, args)} built on meta",
+        "create every layer with the constructor's arguments"))
+
+
+def _blocks_on_meta(student, ref, paths) -> dict[str, tuple[int, list]]:
+    """{path: (count, layout)} of the student's block classes built with the reference wiring's arguments."""
+    return {p: measure(_block_on_meta(student, *_block_args(ref.get_submodule(p)))) for p in paths}
+
+
+def _given_blocks_count(student, ref, paths) -> int:
+    return count_given_parts(ref, {p: n for p, (n, _) in _blocks_on_meta(student, ref, paths).items()})
+
+
+def _given_blocks_layout(student, ref, paths, expected) -> list:
+    layouts = {p: lay for p, (_, lay) in _blocks_on_meta(student, ref, paths).items()}
+    return layout_given_parts(expected, layouts)
+
+
+def _part_names(ref, paths) -> set[str]:
+    return {type(ref.get_submodule(p)).__name__ for p in paths}
+
+
 @pytest.mark.points(3)
 @pytest.mark.exercise("resnet")
-@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
+@pytest.mark.confirmed_by("test_resnet18_matches_reference")
 def test_resnet_parameters(student, reference):
     """resnet18, resnet34, resnet50 have exactly 11,689,512, 21,797,672 and 25,557,032 parameters (on meta)"""
     for model, expected in EXPECTED_PARAMS.items():
-        got, layout = _student_model(student, model)[1]
+        mine, (got, layout) = _student_model(student, model)
         if got == expected:
+            continue
+        ref, paths = _ref_meta(reference, model)
+        if got == _given_blocks_count(student, ref, paths):
+            note(carried_forward(f"{model}()", _part_names(ref, paths), "parameter count"))
             continue
         diff, expected_layout = got - expected, _expected_model_layout(reference, model)[0]
         conv_out = sum(s[0] for k, s, _ in expected_layout if k.endswith("weight") and len(s) == 4)
@@ -530,12 +582,17 @@ def test_resnet_parameters(student, reference):
 
 @pytest.mark.points(3)
 @pytest.mark.exercise("resnet")
-@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
+@pytest.mark.confirmed_by("test_resnet18_matches_reference")
 def test_resnet_state_dict(student, reference):
     """resnet18/34/50 keep torchvision's state_dict keys, order, shapes (122/218/320 entries, BN buffers)"""
     for model in EXPECTED_PARAMS:
         layout = _student_model(student, model)[1][1]
         expected, against = _expected_model_layout(reference, model)
+        ref, paths = _ref_meta(reference, model)
+        given = layout != expected and _given_blocks_layout(student, ref, paths, expected)
+        if layout == given:
+            note(carried_forward(f"{model}()", _part_names(ref, paths), "state_dict"))
+            expected = given
         _check_layout(f"{model} state_dict", layout, expected, against)
         assert_same_dtypes(f"{model} state_dict", layout, expected, "build the model with the default dtype "
                            "(float32); BatchNorm's num_batches_tracked is int64", "float32/int64 as built")
@@ -543,7 +600,7 @@ def test_resnet_state_dict(student, reference):
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("resnet")
-@pytest.mark.confirmed_by("test_resnet18_matches_reference", "test_bottleneck_matches_reference")
+@pytest.mark.confirmed_by("test_resnet18_matches_reference")
 def test_resnet_custom_config(student, reference):
     """ResNet(block, layers, num_classes) follows its arguments: small configurations, run on meta"""
     for block, layers, classes in [("BasicBlock", [1, 1, 1, 1], 10), ("Bottleneck", [1, 2, 1, 1], 7)]:
@@ -554,9 +611,24 @@ def test_resnet_custom_config(student, reference):
                          "use the constructor's arguments (block, layers, num_classes) for every layer")
         expected = _cached(("layout", "ResNet", block, tuple(layers), classes), lambda: reference_layout(
             lambda: reference.ResNet(getattr(reference, block), layers, num_classes=classes)))
-        _check_layout(f"{what} state_dict", state_dict_layout(mine), expected)
-        out = _run_meta(lambda: mine(torch.empty(3, 3, 64, 64, device="meta")), f"{what} forward on meta",
-                        "create new tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
+        ref, paths = _cached(("meta", block, tuple(layers), classes), lambda: _on_meta_with_parts(
+            lambda: reference.ResNet(getattr(reference, block), layers, num_classes=classes)))
+        mine_layout = state_dict_layout(mine)
+        given = mine_layout != expected and _given_blocks_layout(student, ref, paths, expected)
+        if mine_layout == given:
+            note(carried_forward(what, _part_names(ref, paths), "state_dict"))
+            expected = given
+        _check_layout(f"{what} state_dict", mine_layout, expected)
+        x = torch.empty(3, 3, 64, 64, device="meta")
+        try:
+            out = mine(x)
+        except StudentRaised as err:
+            broken = not passes_through(err) and first_broken_part(ref, paths, x, lambda p: _block_on_meta(
+                student, *_block_args(ref.get_submodule(p))))
+            if broken:
+                fix_part_first(what, broken)
+            out = _run_meta(lambda: mine(torch.empty(3, 3, 64, 64, device="meta")), f"{what} forward on meta",
+                            "create new tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
         assert_tensor(f"{what} on a meta input of shape (3, 3, 64, "
                       f"64)", out, shape=(3, classes), device="meta",
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
@@ -624,14 +696,37 @@ def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
     """The student's resnet18(num_classes=10) on ``device`` in ``dtype`` with the strided weights: (module,
     how). ``on_meta``: build on meta and materialise with to_empty (no initialisation of 11.7M weights), else
     build on the device itself."""
-    mine = call_on("meta" if on_meta else device, student.resnet18, num_classes=10)
+    mine = _build(lambda: call_on("meta" if on_meta else device, student.resnet18, num_classes=10), device,
+                  dtype, on_meta)
+    try:
+        return mine, with_reference_weights(mine, sd, _explain_layout)
+    except CheckFailed:
+        return mine, None   # the layouts differ: judged given its blocks, or this failure is raised there
+
+
+def _explain_layout(mine: list, expected: list) -> None:
+    _check_layout("resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict", mine,
+                  expected)
+
+
+def _build(build, device: str, dtype, on_meta: bool):
+    mine = build()
     if on_meta:
         mine.to(dtype)
         mine.to_empty(device=device)
     else:
         mine.to(device, dtype)
-    return mine, with_reference_weights(mine, sd, lambda m, e: _check_layout(
-        "resnet18(num_classes=10): the reference's weights cannot be loaded; its state_dict", m, e))
+    return mine
+
+
+def _given_blocks(student, ref, mine, sd, device: str, x):
+    """(the student's resnet18, the reference's with the student's own blocks built with the reference
+    wiring's arguments) on ``x``, the same weights in both (``outputs_given_parts``)."""
+    def blocks():
+        specs = {p: _block_args(ref.get_submodule(p)) for p in part_paths(ref, BLOCKS)}
+        return {p: _build(lambda: call_on("meta", getattr(student, name), *args), device, x.dtype, True)
+                for p, (name, args) in specs.items()}
+    return outputs_given_parts("ResNet", mine, ref, sd, blocks, x, x.dtype)
 
 
 @pytest.mark.points(4)
@@ -639,32 +734,38 @@ def _load_resnet18(student, device: str, dtype, sd, on_meta: bool):
 def test_resnet18_matches_reference(student, reference, device):
     """A whole resnet18(num_classes=10) with the reference's weights gives its output on a 32x32 image"""
     sd, x, expected64, ref = _resnet18_case(reference, device)
-    dtype = x.dtype
+    dtype, got = x.dtype, None
     try:
         mine, how = _load_resnet18(student, device, dtype, sd, on_meta=True)
-        mine.eval()
-        got = mine(x)
     except StudentRaised as err:
         if passes_through(err):
             raise
         # a model that cannot be built on meta and materialised (the meta test says why): build it on device
         mine, how = _load_resnet18(student, device, dtype, sd, on_meta=False)
-        got = None
     what = (f"resnet18(num_classes=10) on one 1x3x32x32 image, eval mode, "
             f"{str(dtype).removeprefix('torch.')} on {device} (reference weights loaded {how})")
-    if got is None:
+    if how is not None:
         mine.eval()
-        got = _run(lambda: mine(x), what)
+        try:
+            got = mine(x)
+        except StudentRaised as err:
+            if passes_through(err):
+                raise
     # float32 on CPU against a float64 reference: tolerance relative to the logits' size
     scale = max(expected64.abs().max().item(), 1.0)
     tol = ({"atol": 2e-5 * scale, "rtol": 1e-5} if dtype == torch.float32 else
            {"atol": FLOAT64["atol"] * scale, "rtol": FLOAT64["rtol"]})
     expected = expected64.to(dtype)
+    if not close(got, expected, **tol):
+        mine_given, given = _given_blocks(student, ref, mine, sd, device, x)
+        if close(mine_given, given, **tol):
+            return note(carried_forward("ResNet", _part_names(ref, part_paths(ref, BLOCKS))))
+        if how is None:
+            with_reference_weights(mine, sd, _explain_layout)   # fails, saying where the layouts differ
+        got = _run(lambda: mine(x), what) if got is None else got
     if isinstance(got, torch.Tensor) and tuple(got.shape) != tuple(expected.shape):
         assert_tensor(what, got, shape=expected.shape,
                       hint="the output is (batch, num_classes): avgpool to 1x1, torch.flatten(x, 1), then fc")
     diag = diagnose(got, expected, ref, "eval", _resnet_variants(x.double()), **tol)
     assert_same_output(got, expected, what, hint=diag or "conv1 → bn1 → ReLU → maxpool → layer1 → layer2 → "
-                                                         "layer3 → "
-                       "layer4 → avgpool → flatten → fc; if the BasicBlock tests fail, fix BasicBlock "
-                       "first", **tol)
+                       "layer3 → layer4 → avgpool → flatten → fc", **tol)

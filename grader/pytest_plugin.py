@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed
+from grader.checks.composite import take_notes
 from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 
 NO_GPU = "no CUDA GPU on this machine: the CUDA variant of this check was skipped"
@@ -76,6 +77,9 @@ class GradingPlugin:
             "title": (item.function.__doc__ or "").strip().splitlines()[0] if item.function.__doc__ else "",
             "points": _points(item), "exercise": exercise_of(item), "outcome": "passed", "message": "",
             "confirmed_by": _confirmed_by(item)})
+        notes = take_notes() if call.when == "call" else ""
+        if report.passed and notes and entry["outcome"] == "passed":
+            entry["message"] = notes   # a passed test's note, e.g. its points came from the error carried forward
         if report.skipped and entry["outcome"] == "passed":
             entry["outcome"] = "skipped"
             entry["message"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)

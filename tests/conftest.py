@@ -152,6 +152,16 @@ def passed(result: dict, *tests: str) -> None:
         entry = by_name(result)[test]
         assert entry["outcome"] == "passed" and entry["points"] == entry["max_points"], (test, entry)
 
+def carried_forward(result: dict, part: str, *tests: str) -> None:
+    """Assert that these composite tests kept their points although ``part`` is wrong, and say why: the composite
+    is right given the student's own part, whose mistake is charged in the part's own tests."""
+    for test in tests:
+        entry = by_name(result)[test]
+        assert entry["outcome"] == "passed" and entry["points"] == entry["max_points"], (test, entry)
+        assert f"only because of `{part}`, charged in the `{part}` tests (error carried forward)" in \
+            entry["message"], (test, entry["message"])
+
+
 def not_credited(result: dict, *tests: str) -> None:
     """Assert that these structural tests passed their own checks (counts, layouts, children) but were not credited,
     because a behavioural test of the same module -- the reference's weights loaded, outputs compared in the trusted

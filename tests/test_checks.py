@@ -84,3 +84,38 @@ def test_weights_load_by_name_else_by_shape_and_tolerances_come_from_one_table()
     with pytest.raises(CheckFailed, match="do not line up with the reference's"):
         load_weights(torch.nn.Linear(3, 3), ref)
     assert tolerance("cpu") == {"atol": 1e-5, "rtol": 1e-4} and tolerance("cuda", torch.float64)["atol"] == 1e-7
+
+
+def test_a_composite_is_judged_given_its_own_parts():
+    """composite.py with local modules: the hybrid is the reference skeleton with the student's parts in it,
+    counts and layouts are the reference's with the parts' own, and the note names only the parts that differ."""
+    from grader.checks.composite import (carried_forward, count_given_parts, hybrid_output, layout_given_parts,
+                                         load_given_parts, note, part_paths, take_notes)
+    from grader.checks.measure import state_dict_layout
+
+    class Block(torch.nn.Module):
+        def __init__(self, bias=False):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(2, 2, 3, padding=1, bias=bias)
+
+        def forward(self, x):
+            return torch.relu(self.conv(x)) + x
+
+    def net(block):
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 1), torch.nn.Sequential(block(), block()))
+    ref, mine = net(Block), net(lambda: Block(bias=True))   # the student's block has a bias; the wiring is right
+    paths = part_paths(ref, ["Block"])
+    assert paths == ["1.0", "1.1"]
+    parts = {p: Block(bias=True) for p in paths}
+    counts = {p: sum(w.numel() for w in parts[p].parameters()) for p in paths}
+    assert count_given_parts(ref, counts) == sum(w.numel() for w in mine.parameters()) != count_given_parts(ref, {})
+    given = layout_given_parts(state_dict_layout(ref), {p: state_dict_layout(parts[p]) for p in paths})
+    assert given == state_dict_layout(mine) != state_dict_layout(ref)
+    load_given_parts(mine, ref.state_dict(), parts, seed=3, dtype=torch.float32)
+    x, wrong = torch.randn(1, 1, 4, 4), set()
+    out = hybrid_output(ref, parts, torch.float32, x, wrong)
+    assert torch.allclose(mine(x), out) and not torch.allclose(ref(x), out) and wrong == {"Block"}
+    note(carried_forward("Net", wrong))
+    note(carried_forward("Net", wrong))
+    assert take_notes() == ("your Net is wired right; its output differs from the reference only because of "
+                            "`Block`, charged in the `Block` tests (error carried forward).") and take_notes() == ""

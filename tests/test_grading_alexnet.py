@@ -9,7 +9,7 @@ from textwrap import dedent
 
 import pytest
 
-from conftest import by_name, grade_released_stub
+from conftest import by_name, carried_forward, grade_released_stub
 
 ASSIGNMENT = "alexnet"
 
@@ -65,6 +65,7 @@ RELU_GETATTR_BUILTIN = dedent("""\
 RELU_F_RELU = "def relu(x):\n    return F.relu(x)\n"
 RELU_IN_PLACE = "def relu(x):\n    return x.clamp_(min=0)\n"
 RELU_FLOAT_ZERO = "def relu(x):\n    return torch.where(x > 0, x, 0.0)\n"           # int64 -> float32
+RELU_CLAMP_MAX = "def relu(x):\n    return x.clamp(max=0)\n"                       # min and max swapped
 RELU_CPU_ZEROS = "def relu(x):\n    return torch.maximum(x, torch.zeros(x.shape, dtype=x.dtype))\n"
 
 RELU_GRAD_BOOL = "def relu_grad(x):\n    return x > 0\n"
@@ -304,9 +305,12 @@ def test_f_relu_one_at_zero_parameter_in_module_slope_at_x0_and_ignored_argument
     assert "num_classes" in message(result, "test_alexnet_forward_matches_reference")
 
 
-def test_alexnet_relu_after_last_linear(submit):
-    result = submit(ASSIGNMENT, {"alexnet": alexnet_source(final_relu=True)})
-    assert_failed_exactly(result, {"test_alexnet_layers_and_arguments", "test_alexnet_forward_matches_reference"}
+def test_alexnet_relu_after_last_linear_and_relu_clamping_the_wrong_side(submit):
+    result = submit(ASSIGNMENT, {"alexnet": alexnet_source(final_relu=True), "relu": RELU_CLAMP_MAX})
+    carried_forward(result, "relu", "test_relu_module")   # ReLU's values are wrong only because relu's are
+    assert_failed_exactly(result, {"test_alexnet_layers_and_arguments", "test_alexnet_forward_matches_reference",
+                                   "test_relu_values", "test_relu_keeps_dtype_and_device",
+                                   "test_relu_without_builtin"}
                           | not_credited(result, "test_alexnet_param_count", "test_alexnet_state_dict_layout"))
     assert "no ReLU or softmax after the last Linear" in message(result, "test_alexnet_layers_and_arguments")
     assert "classifier" in message(result, "test_alexnet_forward_matches_reference")   # located by the diagnosis
@@ -316,13 +320,13 @@ def test_in_place_relu_float_slope_relu_chain_at_zero_and_missing_adaptive_pool(
     result = submit(ASSIGNMENT, {"relu": RELU_IN_PLACE, "relu_grad": RELU_GRAD_FLOAT,
                                  "chain_grad": CHAIN_RELU_ONE_AT_ZERO,
                                  "alexnet": alexnet_source(avgpool="nn.Identity()")})
-    assert_failed_exactly(result, {"test_relu_leaves_input_unchanged", "test_relu_module",
+    assert_failed_exactly(result, {"test_relu_leaves_input_unchanged",
                                    "test_relu_grad_keeps_dtype_and_device", "test_chain_grad_relu",
                                    "test_alexnet_layers_and_arguments", "test_alexnet_output_shapes_on_meta",
                                    "test_alexnet_forward_matches_reference"}
                           | not_credited(result, "test_alexnet_param_count", "test_alexnet_state_dict_layout"))
     assert "in place" in message(result, "test_relu_leaves_input_unchanged")
-    assert "changed its input" in message(result, "test_relu_module")
+    carried_forward(result, "relu", "test_relu_module")   # ReLU changes its input only because relu does
     assert "float64" in message(result, "test_relu_grad_keeps_dtype_and_device")
     assert "0 at exactly 0" in message(result, "test_chain_grad_relu")
     assert "AdaptiveAvgPool2d" in message(result, "test_alexnet_layers_and_arguments")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import failed, not_credited, passed, by_name, assert_full_marks, grade_released_stub
+from conftest import carried_forward, failed, not_credited, passed, by_name, assert_full_marks, grade_released_stub
 
 ID = "densenet"
 
@@ -346,21 +346,38 @@ def test_convolutions_with_bias(submit):
     result = submit(ID, {"dense_layer": LAYER_WITH_BIAS, "transition": TRANSITION_WITH_BIAS})
     failed(result, "test_dense_layer_parameters", "bias")
     failed(result, "test_transition_parameters", "bias")
-    failed(result, "test_densenet121_parameters", "bias")
-    failed(result, "test_densenet121_state_dict", "bias")
-    passed(result, "test_dense_layer_returns_new_maps", "test_dense_channels")
+    # densenet121, DenseBlock and DenseNet are right given these parts: the biases are charged in their tests
+    carried_forward(result, "DenseBlock`, `Transition", "test_densenet121_parameters", "test_densenet121_state_dict",
+                    "test_densenet_matches_reference")
+    carried_forward(result, "DenseLayer", "test_dense_block_matches_reference", "test_dense_block_layers")
+    passed(result, "test_dense_layer_returns_new_maps", "test_dense_channels", "test_densenet_channel_bookkeeping")
 
 
 def test_layer_missing_a_relu_and_transitions_that_do_not_halve(submit):
     # two unrelated mistakes in one submission: the layer's forward, and DenseNet's channel bookkeeping
     result = submit(ID, {"dense_layer": LAYER_MISSING_RELU2, "densenet": densenet_source(halve=False)})
     failed(result, "test_dense_layer_matches_reference", "relu2")
-    failed(result, "test_dense_block_matches_reference")
-    passed(result, "test_dense_layer_returns_new_maps", "test_transition_matches_reference")
-    not_credited(result, "test_dense_layer_parameters", "test_dense_block_layers")
+    # DenseBlock is right given its DenseLayer: the missing ReLU is charged once, in DenseLayer's tests
+    carried_forward(result, "DenseLayer", "test_dense_block_matches_reference")
+    passed(result, "test_dense_layer_returns_new_maps", "test_transition_matches_reference",
+           "test_dense_block_layers")
+    not_credited(result, "test_dense_layer_parameters")
+    # DenseNet's own mistake is still charged to DenseNet, whatever its parts do
+    failed(result, "test_densenet_matches_reference")
     failed(result, "test_densenet_channel_bookkeeping", "halves", "transition")
     failed(result, "test_densenet121_parameters")
     failed(result, "test_densenet121_state_dict", "halves")
+
+
+def test_transition_without_relu_costs_only_the_transition_points(submit):
+    """One mistake inside Transition is charged once: DenseNet is right given it (error carried forward);
+    Transition's max-pool mistake is the bundled example chris/densenet."""
+    result = submit(ID, {"transition": TRANSITION_NO_RELU})
+    failed(result, "test_transition_matches_reference", "ReLU is missing")
+    not_credited(result, "test_transition_parameters")
+    carried_forward(result, "Transition", "test_densenet_matches_reference")
+    lost = {t["name"] for t in result["tests"] if t["points"] != t["max_points"]}
+    assert lost == {"test_transition_matches_reference", "test_transition_parameters"}, lost
 
 
 def test_block_adding_instead_of_concatenating(submit):
@@ -376,9 +393,11 @@ def test_block_with_the_wrong_concatenation_order(submit, source):
     result = submit(ID, {"dense_block": source})
     failed(result, "test_dense_block_concatenates", "concatenation order")
     failed(result, "test_dense_block_matches_reference")
-    failed(result, "test_densenet_matches_reference")
-    passed(result, "test_dense_layer_matches_reference", "test_dense_layer_parameters")
-    not_credited(result, "test_dense_block_layers", "test_densenet121_state_dict")
+    # DenseNet is right given its DenseBlock: the order is charged once, in DenseBlock's tests
+    carried_forward(result, "DenseBlock", "test_densenet_matches_reference")
+    passed(result, "test_dense_layer_matches_reference", "test_dense_layer_parameters",
+           "test_densenet121_state_dict")
+    not_credited(result, "test_dense_block_layers")
 
 
 def test_densenet_without_the_final_relu_and_off_by_one_channels(submit):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import failed, not_credited, passed, assert_full_marks, grade_released_stub
+from conftest import carried_forward, failed, not_credited, passed, assert_full_marks, grade_released_stub
 
 ID = "vgg"
 
@@ -299,8 +299,9 @@ def test_biases_by_default_ignored_strides_whole_output_and_no_padding(submit):
     failed(result, "test_empirical_receptive_field_strides_and_pools", "centre output pixel only")
     failed(result, "test_empirical_receptive_field_leaves_model_alone", "centre output pixel only")
     failed(result, "test_vgg_block_matches_reference", "padding=1")
-    failed(result, "test_vgg16_features_match_reference", "padding=1")
-    failed(result, "test_vgg_output_shapes_on_meta", "padding=1")
+    # vgg_block does not run on the inputs VGG gives it: VGG's tests name it, and do not judge VGG
+    failed(result, "test_vgg16_features_match_reference", "cannot be judged yet", "fix `vgg_block` first")
+    failed(result, "test_vgg_output_shapes_on_meta", "cannot be judged yet", "fix `vgg_block` first")
     passed(result, "test_stacked_conv_params")
     # right structure, wrong forward: the structural tests are not credited while the forward tests fail
     not_credited(result, "test_vgg_block_layers", "test_vgg_parameter_counts", "test_vgg_state_dict_layout",
@@ -315,12 +316,12 @@ def test_one_channel_factor_own_stride_no_eval_and_no_relu(submit):
     failed(result, "test_empirical_receptive_field_leaves_model_alone", "BatchNorm", "eval()")
     failed(result, "test_vgg_block_layers", "ReLU follows every 3x3 convolution")
     failed(result, "test_vgg_block_matches_reference", "ReLU after each 3x3 convolution is missing")
-    failed(result, "test_vgg_state_dict_layout")
-    failed(result, "test_vgg_structure", "ReLU follows every 3x3 convolution")
-    failed(result, "test_vgg16_features_match_reference")
+    # VGG is wired right given its vgg_block: the block's mistake is charged once, in the vgg_block tests
+    carried_forward(result, "vgg_block", "test_vgg_state_dict_layout", "test_vgg_structure",
+                    "test_vgg16_features_match_reference")
     passed(result, "test_conv_params", "test_empirical_receptive_field_stride_one",
-           "test_empirical_receptive_field_strides_and_pools", "test_vgg_output_shapes_on_meta")
-    not_credited(result, "test_vgg_parameter_counts")   # vgg16's features (built from vgg_block) compute otherwise
+           "test_empirical_receptive_field_strides_and_pools", "test_vgg_output_shapes_on_meta",
+           "test_vgg_parameter_counts")
 
 
 def test_stacked_biases_by_default_mode_not_restored_avg_pool_wrong_direction(submit):
@@ -333,12 +334,11 @@ def test_stacked_biases_by_default_mode_not_restored_avg_pool_wrong_direction(su
            "model.train(was_training)")
     failed(result, "test_vgg_block_layers", "max-pool")
     failed(result, "test_vgg_block_matches_reference", "average pooling")
-    failed(result, "test_vgg_structure", "max-pool")
     failed(result, "test_receptive_field", "reverse order")
-    failed(result, "test_vgg16_features_match_reference")
+    carried_forward(result, "vgg_block", "test_vgg_structure", "test_vgg16_features_match_reference")
     passed(result, "test_conv_params", "test_empirical_receptive_field_stride_one",
-           "test_empirical_receptive_field_strides_and_pools")
-    not_credited(result, "test_vgg_parameter_counts", "test_vgg_state_dict_layout")
+           "test_empirical_receptive_field_strides_and_pools", "test_vgg_parameter_counts",
+           "test_vgg_state_dict_layout")
 
 
 def test_fixed_input_size_and_block_without_pool(submit):
@@ -346,8 +346,8 @@ def test_fixed_input_size_and_block_without_pool(submit):
     failed(result, "test_empirical_receptive_field_strides_and_pools", "clipped", "size")
     failed(result, "test_vgg_block_layers", "max-pool")
     failed(result, "test_vgg_block_matches_reference", "max-pool with stride 2 at the end is missing")
-    failed(result, "test_vgg_state_dict_layout", "max-pool")
-    failed(result, "test_vgg_output_shapes_on_meta")
+    carried_forward(result, "vgg_block", "test_vgg_state_dict_layout", "test_vgg_output_shapes_on_meta",
+                    "test_vgg_structure", "test_vgg16_features_match_reference")
     passed(result, "test_empirical_receptive_field_stride_one", "test_empirical_receptive_field_leaves_model_alone",
            "test_receptive_field", "test_conv_params", "test_stacked_conv_params")
 
@@ -358,11 +358,10 @@ def test_corner_pixel_and_convs_without_bias(submit):
     failed(result, "test_empirical_receptive_field_stride_one", "centre of the output")
     failed(result, "test_vgg_block_layers", "no bias")
     failed(result, "test_vgg_block_matches_reference", "no bias")
-    failed(result, "test_vgg_parameter_counts", "no bias")
-    failed(result, "test_vgg_state_dict_layout", "bias")
+    carried_forward(result, "vgg_block", "test_vgg_parameter_counts", "test_vgg_state_dict_layout",
+                    "test_vgg16_features_match_reference")
     passed(result, "test_conv_params", "test_stacked_conv_params", "test_receptive_field",
-           "test_vgg_output_shapes_on_meta")
-    not_credited(result, "test_vgg_structure")   # the layer types are right, but vgg16's features cannot load
+           "test_vgg_output_shapes_on_meta", "test_vgg_structure")
 
 
 def test_input_centre_and_nested_features(submit):
