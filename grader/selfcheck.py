@@ -18,6 +18,7 @@ from grader.pytest_plugin import student_message
 from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 from grader.settings import DEFAULTS
 from grader.unit import run_cells, sandbox_config, zygote
+from grader.wire import Op, request
 
 
 def self_check(path: Path, console: Console | None = None) -> int:
@@ -44,7 +45,7 @@ def self_check(path: Path, console: Console | None = None) -> int:
             if cell.kind != "test":
                 continue
             try:
-                child.request({"op": "run_cell", "label": cell.label, "source": cell.source},
+                child.request(request(Op.RUN_CELL, label=cell.label, source=cell.source),
                               timeout=settings.cell_timeout)
                 table.add_row(cell.label, "[green]passed[/green]")
             except StudentRaised as err:

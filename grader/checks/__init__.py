@@ -15,7 +15,7 @@ Nothing here is specific to one lecture point: that lives in the hidden tests.
 """
 from grader.checks.cache import ResultCache
 from grader.checks.calls import (DEVICE_WORDS, call, call_keeping_inputs, call_on, expect_student_error, explained,
-                                 functions_called, is_fake_timeout, is_not_implemented, not_implemented, on_meta,
+                                 functions_called, is_not_implemented, not_implemented, on_meta,
                                  passes_through)
 from grader.checks.compare import (assert_equal, assert_same_output, assert_tensor, close, diagnose,
                                    matching_variant)
@@ -34,7 +34,7 @@ __all__ = [
     "assert_param_count", "assert_same_dtypes", "assert_same_layout", "assert_same_output", "assert_tensor",
     "assert_total", "build_seeded", "call", "call_keeping_inputs", "call_on", "calls_in_source", "cause_of_all",
     "close", "count_failure", "describe", "diagnose", "exercise_source", "expect_student_error", "explained",
-    "fail", "fmt", "functions_called", "generator", "is_fake_timeout", "is_not_implemented", "layout_differences",
+    "fail", "fmt", "functions_called", "generator", "is_not_implemented", "layout_differences",
     "layout_of", "load_weights", "matching_variant", "measure", "not_implemented", "on_meta", "param_count", "passes_through",
     "randn", "randomise_batchnorm", "reference_case", "reference_layout", "seeded", "signature",
     "state_dict_layout", "strided_weights", "subset_sums", "tolerance", "torchvision_model", "type_names",

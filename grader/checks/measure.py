@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from grader.remote import RemoteObject
 from grader.sandbox.describe import describe as describe_local
+from grader.wire import Op, request
 
 Layout = list[tuple[str, tuple[int, ...], str]]   # state_dict entries: (key, shape, dtype)
 
 
 def describe(obj) -> dict:
     if isinstance(obj, RemoteObject):
-        return obj._session.request({"op": "describe", "target": obj})
+        return obj._session.request(request(Op.DESCRIBE, target=obj))
     return describe_local(obj)
 
 
