@@ -142,9 +142,11 @@ def compare_backends(submissions: Path, workers: int, work: Path, repeat: int = 
 
 # -- 2. the coordinator's capacity ------------------------------------------------------------------------------
 
-def trivial_unit(ready: dict, name, data, assignment_id, student_id, settings) -> dict:
+def trivial_unit(ready: dict, name, data, assignment_id, student_id, settings) -> "UnitResult":
     """A worker's answer at once: the ready-made result of a real unit, for this student."""
-    return {**ready, "student_id": student_id}
+    from grader.results import UnitResult
+
+    return UnitResult.from_dict({**ready, "student_id": student_id})
 
 
 @contextmanager
@@ -212,6 +214,7 @@ def capacity(units: int, workers: int, work: Path, sample: dict) -> dict:
 def record_only(units: int, work: Path, sample: dict) -> dict:
     """The coordinator's own share without Dask: recording alone, one commit per unit and batched."""
     from grader.gradebook import Gradebook
+    from grader.results import UnitResult
     from grader.run import GradeRun
 
     run = GradeRun(work, work / "record-only", console=Console(file=io.StringIO()))
@@ -225,7 +228,8 @@ def record_only(units: int, work: Path, sample: dict) -> dict:
                 for i in range(first, min(first + size, units)):
                     unit = type("U", (), {"student_id": f"s{i:05d}", "assignment": sample["assignment"],
                                           "content_hash": lambda self: "h"})()
-                    run._record(book, unit, {**sample, "student_id": f"s{i:05d}"}, {sample["assignment"]: "t"})
+                    result = UnitResult.from_dict({**sample, "student_id": f"s{i:05d}"})
+                    run._record(book, unit, result, {sample["assignment"]: "t"})
         figures[label] = round(units / (time.monotonic() - started), 1)
         book.close()
     return figures
