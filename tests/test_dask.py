@@ -64,7 +64,6 @@ def test_a_local_cluster_grades_the_examples_as_the_local_pool_does(local_pool, 
     got = {f"{r['student_id']}/{r['assignment']}": [r["score"], r["max_score"]] for r in on_dask}
     assert got == {key: value[:2] for key, value in EXPECTED.items()}
 
-
     def comparable(result) -> dict:
         return {k: v for k, v in result.to_dict().items() if k not in TIMINGS}
 
