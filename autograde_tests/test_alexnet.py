@@ -12,9 +12,8 @@ import torch
 from grader.checks import (
     REFERENCE, TORCHVISION, CheckFailed, ResultCache, assert_equal, assert_param_count, assert_same_output,
     assert_tensor, assert_total, call, layout_differences, call_keeping_inputs, call_on, calls_in_source,
-    describe, exercise_source, expect_student_error, explained, fail, functions_called, generator, load_weights,
-    param_count,
-    reference_layout, state_dict_layout, tolerance, torchvision_model, type_names)
+    describe, exercise_source, expect_student_error, explained, fail, functions_called, generator,
+    load_weights, param_count, reference_layout, state_dict_layout, tolerance, torchvision_model, type_names)
 from grader.checks.composite import carried_forward, note
 
 _cache = ResultCache()
@@ -253,7 +252,7 @@ def test_relu_module(student):
 
 
 def _relu_given_part(student, what: str, got, x) -> None:
-    """ReLU's output is relu(x), or what the student's own relu gives (its mistake is charged in relu's tests)."""
+    """ReLU's output is relu(x), or what the student's own relu gives (charged in relu's tests)."""
     try:
         _assert_relu_output(what, got, x)
     except CheckFailed:

@@ -6,7 +6,7 @@ import torch
 
 from grader.checks import (CheckFailed, call, cause_of_all, diagnose, explained, load_weights, on_meta,
                            reference_case, seeded, tolerance)
-from grader.sandbox.client import SandboxError, SandboxTimeout, StudentRaised
+from grader.sandbox.client import SandboxError, SandboxTimeout, StudentRaised, StudentTimeout
 
 
 def raising(err: BaseException):
@@ -17,8 +17,8 @@ def raising(err: BaseException):
 
 def test_the_released_stub_and_timeouts_pass_through_to_the_plugin():
     stub = StudentRaised("NotImplementedError", ["NotImplementedError", "RuntimeError"], "", "cell relu, line 4")
-    fake_timeout = StudentRaised("TimeoutError", ["TimeoutError"], "10 s", "")
-    for err in (stub, fake_timeout, SandboxTimeout("the sandbox was stopped"), SandboxError("crashed")):
+    timeout = StudentTimeout(10.0)
+    for err in (stub, timeout, SandboxTimeout("the sandbox was stopped"), SandboxError("crashed")):
         with pytest.raises(type(err)) as caught:
             call("relu(x)", raising(err), hint="never shown")
         assert caught.value is err   # unchanged: the plugin words each of them once, for every test
