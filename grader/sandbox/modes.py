@@ -135,6 +135,7 @@ def _become_a_probe_uid() -> None:
     """As a child will: take an unprivileged uid, then check that it can still read the interpreter."""
     from grader.sandbox.limits import become, slot_uid_range
     from grader.sandbox.rootfs import alias, needed_paths, open_closed_paths
+    import grader.sandbox.namespaces  # noqa: F401 (what the attempt imports: while the kit can still be read)
 
     handles = open_closed_paths({})  # as a child does: what others cannot walk to is opened while still root
     become(slot_uid_range()[0] - 1)  # just below the slots: a probe never runs as a uid some slot holds

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import sys
+from functools import lru_cache
 from pathlib import Path
 
 from grader.sandbox.syscalls import (MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
@@ -32,12 +33,20 @@ DEVICE_LINKS = {"fd": "/proc/self/fd", "stdin": "/proc/self/fd/0", "stdout": "/p
 
 def needed_paths(config: dict) -> list[Path]:
     """What the sandboxed interpreter must still read: Python itself, the venv, the grader package."""
+    return list(_needed_paths(tuple(config.get("expose", []))))
+
+
+@lru_cache(maxsize=None)
+def _needed_paths(expose: tuple[str, ...]) -> tuple[Path, ...]:
+    """Worked out once, while this process can still walk to every one of them: a child that has taken its slot
+    uid cannot even stat a path below a directory closed to others (a checkout under a 0700 folder), and it asks
+    again after the drop (the allow-list, the new root)."""
     import grader
 
     paths = {Path(sys.base_prefix), Path(sys.prefix), Path(grader.__file__).resolve().parent}
     paths.update(Path(p) for p in sys.path if p and "site-packages" in p and Path(p).is_dir())
-    paths.update(Path(p) for p in config.get("expose", []) if Path(p).exists())
-    return sorted({p.resolve() for p in paths})
+    paths.update(Path(p) for p in expose if Path(p).exists())
+    return tuple(sorted({p.resolve() for p in paths}))
 
 
 def outermost(paths: list[Path]) -> list[Path]:
