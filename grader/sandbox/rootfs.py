@@ -79,19 +79,26 @@ def _mount_points() -> list[str]:
     return points
 
 
-def hide(directory: Path, expose: list[Path]) -> None:
-    """Cover ``directory`` with an empty tmpfs, then mount back only the ``expose`` paths beneath it (read-only)."""
+def hide(directory: Path, expose: list[Path], links: dict[str, str] | None = None) -> None:
+    """Cover ``directory`` with an empty tmpfs, then mount back only the ``expose`` paths beneath it (read-only),
+    and put back the ``links`` beneath it (paths reached through handles: see ``build_file_system``)."""
     keep = [p for p in expose if directory == p or directory in p.parents]
-    if any(p == directory for p in keep):
+    inner = {Path(link): target for link, target in (links or {}).items() if directory in Path(link).parents}
+    if any(p == directory for p in keep) or str(directory) in (links or {}):
         return
     handles = {p: os.open(p, os.O_PATH | os.O_CLOEXEC) for p in keep if p.exists()}
-    mount("tmpfs", str(directory), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k" if keep else "mode=000,size=4k")
+    open_up = keep or inner
+    mount("tmpfs", str(directory), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755,size=64k" if open_up else
+          "mode=000,size=4k")
     for path, fd in handles.items():
         inside = path.relative_to(directory)
         os.makedirs(directory / inside, exist_ok=True)
         mount(f"/proc/self/fd/{fd}", str(path), None, MS_BIND | MS_REC)
         os.close(fd)
-    if keep:
+    for link, target in inner.items():
+        os.makedirs(link.parent, exist_ok=True)
+        os.symlink(target, link)
+    if open_up:
         mount("none", str(directory), None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
@@ -125,10 +132,18 @@ def alias(fd: int) -> str:
 
 def reach_through_handles(handles: dict[Path, int]) -> None:
     """Import from the handles of ``open_closed_paths`` from now on (the uid sandbox has no mount namespace)."""
-    for path, fd in handles.items():
-        prefix = str(path)
-        sys.path[:] = [alias(fd) + entry[len(prefix):] if entry == prefix or entry.startswith(prefix + "/")
-                       else entry for entry in sys.path]
+    def through(entry: str) -> str:
+        for path, fd in handles.items():
+            prefix = str(path)
+            if entry == prefix or entry.startswith(prefix + "/"):
+                return alias(fd) + entry[len(prefix):]
+        return entry
+
+    sys.path[:] = [through(entry) for entry in sys.path]
+    for module in list(sys.modules.values()):  # a submodule of a package imported already is found on its __path__
+        search = getattr(module, "__path__", None)
+        if isinstance(search, list) and any(through(entry) != entry for entry in search):
+            search[:] = [through(entry) for entry in search]
 
 
 def build_file_system(config: dict, limits: dict, handles: dict[Path, int] | None = None) -> None:
@@ -143,7 +158,8 @@ def build_file_system(config: dict, limits: dict, handles: dict[Path, int] | Non
     needed = [p for p in needed_paths(config) if not any(h == p or h in p.parents for h in handles)]
     system = [Path(d) for d in SYSTEM_DIRECTORIES if os.path.isdir(d) and not os.path.islink(d)]
     links = {d: os.readlink(d) for d in SYSTEM_DIRECTORIES if os.path.islink(d)}
-    links.update({str(p): alias(fd) for p, fd in handles.items()})
+    handle_links = {str(p): alias(fd) for p, fd in handles.items()}  # a hidden project must not cover these
+    links.update(handle_links)
     binds = outermost(system + needed) + [Path("/sys")] + device_nodes()
     # Handles first: the staging tmpfs goes over /tmp, which may hold a path to bind (a venv in /tmp, say).
     # (Opened here, in the new mount namespace: a bind mount's source must belong to the caller's namespace.)
@@ -188,5 +204,5 @@ def build_file_system(config: dict, limits: dict, handles: dict[Path, int] | Non
     root_device = os.stat("/").st_dev
     for path in sorted({Path(p) for p in config.get("hide", [])}, key=lambda p: len(p.parts)):
         if path.is_dir() and os.stat(path).st_dev != root_device:
-            hide(path, needed)
+            hide(path, needed, handle_links)
     mount("none", "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
