@@ -38,7 +38,7 @@ def _write_atomic(path: Path, text: str) -> None:
 def write_unit(out: Path, result: UnitResult) -> None:
     """The per-unit JSON (docs/results-format.md) and the student's feedback page."""
     _write_atomic(out / "results" / result.student_id / f"{result.assignment}.json",
-                  json.dumps(result.public(), ensure_ascii=False, indent=1))
+                  json.dumps(result.public(), ensure_ascii=False))  # compact: the C encoder, not the indenting one
     page = _templates.get_template("feedback.html").render(r=result, fmt=fmt)
     _write_atomic(out / "feedback" / result.student_id / f"{result.assignment}.html", page)
 

@@ -207,6 +207,7 @@ class GradeRun:
     settings: Settings = DEFAULTS
     cluster: str | None = None  # a Dask scheduler address or local:N (grader/backends/dask.py); None: local pool
     console: Console = field(default_factory=lambda: Console(stderr=True))
+    _course: CourseGradebook | None = field(default=None, init=False, repr=False)  # set by run() in a course
 
     def run(self) -> list[UnitResult]:
         backend = make_backend(self.cluster, self.workers, self.console)
@@ -260,4 +261,5 @@ class GradeRun:
         self.console.print(f"  {unit.student_id}/{unit.assignment}: {result.score:g}/{result.max_score:g}"
                            + (f"  ({result.seconds:.2f} s)" if result.seconds else "")
                            + ("  ⚑ needs review" if result.needs_review else "")
-                           + ("" if result.status == "graded" else f"  [{result.status[:80]}]"))
+                           + ("" if result.status == "graded" else f"  [{result.status[:80]}]"),
+                           markup=False, highlight=False)  # plain text: a student's status is not rich markup
