@@ -9,7 +9,7 @@ ARGS ?=
 CLUSTER ?=
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: setup test grade release check bench clean gradescope
+.PHONY: setup test grade release check bench clean gradescope messages
 
 setup: $(STAMP)
 
@@ -42,6 +42,11 @@ check: setup
 # Gradescope autograder zips: dist/gradescope/<assignment>.zip (ASSIGNMENT=vgg for one; ARGS="--visibility hidden").
 gradescope: setup
 	$(BIN)/python -m grader gradescope $(if $(ASSIGNMENT),--assignment $(ASSIGNMENT)) $(ARGS)
+
+# Re-extract every message into the catalogs (new ones untranslated), then list what still needs a translator.
+messages: setup
+	$(BIN)/python -m grader.i18n update
+	-$(BIN)/python -m grader.i18n check
 
 bench: setup
 	$(BIN)/python -m bench

@@ -11,14 +11,21 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from grader.course import CourseError, assignment_ids, project_root
+from grader.course import CourseError, assignment_ids, course, project_root
+from grader.i18n import LANGUAGES, set_language
 from grader.settings import DEFAULTS, Settings
 
 
 def settings_from(args: argparse.Namespace) -> Settings:
     """The run's settings: what the command line gave, the defaults for the rest."""
     return Settings(cell_timeout=args.cell_timeout, call_timeout=args.call_timeout,
-                    submission_budget=args.submission_timeout, workers=args.workers, out=Path(args.out))
+                    submission_budget=args.submission_timeout, workers=args.workers, out=Path(args.out),
+                    lang=args.lang or course().lang)
+
+
+def add_lang(parser) -> None:
+    parser.add_argument("--lang", choices=LANGUAGES, help="language of the feedback students read "
+                        "(default: the course file's [course] lang, else en)")
 
 
 def add_grade(sub) -> None:
@@ -37,6 +44,7 @@ def add_grade(sub) -> None:
                        help=f"seconds per call into student code (default {DEFAULTS.call_timeout:g})")
     grade.add_argument("--submission-timeout", type=float, default=DEFAULTS.submission_budget,
                        help=f"seconds for one student × assignment in all (default {DEFAULTS.submission_budget:g})")
+    add_lang(grade)
     grade.add_argument("--cluster", metavar="ADDRESS", help="grade on a Dask cluster: a scheduler address "
                        "(tls://host:8786) or local:N, N worker processes on this machine (README: Grading on a cluster)")
     grade.set_defaults(func=grade_command)
@@ -60,12 +68,14 @@ def grade_command(args) -> int:
 def add_check(sub) -> None:
     check = sub.add_parser("check", help="a student's self-check: run a notebook's visible checks")
     check.add_argument("notebook")
+    add_lang(check)
     check.set_defaults(func=check_command)
 
 
 def check_command(args) -> int:
     from grader.selfcheck import self_check
 
+    set_language(args.lang or course().lang)
     return 1 if self_check(Path(args.notebook)) else 0
 
 

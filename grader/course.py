@@ -19,6 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, before it joined the standard library
     import tomli as tomllib
 
+from grader.i18n import normalise
 from grader.notebook import read_cells
 
 COURSE_FILE = "course.toml"
@@ -80,6 +81,8 @@ class Course:
     root: Path
     title: str
     assignments: tuple[Assignment, ...]
+    lang: str = "en"
+    """The language of student feedback unless a run says otherwise (``[course] lang``: "en" or "ko")."""
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -116,8 +119,12 @@ def _read_course(path: Path, _mtime_ns: int, _size: int) -> Course:
     tasks: list[Assignment] = []
     for number, entry in enumerate(entries, start=1):
         tasks.append(_assignment(path, number, entry, {t.id for t in tasks}))
-    title = data.get("course", {}).get("title", "") if isinstance(data.get("course"), dict) else ""
-    return Course(path.parent, str(title), tuple(tasks))
+    head = data.get("course", {}) if isinstance(data.get("course"), dict) else {}
+    try:
+        lang = normalise(str(head.get("lang", "en")))
+    except ValueError as err:
+        raise CourseError(f"{path}: [course] lang: {err}") from None
+    return Course(path.parent, str(head.get("title", "")), tuple(tasks), lang)
 
 
 def _assignment(path: Path, number: int, entry: object, seen: set[str]) -> Assignment:

@@ -14,6 +14,8 @@ import torch
 
 from grader.checks import CheckFailed
 from grader.checks.composite import take_notes
+from grader.i18n import translate
+from grader.i18n.extract import test_title
 from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 
 NO_GPU = "no CUDA GPU on this machine: the CUDA variant of this check was skipped"
@@ -74,7 +76,7 @@ class GradingPlugin:
         entry = self.reports.setdefault(item.nodeid, {
             "function": getattr(item, "originalname", item.name),
             "variant": item.callspec.id if hasattr(item, "callspec") else "",
-            "title": (item.function.__doc__ or "").strip().splitlines()[0] if item.function.__doc__ else "",
+            "title": title_of(item),
             "points": _points(item), "exercise": exercise_of(item), "outcome": "passed", "message": "",
             "confirmed_by": _confirmed_by(item)})
         notes = take_notes() if call.when == "call" else ""
@@ -141,6 +143,12 @@ def _confirmations(name: str, by_name: dict[str, dict]) -> list[str]:
 def _confirmed_by(item) -> list[str]:
     marker = item.get_closest_marker("confirmed_by")
     return [str(name) for name in marker.args] if marker else []
+
+
+def title_of(item) -> str:
+    """The test's title as the student reads it: its docstring's first line, from its assignment's catalog."""
+    domain = item.module.__name__.rpartition(".")[2].removeprefix("test_")
+    return translate(domain, test_title(item.function.__doc__), {})
 
 
 def exercise_of(item) -> str:

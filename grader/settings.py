@@ -29,6 +29,8 @@ class Settings:
     """A submitted file larger than this is refused unread: reading it could exhaust the grader's memory."""
     max_source_bytes: int = 2 * 2**20
     """The code the grader would run (sources only: outputs never run) may not exceed this."""
+    lang: str = "en"
+    """The language of everything written for students ("en" or "ko"); the course file's ``lang`` by default."""
     sandbox: dict[str, Any] = field(default_factory=dict)
     """Extra sandbox configuration (hidden paths, lowered limits), passed to each child as is."""
 

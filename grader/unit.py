@@ -18,8 +18,9 @@ import pytest
 import torch
 
 from grader.course import Assignment, assignment as get_assignment, project_root
+from grader.i18n import language, set_language
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
-from grader.pytest_plugin import GradingPlugin, exercise_of
+from grader.pytest_plugin import GradingPlugin, exercise_of, title_of
 from grader.reference import load_reference
 from grader.remote import Session, StudentNamespace
 from grader.results import TestOutcome, UnitResult, not_graded, sandbox_mode
@@ -92,11 +93,11 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
 
 def collect_tests(task: Assignment) -> list[TestOutcome]:
     """The hidden tests and their points, without running them (for max scores and unreadable files)."""
-    return [TestOutcome.from_dict(t) for t in _collected(task, task.tests_hash())]
+    return [TestOutcome.from_dict(t) for t in _collected(task, task.tests_hash(), language())]
 
 
 @lru_cache(maxsize=None)
-def _collected(task: Assignment, tests_hash: str) -> tuple[dict, ...]:
+def _collected(task: Assignment, tests_hash: str, lang: str) -> tuple[dict, ...]:
     plugin = GradingPlugin(student=None, reference=None)
     _run_pytest(task, plugin, collect_only=True)
     return tuple({"name": name, "title": title, "points": 0, "max_points": points, "exercise": exercise,
@@ -118,9 +119,8 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
                     name = getattr(item, "originalname", item.name)
                     if name not in seen:
                         seen.add(name)
-                        doc = (item.function.__doc__ or "").strip().splitlines()
                         marker = item.get_closest_marker("points")
-                        plugin.collected.append((name, doc[0] if doc else "", marker.args[0] if marker else 0,
+                        plugin.collected.append((name, title_of(item), marker.args[0] if marker else 0,
                                                  exercise_of(item)))
 
         extra = [Collector()]
@@ -132,6 +132,7 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
 
 def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> UnitResult:
     settings = settings or DEFAULTS
+    set_language(settings.lang)
     task = get_assignment(assignment_id)
     started = time.monotonic()
     tests = collect_tests(task)

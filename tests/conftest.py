@@ -11,6 +11,7 @@ import nbformat
 import pytest
 
 from grader.course import assignment, project_root
+from grader.i18n import set_language
 from grader.unit import Settings, grade_unit
 
 ROOT = project_root()
@@ -81,14 +82,21 @@ def by_name(result: dict) -> dict[str, dict]:
     return {t["name"]: t for t in result["tests"]}
 
 
+@pytest.fixture(autouse=True)
+def _english_after_each_test():
+    """A test that grades in Korean leaves the process's language as every other test expects it."""
+    yield
+    set_language("en")
+
+
 @pytest.fixture
 def submit(tmp_path):
     """``submit("vgg", {"conv_params": "def conv_params(...): ..."})`` → the graded result dict."""
-    def _submit(assignment_id: str, replace: dict[str, str] | None = None, **kwargs) -> dict:
+    def _submit(assignment_id: str, replace: dict[str, str] | None = None, lang: str = "en", **kwargs) -> dict:
         path = write_submission(tmp_path, assignment_id, replace, **kwargs)
         node = current_test()
-        return record(grade_unit(path, assignment_id, "student", Settings(cell_timeout=20, call_timeout=20)),
-                      "grade_unit", node)
+        settings = Settings(cell_timeout=20, call_timeout=20, lang=lang)
+        return record(grade_unit(path, assignment_id, "student", settings), "grade_unit", node)
     return _submit
 
 
