@@ -84,12 +84,16 @@ def main() -> int:
     taking = sub.add_parser("take")
     taking.add_argument("out", type=Path)
     taking.add_argument("--parts", default=",".join(PARTS), help=f"comma-separated, of {', '.join(PARTS)}")
+    taking.add_argument("--files", help="comma-separated project test files instead of --parts "
+                        "(e.g. tests/test_grading_vgg.py,tests/test_examples.py)")
     diffing = sub.add_parser("diff")
     diffing.add_argument("before", type=Path)
     diffing.add_argument("after", type=Path)
     args = parser.parse_args()
     if args.command == "take":
-        take(args.out, args.parts.split(","))
+        if args.files:
+            PARTS["files"] = args.files.split(",")
+        take(args.out, ["files"] if args.files else args.parts.split(","))
         return 0
     return diff(args.before, args.after)
 
