@@ -23,12 +23,16 @@ from grader.checks import (
     on_meta, param_count, passes_through, randn, randomise_batchnorm, signature, state_dict_layout, tolerance,
     torchvision_model)
 from grader.checks.composite import PartBroken, RemotePart, carried_forward, fix_part_first, note, weights_for
+from grader.i18n import N_, messages
 from grader.sandbox.client import StudentRaised
+
+_, _n = messages("vgg")
 
 VGG16_PARAMS, VGG19_PARAMS = 138_357_544, 143_667_240
 CONFIGS = {"vgg16": [(2, 64), (2, 128), (3, 256), (3, 512), (3, 512)],
            "vgg19": [(2, 64), (2, 128), (4, 256), (4, 512), (4, 512)]}
-INT_HINT = "return a Python int (integer arithmetic: no /, math.pow or torch tensors)"
+INT_HINT = N_("return a Python int (integer arithmetic: no /, math.pow or torch tensors)")
+INT_SIDE_HINT = N_("return the side of the region as a Python int (e.g. int(...))")
 
 _cache = ResultCache()
 _cached, _student_cached = _cache.once, _cache.per_submission
@@ -37,16 +41,23 @@ _cached, _student_cached = _cache.once, _cache.per_submission
 def _require_int(what: str, got, expected: int, hint: str) -> int:
     if isinstance(got, bool) or not isinstance(got, int):
         shown = got if not isinstance(got, torch.Tensor) else f"tensor {got.tolist()!r}"
-        fail(f"{what}: expected the int {expected:,}, got {shown!r} ({type(got).__name__}).", hint)
+        fail(_("{what}: expected the int {expected:,}, got {shown!r} ({type_name}).",
+               what=what, expected=expected, shown=shown, type_name=type(got).__name__), hint)
     return got
 
 
-def _int_cases(fn, name, cases, expected_of, int_hint=INT_HINT, call_hint=""):
+def _loaded(how: str) -> str:
+    """How the test weights were loaded (``load_weights`` answers "by name" or "by shape"), to be shown."""
+    return {"by name": _("by name"), "by shape": _("by shape"),
+            "by shape, in registration order": _("by shape, in registration order")}.get(how, how)
+
+
+def _int_cases(fn, name, cases, expected_of):
     """Each (args, kwargs) case: (what, args, kwargs, the student's int, the expected int)."""
     for args, kwargs in cases:
         what = signature(name, args, kwargs)
         expected = expected_of(*args, **kwargs)
-        got = _require_int(what, call(what, fn, *args, **kwargs, hint=call_hint), expected, int_hint)
+        got = _require_int(what, call(what, fn, *args, **kwargs), expected, _(INT_HINT))
         yield what, args, kwargs, got, expected
 
 
@@ -65,28 +76,31 @@ def test_conv_params(student):
             lambda k, i, o, bias=False: k * k * i * o + (o if bias else 0)):
         bias = kwargs.get("bias", rest[0] if rest else False)
         diff = got - expected
+        counts = {"what": what, "got": got, "expected": expected}
         if not bias and diff == cout:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: the difference is {cout} biases — the "
-                 f"lecture's count uses bias=False.",
-                 "count the biases only when bias=True (the default is bias=False, unlike nn.Conv2d's)")
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: the difference is {cout} biases — the "
+                   "lecture's count uses bias=False.", **counts, cout=cout),
+                 _("count the biases only when bias=True (the default is bias=False, unlike nn.Conv2d's)"))
         if bias and diff == -cout:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: the {cout} biases are missing.",
-                 "with bias=True every output channel adds one bias: + C_out")
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: the {cout} biases are missing.",
+                   **counts, cout=cout),
+                 _("with bias=True every output channel adds one bias: + C_out"))
         if bias and diff == cin - cout and diff:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: you added {cin} biases (one per input "
-                 f"channel).",
-                 "there is one bias per output channel (per filter): + C_out, not + C_in")
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: you added {cin} biases (one per input "
+                   "channel).", **counts, cin=cin),
+                 _("there is one bias per output channel (per filter): + C_out, not + C_in"))
         b = cout if bias else 0
-        causes = {**{g: "multiply the channels, don't add them: k·k·C_in·C_out"
+        causes = {**{g: _("multiply the channels, don't add them: k·k·C_in·C_out")
                      for g in (k * k * (cin + cout), 2 * k * k * cin * cout)},
-                  **{g: "one k×k×C_in filter per output channel: k·k·C_in·C_out"
+                  **{g: _("one k×k×C_in filter per output channel: k·k·C_in·C_out")
                      for g in (k * k * cin, k * k * cout, k * k * cin + b)},
-                  **{g: "a k×k kernel has k·k weights per (input, output) channel pair: k², not k"
+                  **{g: _("a k×k kernel has k·k weights per (input, output) channel pair: k², not k")
                      for g in (k * cin * cout, k * cin * cout + b)}}
         if diff:
-            count_failure(what, got, expected, causes.get(got, f"{k}·{k}·{cin}·{cout} = "
-                                                               f"{k * k * cin * cout:,} weights"
-                                                          + (f", + {cout} biases" if bias else ", no bias")))
+            weights = {"k": k, "cin": cin, "cout": cout, "weights": k * k * cin * cout}
+            count_failure(what, got, expected, causes.get(got) or (
+                _("{k}·{k}·{cin}·{cout} = {weights:,} weights, + {cout} biases", **weights) if bias else
+                _("{k}·{k}·{cin}·{cout} = {weights:,} weights, no bias", **weights)))
 
 
 # ------------------------------ 2. stacked_conv_params ------------------------------------------
@@ -102,30 +116,33 @@ def test_stacked_conv_params(student):
             lambda k, c, d, bias=False: d * (k * k * c * c + (c if bias else 0))):
         bias = kwargs.get("bias", rest[0] if rest else False)
         one, diff = k * k * c * c + (c if bias else 0), got - expected
+        counts = {"what": what, "got": got, "expected": expected, "depth": d, "channels": c}
         if not bias and diff == d * c and d:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: the difference is {d}×{c} biases — the "
-                 f"lecture's count uses bias=False.",
-                 "count biases only when bias=True: pass bias on to conv_params (its default is bias=False)")
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: the difference is {depth}×{channels} "
+                   "biases — the lecture's count uses bias=False.", **counts),
+                 _("count biases only when bias=True: pass bias on to conv_params (its default is "
+                   "bias=False)"))
         if bias and diff == -d * c and d:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: the {d}×{c} biases are missing.",
-                 "with bias=True each of the depth convolutions has channels biases: pass bias=bias to "
-                 "conv_params")
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: the {depth}×{channels} biases are "
+                   "missing.", **counts),
+                 _("with bias=True each of the depth convolutions has channels biases: pass bias=bias to "
+                   "conv_params"))
         if bias and diff == c - d * c and diff:
-            fail(f"{what}: parameter count {got:,} ≠ {expected:,}: only one convolution's {c} biases are "
-                 f"counted.",
-                 "every one of the depth convolutions has its own channels biases")
-        causes = {**{g: "stacking does not make one bigger kernel: depth separate k×k convolutions, depth · "
-                        "k·k·C·C (the whole point of 3x3 stacks)" for g in (k * k * d * d * c * c,
-                                                                                    (k * d) ** 2 * c * c)},
-                  **({one: "depth is the number of stacked convolutions: multiply one convolution's count by "
-                           "depth"} if d != 1 else {}),
-                  **{g: "each convolution is channels → channels, so it has k·k·C·C weights: channels "
-                        "appears twice (C_in = C_out = channels), then times depth"
+            fail(_("{what}: parameter count {got:,} ≠ {expected:,}: only one convolution's {channels} biases "
+                   "are counted.", **counts),
+                 _("every one of the depth convolutions has its own channels biases"))
+        causes = {**{g: _("stacking does not make one bigger kernel: depth separate k×k convolutions, "
+                          "depth · k·k·C·C (the whole point of 3x3 stacks)")
+                     for g in (k * k * d * d * c * c, (k * d) ** 2 * c * c)},
+                  **({one: _("depth is the number of stacked convolutions: multiply one convolution's count "
+                             "by depth")} if d != 1 else {}),
+                  **{g: _("each convolution is channels → channels, so it has k·k·C·C weights: channels "
+                          "appears twice (C_in = C_out = channels), then times depth")
                      for g in (k * k * c * d, k * k * c * d + (d * c if bias else 0))}}
         if diff:
-            count_failure(what, got, expected,
-                          causes.get(got, f"depth × conv_params(kernel_size, channels, channels, bias) = {d} "
-                                          f"× {one:,}"))
+            count_failure(what, got, expected, causes.get(got) or _(
+                "depth × conv_params(kernel_size, channels, channels, bias) = {depth} × {one:,}",
+                depth=d, one=one))
 
 
 # ------------------------------ 3. receptive_field ----------------------------------------------
@@ -155,16 +172,16 @@ def _rf_output_to_input(kernels, strides=None) -> int:
 # Typical wrong receptive-field formulas, their causes: the one reproducing every wrong answer is named.
 WRONG_RECEPTIVE_FIELDS = [
     (lambda kernels, strides=None: 1 + sum(k - 1 for k in kernels),
-     "the strides are ignored: after a stride-s layer every later step covers s times more input pixels — "
-     "keep the jump j (j *= s after each layer) and add (k − 1)·j"),
-    (_rf_own_stride_first, "a layer's stride only affects the layers after it: add (k − 1)·j with the jump "
-                           "of the layers before, then update j *= s"),
-    (_rf_output_to_input, "r = (r − 1)·s + k is the recursion from the output back to the input: walk the "
-                          "layers in reverse order for it, or go forward with r += (k − 1)·j, j *= s"),
+     N_("the strides are ignored: after a stride-s layer every later step covers s times more input pixels — "
+        "keep the jump j (j *= s after each layer) and add (k − 1)·j")),
+    (_rf_own_stride_first, N_("a layer's stride only affects the layers after it: add (k − 1)·j with the "
+                              "jump of the layers before, then update j *= s")),
+    (_rf_output_to_input, N_("r = (r − 1)·s + k is the recursion from the output back to the input: walk the "
+                             "layers in reverse order for it, or go forward with r += (k − 1)·j, j *= s")),
     (lambda kernels, strides=None: sum(kernels),
-     "r starts at 1 (one pixel) and each layer adds k − 1, not k: [3, 3] → 1 + 2 + 2 = 5"),
+     N_("r starts at 1 (one pixel) and each layer adds k − 1, not k: [3, 3] → 1 + 2 + 2 = 5")),
 ]
-RF_RULE = "r_0 = 1, j_0 = 1; for each layer r += (k − 1)·j, then j *= s"
+RF_RULE = N_("r_0 = 1, j_0 = 1; for each layer r += (k − 1)·j, then j *= s")
 VGG16_STACK = [k for n, _ in CONFIGS["vgg16"] for k in [3] * n + [2]], [s for n, _ in CONFIGS["vgg16"]
                                                                        for s in [1] * n + [2]]
 ALEXNET_STACK = [11, 3, 5, 3, 3, 3, 3, 3], [4, 2, 1, 2, 1, 1, 1, 2]
@@ -181,51 +198,54 @@ def test_receptive_field(student):
              (([3, 2, 3, 2],), {"strides": (1, 2, 1, 2)}), (([3, 3, 2, 3], [1, 1, 2, 1]), {}),
              ((ALEXNET_STACK[0],), {"strides": ALEXNET_STACK[1]}),
              ((VGG16_STACK[0],), {"strides": VGG16_STACK[1]})]
-    names = {id(ALEXNET_STACK[0]): "receptive_field of AlexNet's features (kernels 11,3,5,3,3,3,3,3, strides "
-                                   "4,2,1,2,1,1,1,2)",
-             id(VGG16_STACK[0]): "receptive_field of VGG16's features (13 3x3 convs, 5 2x2/2 max-pools)"}
+    names = {id(ALEXNET_STACK[0]): _("receptive_field of AlexNet's features (kernels 11,3,5,3,3,3,3,3, "
+                                     "strides 4,2,1,2,1,1,1,2)"),
+             id(VGG16_STACK[0]): _("receptive_field of VGG16's features (13 3x3 convs, 5 2x2/2 max-pools)")}
     wrong = []   # (what, (kernels, strides), got, expected) of every case that differs
     for args, kwargs in cases:
         kernels, strides = list(args[0]), kwargs.get("strides", args[1] if len(args) > 1 else None)
         strides = None if strides is None else list(strides)
         what = names.get(id(args[0]), signature("receptive_field", args, kwargs))
         got = _require_int(what, call(what, student.receptive_field, *args, **kwargs,
-                                      hint="strides=None means stride 1 for every layer"),
-                           _rf(kernels, strides), "return a Python int (a side length in input pixels)")
+                                      hint=_("strides=None means stride 1 for every layer")),
+                           _rf(kernels, strides), _("return a Python int (a side length in input pixels)"))
         if got != _rf(kernels, strides):
             wrong.append((what, (kernels, strides), got, _rf(kernels, strides)))
     if wrong:
-        hint = cause_of_all([(stack, got) for _, stack, got, _ in wrong], WRONG_RECEPTIVE_FIELDS) or (
-            ("no layer: each value sees exactly one pixel, r = 1; "
-             "" if any(not s[0] for _, s, _, _ in wrong) else "")
-            + RF_RULE)
-        what, _, got, expected = wrong[0]
-        more = f" ({len(wrong)} of {len(cases)} cases are wrong)" if len(wrong) > 1 else ""
-        fail(f"{what}: expected {expected:,}, got {got:,}{more}.", hint)
+        causes = [(formula, _(cause)) for formula, cause in WRONG_RECEPTIVE_FIELDS]
+        hint = cause_of_all([(stack, answer) for _what, stack, answer, _expected in wrong], causes) or (
+            _("no layer: each value sees exactly one pixel, r = 1; {rule}", rule=_(RF_RULE))
+            if any(not stack[0] for _what, stack, _got, _expected in wrong) else _(RF_RULE))
+        what, _stack, got, expected = wrong[0]
+        answer = {"what": what, "expected": expected, "got": got}
+        fail(_("{what}: expected {expected:,}, got {got:,} ({wrong} of {cases} cases are wrong).", **answer,
+               wrong=len(wrong), cases=len(cases)) if len(wrong) > 1 else
+             _("{what}: expected {expected:,}, got {got:,}.", **answer), hint)
 
 
 # ------------------------------ 4. empirical_receptive_field ------------------------------------
-# layer specs: ("conv", in, out, k, stride, padding), ("relu",), ("pool", k, stride), ("bn", channels)
+# layer specs: ("conv", in, out, k, stride, padding), ("relu",), ("pool", k, stride), ("bn", channels).
+# A case's English name also seeds its weights and keys the cache: translate it only where it is shown.
 RF_STRIDE1 = [
-    ("two 3x3 convs with a ReLU "
-     "between", 1, [("conv", 1, 8, 3, 1, 1), ("relu",), ("conv", 8, 8, 3, 1, 1)], None),
-    ("three 3x3 convs on a 15x15 input (4 input channels)", 4,
+    (N_("two 3x3 convs with a ReLU between"), 1,
+     [("conv", 1, 8, 3, 1, 1), ("relu",), ("conv", 8, 8, 3, 1, 1)], None),
+    (N_("three 3x3 convs on a 15x15 input (4 input channels)"), 4,
      [("conv", 4, 8, 3, 1, 1), ("relu",), ("conv", 8, 8, 3, 1, 1), ("relu",), ("conv", 8, 8, 3, 1, 1)], 15),
-    ("one 5x5 conv (2 input channels) on a 17x17 input", 2, [("conv", 2, 8, 5, 1, 2)], 17),
-    ("one 7x7 conv (3 input channels) on a 21x21 input", 3, [("conv", 3, 8, 7, 1, 3)], 21),
-    ("a 3x3 conv without padding (output smaller than the input)", 1, [("conv", 1, 4, 3, 1, 0)], None),
+    (N_("one 5x5 conv (2 input channels) on a 17x17 input"), 2, [("conv", 2, 8, 5, 1, 2)], 17),
+    (N_("one 7x7 conv (3 input channels) on a 21x21 input"), 3, [("conv", 3, 8, 7, 1, 3)], 21),
+    (N_("a 3x3 conv without padding (output smaller than the input)"), 1, [("conv", 1, 4, 3, 1, 0)], None),
 ]
 RF_STRIDED = [
-    ("two 3x3 convs with stride 2 (3 input channels)", 3, [("conv", 3, 8, 3, 2, 1), ("relu",),
-                                                            ("conv", 8, 8, 3, 2, 1)], None),
-    ("two 3x3 convs, ReLUs, then a 2x2/2 max-pool (a VGG block)", 4,
+    (N_("two 3x3 convs with stride 2 (3 input channels)"), 3, [("conv", 3, 8, 3, 2, 1), ("relu",),
+                                                                ("conv", 8, 8, 3, 2, 1)], None),
+    (N_("two 3x3 convs, ReLUs, then a 2x2/2 max-pool (a VGG block)"), 4,
      [("conv", 4, 8, 3, 1, 1), ("relu",), ("conv", 8, 8, 3, 1, 1), ("relu",), ("pool", 2, 2)], None),
-    ("5x5 conv, 2x2/2 max-pool, 3x3 conv", 2, [("conv", 2, 8, 5, 1, 2), ("relu",), ("pool", 2, 2),
-                                               ("conv", 8, 8, 3, 1, 1)], None),
-    ("7x7 stride 2, 7x7 stride 2, 7x7 on a 57x57 input", 1,
+    (N_("5x5 conv, 2x2/2 max-pool, 3x3 conv"), 2, [("conv", 2, 8, 5, 1, 2), ("relu",), ("pool", 2, 2),
+                                                   ("conv", 8, 8, 3, 1, 1)], None),
+    (N_("7x7 stride 2, 7x7 stride 2, 7x7 on a 57x57 input"), 1,
      [("conv", 1, 8, 7, 2, 3), ("relu",), ("conv", 8, 8, 7, 2, 3), ("relu",), ("conv", 8, 8, 7, 1, 3)], 57),
 ]
-RF_BN = ("3x3 conv, BatchNorm, ReLU, 3x3 conv", 3,
+RF_BN = (N_("3x3 conv, BatchNorm, ReLU, 3x3 conv"), 3,
          [("conv", 3, 8, 3, 1, 1), ("bn", 8), ("relu",), ("conv", 8, 8, 3, 1, 1)], None)
 
 
@@ -258,9 +278,9 @@ def _remote_model(student, name, spec, device: str, train: bool = False):
             try:
                 return student.torch.nn
             except StudentRaised:
-                fail("the notebook's setup cell (import torch, torch.nn as nn) did not run: `nn` is not "
-                     "defined.",
-                     "keep the locked setup cell as it was released")
+                fail(_("the notebook's setup cell (import torch, torch.nn as nn) did not run: `nn` is not "
+                       "defined."),
+                     _("keep the locked setup cell as it was released"))
     nn_remote = _student_cached(student, "nn", nn_namespace)
     classes = _student_cached(student, "nn-classes", dict)
 
@@ -285,36 +305,40 @@ def _reference_measure(reference, name, spec, in_channels, size, device):
 def _rf_hint(got: int, expected: int, size) -> str:
     """The likely mistake behind a wrong measured receptive field."""
     if got == (size or 33) and expected < (size or 33):
-        return ("every input pixel got a non-zero gradient: backpropagate the centre output pixel only "
-                "(out[:, :, H // 2, W // 2].sum()), not the whole output")
+        return _("every input pixel got a non-zero gradient: backpropagate the centre output pixel only "
+                 "(out[:, :, H // 2, W // 2].sum()), not the whole output")
     if size and size > 33 and got <= 33 < expected:
-        return (f"the region is clipped at the border: make the input size × size (here {size}), not a fixed "
-                f"33")
+        return _("the region is clipped at the border: make the input size × size (here {size}), not a fixed "
+                 "33", size=size)
     if got == 0:
-        return "no non-zero gradient was found: did the gradient reach the input (requires_grad=True on x)?"
+        return _("no non-zero gradient was found: did the gradient reach the input (requires_grad=True on "
+                 "x)?")
     if got < expected:
-        return ("a smaller region than the formula: take the centre of the output, out[..., out.shape[-2] // "
-                "2, out.shape[-1] // 2] (a corner pixel's field is cut off by the border); and for one "
-                "input, inactive ReLUs and max-pooling block some paths — combine the gradients of a batch "
-                "of random inputs (e.g. 16); measure last non-zero row − first non-zero row + 1")
-    return ("measure the extent of the non-zero gradient: last non-zero row − first non-zero row + 1 (after "
-            "summing |grad| over batch and channels)")
+        return _("a smaller region than the formula: take the centre of the output, out[..., out.shape[-2] "
+                 "// 2, out.shape[-1] // 2] (a corner pixel's field is cut off by the border); and for one "
+                 "input, inactive ReLUs and max-pooling block some paths — combine the gradients of a batch "
+                 "of random inputs (e.g. 16); measure last non-zero row − first non-zero row + 1")
+    return _("measure the extent of the non-zero gradient: last non-zero row − first non-zero row + 1 (after "
+             "summing |grad| over batch and channels)")
 
 
 def _check_rf_case(student, reference, name, in_channels, spec, size, device="cpu"):
     expected = _spec_rf(spec)
     model = _remote_model(student, name, spec, device, train=True)
-    what = (f"empirical_receptive_field on {name}" + (f", size={size}" if size else "") +
-            (f" (model on {device})" if device != "cpu" else ""))
+    sized = f", size={size}" if size else ""
+    what = (_("empirical_receptive_field on {model}{size}", model=_(name), size=sized) if device == "cpu" else
+            _("empirical_receptive_field on {model}{size} (model on {device})", model=_(name), size=sized,
+              device=device))
     got = call(what, student.empirical_receptive_field, model, in_channels,
                **({"size": size} if size else {}),
-               hint="take the centre of the model's *output* (out.shape[-2] // 2, out.shape[-1] // 2), and "
-                    "make the input (N, in_channels, size, size) on the model's device")
-    got = _require_int(what, got, expected, "return the side of the region as a Python int (e.g. int(...))")
+               hint=_("take the centre of the model's *output* (out.shape[-2] // 2, out.shape[-1] // 2), and "
+                      "make the input (N, in_channels, size, size) on the model's device"))
+    got = _require_int(what, got, expected, _(INT_SIDE_HINT))
     # GPU convolution algorithms may leave round-off where the exact gradient is zero: accept the reference's
     if got != expected and (device == "cpu" or
                             got != _reference_measure(reference, name, spec, in_channels, size, device)):
-        fail(f"{what}: expected a receptive field of {expected} (formula r += (k − 1)·j), measured {got}.",
+        fail(_("{what}: expected a receptive field of {expected} (formula r += (k − 1)·j), measured {got}.",
+               what=what, expected=expected, got=got),
              _rf_hint(got, expected, size))
 
 
@@ -341,36 +365,53 @@ def test_empirical_receptive_field_leaves_model_alone(student):
     name, in_channels, spec, size = RF_BN
     expected, before = _spec_rf(spec), _local_model(name, spec).state_dict()
     for train in (False, True):
-        mode = "training" if train else "eval"
         model = _remote_model(student, name, spec, "cpu", train=train)
-        what = f"empirical_receptive_field on a model in {mode} mode ({name})"
+        what = (_("empirical_receptive_field on a model in training mode ({model})", model=_(name))
+                if train else _("empirical_receptive_field on a model in eval mode ({model})", model=_(name)))
         got = _require_int(what, call(what, student.empirical_receptive_field, model, in_channels), expected,
-                           "return the side of the region as a Python int (e.g. int(...))")
+                           _(INT_SIDE_HINT))
         if got != expected:
-            fail(f"{what}: expected {expected}, measured {got}.",
-                 "BatchNorm in training mode normalises with statistics of the whole batch and every pixel, "
-                 "so every input pixel seems to matter: measure with model.eval(), then put the model back "
-                 "in the mode it was in" if got == 33 and train else _rf_hint(got, expected, size))
+            fail(_("{what}: expected {expected}, measured {got}.", what=what, expected=expected, got=got),
+                 _("BatchNorm in training mode normalises with statistics of the whole batch and every "
+                   "pixel, so every input pixel seems to matter: measure with model.eval(), then put the "
+                   "model back in the mode it was in")
+                 if got == 33 and train else _rf_hint(got, expected, size))
         info = describe(model)
         if info["training"] is not train:
-            fail(f"{what}: the model was in {mode} mode before the call and in "
-                 f"{'training' if info['training'] else 'eval'} mode after it.",
-                 "remember model.training before switching to eval(), and call model.train(was_training) "
-                 "afterwards (a try/finally keeps it even if something fails)")
+            fail(_("{what}: the model was in training mode before the call and in eval mode after it.",
+                   what=what) if train else
+                 _("{what}: the model was in eval mode before the call and in training mode after it.",
+                   what=what),
+                 _("remember model.training before switching to eval(), and call model.train(was_training) "
+                   "afterwards (a try/finally keeps it even if something fails)"))
         after = model.state_dict()
         changed = [key for key, value in before.items()
                    if key not in after or not torch.equal(after[key].cpu(), value)]
         if changed:
-            fail(f"{what}: the call changed the model's state: "
-                 f"{', '.join(changed[:4])}{' …' if len(changed) > 4 else ''}.",
-                 "a forward pass in training mode updates BatchNorm's running statistics: run the "
-                 "measurement in eval mode" if all("running" in k or "num_batches" in k for k in changed) else
-                 "measure, don't modify: no re-initialising, fill_ or optimizer steps on the model's weights")
+            keys = ", ".join(changed[:4]) + (" …" if len(changed) > 4 else "")
+            fail(_("{what}: the call changed the model's state: {keys}.", what=what, keys=keys),
+                 _("a forward pass in training mode updates BatchNorm's running statistics: run the "
+                   "measurement in eval mode")
+                 if all("running" in k or "num_batches" in k for k in changed) else
+                 _("measure, don't modify: no re-initialising, fill_ or optimizer steps on the model's "
+                   "weights"))
 
 
 # ------------------------------ 5. vgg_block ----------------------------------------------------
 def _block_types(n: int) -> list[str]:
     return ["Conv2d", "ReLU"] * n + ["MaxPool2d"]
+
+
+def _block_types_hint(types: list[str], n: int) -> str:
+    """The likely cause of a vgg_block whose layer types are not num_convs × (Conv2d, ReLU), MaxPool2d."""
+    if "ReLU" not in types:
+        return _("a ReLU follows every 3x3 convolution (nn.ReLU(inplace=True)): the stack's extra "
+                 "non-linearity")
+    if "MaxPool2d" not in types:
+        return _("the block ends with a 2x2 max-pool with stride 2 (nn.MaxPool2d(kernel_size=2, stride=2))")
+    if types.count("Conv2d") != n:
+        return _("num_convs={n} convolutions, each followed by its ReLU", n=n)
+    return _("conv, ReLU, conv, ReLU, …, then the max-pool last, as separate layers of one nn.Sequential")
 
 
 @pytest.mark.points(2)
@@ -380,43 +421,38 @@ def test_vgg_block_layers(student, reference):
     """vgg_block: nn.Sequential of num_convs × (3x3 conv, ReLU), then a max-pool; biased convs in → out"""
     for cin, cout, n in [(64, 128, 2), (3, 64, 2), (256, 512, 3), (512, 512, 4), (5, 7, 1)]:
         what = signature("vgg_block", (cin, cout, n))
-        block = on_meta(f"{what} built on the meta "
-                        f"device", lambda: call_on("meta", student.vgg_block, cin, cout, n),
-                        "build the layers from the arguments only; no tensors on a fixed device", "function")
+        block = on_meta(_("{call} built on the meta device", call=what),
+                        lambda: call_on("meta", student.vgg_block, cin, cout, n),
+                        _("build the layers from the arguments only; no tensors on a fixed device"),
+                        "function")
         info = describe(block)
         if "Sequential" not in info["mro"]:
-            fail(f"{what}: expected an nn.Sequential, got a {info['type']}.",
-                 "return nn.Sequential(*layers), so its layers can be unpacked into VGG's flat features")
+            fail(_("{what}: expected an nn.Sequential, got a {type}.", what=what, type=info["type"]),
+                 _("return nn.Sequential(*layers), so its layers can be unpacked into VGG's flat features"))
         types = [t for _, t in info["children"]]
         if types != _block_types(n):
-            assert_equal(f"{what}: layer types", types, _block_types(n), hint=(
-                "a ReLU follows every 3x3 convolution (nn.ReLU(inplace=True)): the stack's extra "
-                "non-linearity"
-                if "ReLU" not in types else
-                "the block ends with a 2x2 max-pool with stride 2 (nn.MaxPool2d(kernel_size=2, stride=2))"
-                if "MaxPool2d" not in types else f"num_convs={n} convolutions, each followed by its ReLU"
-                if types.count("Conv2d") != n else
-                "conv, ReLU, conv, ReLU, …, then the max-pool last, as separate layers of one nn.Sequential"))
+            assert_equal(_("{what}: layer types", what=what), types, _block_types(n),
+                         hint=_block_types_hint(types, n))
         expected = (9 * cin * cout + cout) + (n - 1) * (9 * cout * cout + cout)
         got = int(info["num_params"])
         if got != expected:
             count_failure(what, got, expected, {
-                n * (9 * cin * cout + cout): "only the first convolution goes in_channels → out_channels; "
-                                             "the others are out → out",
-                expected - n * cout: f"the convolutions have no bias: VGG's (and torchvision's) 3x3 convs "
-                                     f"keep PyTorch's default bias=True (the difference is {n}×{cout} "
-                                     f"biases)"}.get(got, f"3x3 convs {cin}→{cout}, then {n - 1} × "
-                                                                       f"{cout}→{cout}, each with {cout} "
-                                                                       f"biases (check the kernel size: "
-                                                                       f"3x3)"))
+                n * (9 * cin * cout + cout): _("only the first convolution goes in_channels → out_channels; "
+                                               "the others are out → out"),
+                expected - n * cout: _("the convolutions have no bias: VGG's (and torchvision's) 3x3 convs "
+                                       "keep PyTorch's default bias=True (the difference is {n}×{cout} "
+                                       "biases)", n=n, cout=cout),
+            }.get(got) or _("3x3 convs {cin}→{cout}, then {more} × {cout}→{cout}, each with {cout} biases "
+                            "(check the kernel size: 3x3)", cin=cin, cout=cout, more=n - 1))
         layout = layout_of(info)
         ref_layout = _cached(("block-layout", cin, cout, n), lambda: state_dict_layout(
             call_on("meta", reference.vgg_block, cin, cout, n)))
         if layout != ref_layout:
-            fail(f"{what}: state_dict entries {[(k, s) for k, s, _ in layout][:4]} … differ from the "
-                 f"expected {[(k, s) for k, s, _ in ref_layout][:4]} ….",
-                 "indices 0, 2, 4, … hold the convs (weight (out, in, 3, 3) and bias), the ReLUs and the "
-                 "pool have no parameters")
+            fail(_("{what}: state_dict entries {entries} … differ from the expected {expected} ….", what=what,
+                   entries=[(k, s) for k, s, _ in layout][:4],
+                   expected=[(k, s) for k, s, _ in ref_layout][:4]),
+                 _("indices 0, 2, 4, … hold the convs (weight (out, in, 3, 3) and bias), the ReLUs and the "
+                   "pool have no parameters"))
 
 
 def _block_variants(ref, x):
@@ -424,11 +460,10 @@ def _block_variants(ref, x):
     no_relu, relu = x, x
     for conv in convs:
         no_relu, relu = conv(no_relu), F.relu(conv(relu))
-    return [(F.max_pool2d(no_relu, 2), "the ReLU after each 3x3 convolution is missing"),
-            (F.avg_pool2d(relu, 2), "that is average pooling: VGG uses a 2x2 max-pool with stride 2"),
-            (F.max_pool2d(F.relu(no_relu), 2), "the ReLUs between the convolutions are missing (only the "
-                                               "last "
-                                                "conv is followed by one)")]
+    return [(F.max_pool2d(no_relu, 2), _("the ReLU after each 3x3 convolution is missing")),
+            (F.avg_pool2d(relu, 2), _("that is average pooling: VGG uses a 2x2 max-pool with stride 2")),
+            (F.max_pool2d(F.relu(no_relu), 2), _("the ReLUs between the convolutions are missing (only the "
+                                                 "last conv is followed by one)"))]
 
 
 @pytest.mark.points(3)
@@ -443,7 +478,8 @@ def test_vgg_block_matches_reference(student, reference, device):
             with torch.no_grad():
                 return ref, x, ref(x)
         ref, x, expected = _cached(("block-case", cin, cout, n, shape, device, seed), build)
-        what = f"{signature('vgg_block', (cin, cout, n))} on an input of shape {shape}"
+        what = _("{call} on an input of shape {shape}", call=signature("vgg_block", (cin, cout, n)),
+                 shape=shape)
         mine = call(what, student.vgg_block, cin, cout, n)
         mine.double()
         mine.to(device)
@@ -453,37 +489,39 @@ def test_vgg_block_matches_reference(student, reference, device):
         except CheckFailed:
             layout = state_dict_layout(mine)
             if len(layout) < len(ref.state_dict()) and not any(k.endswith("bias") for k, _, _ in layout):
-                fail(f"{what}: the reference's weights cannot be loaded: your convolutions have no bias "
-                     f"({len(layout)} state_dict entries, the reference has {len(ref.state_dict())}).",
-                     "VGG's 3x3 convolutions have biases: keep nn.Conv2d's default bias=True")
+                fail(_("{what}: the reference's weights cannot be loaded: your convolutions have no bias "
+                       "({entries} state_dict entries, the reference has {reference_entries}).",
+                       what=what, entries=len(layout), reference_entries=len(ref.state_dict())),
+                     _("VGG's 3x3 convolutions have biases: keep nn.Conv2d's default bias=True"))
             raise
         got = call(what, mine, x)
-        assert_tensor(what, got, hint="the block returns the pooled feature map")
+        assert_tensor(what, got, hint=_("the block returns the pooled feature map"))
         h, w = shape[2:]
         if tuple(got.shape) != tuple(expected.shape):
-            sizes = {(h, w): "the 2x2 max-pool with stride 2 at the end is missing: it halves height and "
-                             "width",
-                     ((h - 2 * n) // 2, (w - 2 * n) // 2): "the 3x3 convolutions need padding=1 to keep "
-                                                           "height and width (only the pool halves them)",
-                     (h - 1, w - 1): "the max-pool needs stride 2 (nn.MaxPool2d(kernel_size=2, stride=2)): "
-                                     "it halves H and W"}
+            sizes = {(h, w): _("the 2x2 max-pool with stride 2 at the end is missing: it halves height and "
+                               "width"),
+                     ((h - 2 * n) // 2, (w - 2 * n) // 2): _("the 3x3 convolutions need padding=1 to keep "
+                                                             "height and width (only the pool halves them)"),
+                     (h - 1, w - 1): _("the max-pool needs stride 2 (nn.MaxPool2d(kernel_size=2, stride=2)): "
+                                       "it halves H and W")}
             hint = (sizes.get(tuple(got.shape[2:])) if got.dim() == 4 else None) or (
-                "the block's output has out_channels channels" if got.dim() == 4 and got.shape[1] != cout else
-                "3x3 convs with padding 1 keep H×W; the 2x2/2 max-pool halves them, rounding down")
+                _("the block's output has out_channels channels") if got.dim() == 4 and got.shape[1] != cout
+                else _("3x3 convs with padding 1 keep H×W; the 2x2/2 max-pool halves them, rounding down"))
             assert_tensor(what, got, shape=expected.shape, hint=hint)
         with torch.no_grad():
             diag = "" if torch.allclose(got.double().cpu(), expected.double().cpu(), **FLOAT64) else \
                 matching_variant(got, _block_variants(ref, x))
-        assert_same_output(got, expected, f"{what} (float64, reference weights loaded {how})", **FLOAT64,
-                           hint=diag or "num_convs × (Conv2d 3x3 padding 1, ReLU), then MaxPool2d(2, 2), in "
-                                        "this order")
+        assert_same_output(got, expected, _("{what} (float64, reference weights loaded {how})", what=what,
+                                            how=_loaded(how)), **FLOAT64,
+                           hint=diag or _("num_convs × (Conv2d 3x3 padding 1, ReLU), then MaxPool2d(2, 2), "
+                                          "in this order"))
 
 
 # ------------------------------ 6. vgg16 / vgg19 ------------------------------------------------
 def _vgg_params(cfg, num_classes=1000, conv_bias=True, fc_in=512 * 7 * 7) -> int:
     total, cin = 0, 3
     for n, c in cfg:
-        for _ in range(n):
+        for _conv in range(n):
             total += 9 * cin * c + (c if conv_bias else 0)
             cin = c
     return total + fc_in * 4096 + 4096 + 4096 * 4096 + 4096 + 4096 * num_classes + num_classes
@@ -503,8 +541,9 @@ def _features_given_blocks(student, name) -> tuple[int, list, list[str]]:
     def build():
         count, layout, types = 0, [], []
         for args in _blocks_of(name):
-            info = describe(on_meta(f"{signature('vgg_block', args)} built on meta", lambda: call_on(
-                "meta", student.vgg_block, *args), "build the layers from the arguments only", "function"))
+            info = describe(on_meta(_("{call} built on meta", call=signature("vgg_block", args)),
+                                    lambda: call_on("meta", student.vgg_block, *args),
+                                    _("build the layers from the arguments only"), "function"))
             count += int(info["num_params"])
             layout += [(_shifted(k, len(types)), s, d) for k, s, d in layout_of(info)]
             types += [t for _, t in info["children"]]
@@ -519,14 +558,14 @@ def _blocks_chain_on_meta(student, name, shape) -> tuple:
     for i, args in enumerate(_blocks_of(name)):
         block = call_on("meta", student.vgg_block, *args)
         try:
-            x = RemotePart(block, f"features (block {i + 1})", "vgg_block", torch.float32)(x)
+            x = RemotePart(block, _("features (block {number})", number=i + 1), "vgg_block", torch.float32)(x)
         except PartBroken as broken:
             fix_part_first(f"{name}()", broken)
     return tuple(x.shape)
 
 
 def _shifted(key: str, offset: int) -> str:
-    index, _, rest = key.partition(".")
+    index, _dot, rest = key.partition(".")
     return f"{int(index) + offset}.{rest}"
 
 
@@ -535,10 +574,10 @@ def _features_count(name) -> int:
 
 
 def _build_vgg(student, name, **kwargs):
-    return on_meta(signature(name, (), kwargs) + " built on the meta device",
+    return on_meta(_("{call} built on the meta device", call=signature(name, (), kwargs)),
                    lambda: call_on("meta", getattr(student, name), **kwargs),
-                   "build every layer from the arguments; nothing on a fixed device (no .to('cpu'), no "
-                   "device='cpu' tensors)", "function")
+                   _("build every layer from the arguments; nothing on a fixed device (no .to('cpu'), no "
+                     "device='cpu' tensors)"), "function")
 
 
 def _student_vgg(student, name, **kwargs):
@@ -552,21 +591,24 @@ def _student_vgg(student, name, **kwargs):
 def _vgg_count_hint(name, got, num_classes) -> str:
     cfg, other = CONFIGS[name], "vgg16" if name == "vgg19" else "vgg19"
     causes = {
-        _vgg_params(cfg, num_classes, fc_in=512): "the first Linear sees 512 features: after the 7x7 "
-                                                  "adaptive average pool the feature map is 512×7×7 = 25,088 "
-                                                  "values, so it is Linear(512 * 7 * 7, 4096)",
-        _vgg_params(cfg, num_classes, conv_bias=False): "the convolutions have no bias: VGG's 3x3 convs have "
-                                                        "biases (PyTorch's default)",
-        **({_vgg_params(cfg, 1000): "num_classes is ignored: the last Linear layer is Linear(4096, "
-                                    "num_classes)"}
+        _vgg_params(cfg, num_classes, fc_in=512): _(
+            "the first Linear sees 512 features: after the 7x7 adaptive average pool the feature map is "
+            "512×7×7 = 25,088 values, so it is Linear(512 * 7 * 7, 4096)"),
+        _vgg_params(cfg, num_classes, conv_bias=False): _(
+            "the convolutions have no bias: VGG's 3x3 convs have biases (PyTorch's default)"),
+        **({_vgg_params(cfg, 1000): _("num_classes is ignored: the last Linear layer is Linear(4096, "
+                                      "num_classes)")}
            if num_classes != 1000 else {}),
-        _vgg_params(CONFIGS[other], num_classes): f"that is {other.upper()}'s count: {name.upper()} has "
-                                                  f"{'2-2-4-4-4' if name == 'vgg19' else '2-2-3-3-3'} 3x3 "
-                                                  f"convs per block (configuration "
-                                                  f"{'E' if name == 'vgg19' else 'D'})"}
-    return causes.get(got, f"{sum(n for n, _ in cfg)} biased 3x3 convs ({'-'.join(str(n) for n, _ in cfg)} "
-                           f"per block, {', '.join(str(c) for _, c in cfg)} channels) + Linear(25088, 4096), "
-                           f"Linear(4096, 4096), Linear(4096, num_classes), all with biases")
+        _vgg_params(CONFIGS[other], num_classes): _(
+            "that is {other}'s count: {model} has {convs} 3x3 convs per block (configuration "
+            "{configuration})", other=other.upper(), model=name.upper(),
+            convs="2-2-4-4-4" if name == "vgg19" else "2-2-3-3-3",
+            configuration="E" if name == "vgg19" else "D")}
+    return causes.get(got) or _(
+        "{convs} biased 3x3 convs ({per_block} per block, {channels} channels) + Linear(25088, 4096), "
+        "Linear(4096, 4096), Linear(4096, num_classes), all with biases",
+        convs=sum(n for n, _c in cfg), per_block="-".join(str(n) for n, _c in cfg),
+        channels=", ".join(str(c) for _n, c in cfg))
 
 
 @pytest.mark.points(3)
@@ -580,7 +622,7 @@ def test_vgg_parameter_counts(student):
         got = int(_student_vgg(student, name, **kwargs)[1]["num_params"])
         given = expected - _features_count(name) + _features_given_blocks(student, name)[0]
         if got != expected and got == given:
-            note(carried_forward(f"{name}()", ["vgg_block"], "parameter count"))
+            note(carried_forward(f"{name}()", ["vgg_block"], _("parameter count")))
         elif got != expected:
             count_failure(signature(name, (), kwargs), got, expected,
                           _vgg_count_hint(name, got, kwargs.get("num_classes", 1000)))
@@ -589,33 +631,34 @@ def test_vgg_parameter_counts(student):
 def _vgg_layout_hint(name):
     def hint(missing, extra, wrong) -> str:
         if any(k.startswith("features.") and k.count(".") >= 3 for k in extra):
-            return ("features is nested (keys like features.0.0.weight): it must be ONE flat nn.Sequential — "
-                    "unpack each vgg_block's layers into it (nn.Sequential(*layers), layers.extend(block)), "
-                    "don't put the blocks themselves in it")
+            return _("features is nested (keys like features.0.0.weight): it must be ONE flat nn.Sequential "
+                     "— unpack each vgg_block's layers into it (nn.Sequential(*layers), "
+                     "layers.extend(block)), don't put the blocks themselves in it")
         if any(k.startswith("classifier.") for k in missing + extra):
-            return ("the classifier is Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear, so the Linear "
-                    "layers sit at indices 0, 3 and 6: a missing ReLU or Dropout shifts them")
+            return _("the classifier is Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear, so the Linear "
+                     "layers sit at indices 0, 3 and 6: a missing ReLU or Dropout shifts them")
         if any(k.endswith(".bias") for k in missing) and not any(k.endswith(".weight") for k in missing):
-            return "the layers need their biases (PyTorch's default bias=True), as in VGG and torchvision"
+            return _("the layers need their biases (PyTorch's default bias=True), as in VGG and torchvision")
         if name == "vgg19" and missing and all(k.startswith("features.") for k in missing):
-            return ("VGG19 (configuration E) has 2-2-4-4-4 convolutions per block, 16 in all; VGG16 has "
-                    "2-2-3-3-3 — a block of n convs takes 2n + 1 indices (conv, ReLU pairs, then the pool)")
+            return _("VGG19 (configuration E) has 2-2-4-4-4 convolutions per block, 16 in all; VGG16 has "
+                     "2-2-3-3-3 — a block of n convs takes 2n + 1 indices (conv, ReLU pairs, then the pool)")
         if any(k.startswith("features.") for k in missing + extra):
-            return ("features holds conv, ReLU, conv, ReLU, max-pool, … in one flat nn.Sequential: each conv "
-                    "is followed by its ReLU and each block ends with its max-pool "
-                    f"({'2-2-4-4-4' if name == 'vgg19' else '2-2-3-3-3'} convs per block)")
+            return _("features holds conv, ReLU, conv, ReLU, max-pool, … in one flat nn.Sequential: each "
+                     "conv is followed by its ReLU and each block ends with its max-pool ({convs} convs per "
+                     "block)",
+                     convs="2-2-4-4-4" if name == "vgg19" else "2-2-3-3-3")
         key = wrong[0][0] if wrong else None
         if key is None:
-            return "keep torchvision's layout: features (flat), avgpool, classifier"
+            return _("keep torchvision's layout: features (flat), avgpool, classifier")
         if key.startswith("classifier.0"):
-            return ("the first Linear takes 512 * 7 * 7 = 25,088 features (the 7x7 adaptive average pool's "
-                    "output)")
+            return _("the first Linear takes 512 * 7 * 7 = 25,088 features (the 7x7 adaptive average pool's "
+                     "output)")
         if key.startswith("classifier.6"):
-            return "the last Linear is Linear(4096, num_classes)"
+            return _("the last Linear is Linear(4096, num_classes)")
         if key.startswith("classifier"):
-            return "Linear(25088, 4096), Linear(4096, 4096), Linear(4096, num_classes)"
-        return ("channels per block 64, 128, 256, 512, 512; the first conv of a block goes from the previous "
-                "block's width to the new one, the others keep it")
+            return _("Linear(25088, 4096), Linear(4096, 4096), Linear(4096, num_classes)")
+        return _("channels per block 64, 128, 256, 512, 512; the first conv of a block goes from the "
+                 "previous block's width to the new one, the others keep it")
     return hint
 
 
@@ -636,16 +679,32 @@ def test_vgg_state_dict_layout(student, reference):
             continue
         for expected, against in ([(tv[1], TORCHVISION)] if tv else []) + [(ref_layout, REFERENCE)]:
             assert_same_layout(f"{name}() state_dict", layout, expected, _vgg_layout_hint(name),
-                               "register features, avgpool, classifier in this order, and each layer's "
-                               "weight before its bias", against)
-        assert_same_dtypes(f"{name}() state_dict", layout, ref_layout, "build the model with the default "
-                                                                       "dtype "
-                           "(float32)", "float32")
+                               _("register features, avgpool, classifier in this order, and each layer's "
+                                 "weight before its bias"), against)
+        assert_same_dtypes(f"{name}() state_dict", layout, ref_layout,
+                           _("build the model with the default dtype (float32)"), "float32")
     shapes = {k: s for k, s, _ in layout_of(_student_vgg(student, "vgg16", num_classes=10)[1])}
     if shapes.get("classifier.6.weight") != (10, 4096):
-        fail(f"vgg16(num_classes=10): classifier.6.weight has shape {shapes.get('classifier.6.weight')}, "
-             f"expected (10, "
-             f"4096).", "pass num_classes on to the last Linear layer: Linear(4096, num_classes)")
+        fail(_("vgg16(num_classes=10): classifier.6.weight has shape {shape}, expected (10, 4096).",
+               shape=shapes.get("classifier.6.weight")),
+             _("pass num_classes on to the last Linear layer: Linear(4096, num_classes)"))
+
+
+def _features_types_hint(name: str, types: list[str], expected: list[str]) -> str:
+    """The likely cause of a VGG features whose layer types are not torchvision's."""
+    if "Sequential" in types:
+        return _("features is nested: it must be ONE flat nn.Sequential holding the blocks' layers, not a "
+                 "Sequential of vgg_blocks")
+    if types.count("Conv2d") != expected.count("Conv2d"):
+        return _("{model} has {convs} 3x3 convs: {per_block} per block", model=name.upper(),
+                 convs=expected.count("Conv2d"), per_block="-".join(str(n) for n, _c in CONFIGS[name]))
+    if "ReLU" not in types:
+        return _("a ReLU follows every 3x3 convolution (as its own layer, so the indices match "
+                 "torchvision's)")
+    if "MaxPool2d" not in types:
+        return _("each block ends with a 2x2 max-pool with stride 2 (nn.MaxPool2d), not another kind of "
+                 "pooling")
+    return _("each conv followed by its ReLU, each block ending with a 2x2 max-pool")
 
 
 @pytest.mark.points(2)
@@ -656,63 +715,58 @@ def test_vgg_structure(student, reference):
     for name in ("vgg16", "vgg19"):
         model, info = _student_vgg(student, name)
         children = [n for n, _ in info["children"]]
-        assert_equal(f"{name}() children (submodules in "
-                     f"order)", children, ["features", "avgpool", "classifier"],
-                     hint="torchvision's names: self.features, self.avgpool, self.classifier, in this order")
+        assert_equal(_("{model}() children (submodules in order)", model=name), children,
+                     ["features", "avgpool", "classifier"],
+                     hint=_("torchvision's names: self.features, self.avgpool, self.classifier, in this "
+                            "order"))
         types = [t for _, t in describe(call(f"{name}().features", getattr, model, "features"))["children"]]
         expected = [t for n, _ in CONFIGS[name] for t in _block_types(n)]
         if types != expected and types == _features_given_blocks(student, name)[2]:
-            note(carried_forward(f"{name}().features", ["vgg_block"], "layers"))
+            note(carried_forward(f"{name}().features", ["vgg_block"], _("layers")))
         elif types != expected:
-            assert_equal(f"{name}().features layer types", types, expected, hint=(
-                "features is nested: it must be ONE flat nn.Sequential holding the blocks' layers, not a "
-                "Sequential of vgg_blocks" if "Sequential" in types else
-                f"{name.upper()} has {expected.count('Conv2d')} 3x3 convs: "
-                f"{'-'.join(str(n) for n, _ in CONFIGS[name])} per block"
-                if types.count("Conv2d") != expected.count("Conv2d") else
-                "a ReLU follows every 3x3 convolution (as its own layer, so the indices match torchvision's)"
-                if "ReLU" not in types else
-                "each block ends with a 2x2 max-pool with stride 2 (nn.MaxPool2d), not another kind of "
-                "pooling"
-                if "MaxPool2d" not in types else "each conv followed by its ReLU, each block ending with a "
-                                                 "2x2 max-pool"))
+            assert_equal(_("{model}().features layer types", model=name), types, expected,
+                         hint=_features_types_hint(name, types, expected))
         avgpool = call(f"{name}().avgpool", getattr, model, "avgpool")
         kind = describe(avgpool)["type"]
         size = call(f"{name}().avgpool.output_size", getattr, avgpool, "output_size") \
             if kind == "AdaptiveAvgPool2d" else None
         if kind != "AdaptiveAvgPool2d" or size not in (7, (7, 7), [7, 7]):
-            fail(f"{name}().avgpool: expected AdaptiveAvgPool2d((7, 7)), got "
-                 f"{kind}{'' if size is None else f' with output_size {size!r}'}.",
-                 "nn.AdaptiveAvgPool2d((7, 7)) gives 512×7×7 features for any input size, so the classifier "
-                 "always gets 25,088 values")
+            fail(_("{model}().avgpool: expected AdaptiveAvgPool2d((7, 7)), got {kind}.", model=name,
+                   kind=kind) if size is None else
+                 _("{model}().avgpool: expected AdaptiveAvgPool2d((7, 7)), got {kind} with output_size "
+                   "{size!r}.", model=name, kind=kind, size=size),
+                 _("nn.AdaptiveAvgPool2d((7, 7)) gives 512×7×7 features for any input size, so the "
+                   "classifier always gets 25,088 values"))
         classifier = call(f"{name}().classifier", getattr, model, "classifier")
         types = [t for _, t in describe(classifier)["children"]]
         ref_types = _cached(("classifier-types", name), lambda: [t for _, t in describe(
             call_on("meta", getattr(reference, name)).classifier)["children"]])
         if types != ref_types:
-            assert_equal(f"{name}().classifier layer types", types, ref_types, hint=(
-                "the fully connected layers use Dropout(p=0.5) after each of the first two ReLUs"
-                if "Dropout" not in types else "a ReLU follows each of the first two Linear layers"
-                if "ReLU" not in types else "Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear"))
+            assert_equal(_("{model}().classifier layer types", model=name), types, ref_types, hint=(
+                _("the fully connected layers use Dropout(p=0.5) after each of the first two ReLUs")
+                if "Dropout" not in types else _("a ReLU follows each of the first two Linear layers")
+                if "ReLU" not in types else _("Linear, ReLU, Dropout, Linear, ReLU, Dropout, Linear")))
         for index in (2, 5):
             p = call(f"{name}().classifier[{index}].p", getattr, classifier[index], "p")
             if p != 0.5:
-                fail(f"{name}().classifier[{index}]: Dropout p = {p!r}, expected 0.5.",
-                     "VGG's fully connected layers use Dropout(p=0.5) (torchvision's default dropout=0.5)")
+                fail(_("{model}().classifier[{index}]: Dropout p = {p!r}, expected 0.5.",
+                       model=name, index=index, p=p),
+                     _("VGG's fully connected layers use Dropout(p=0.5) (torchvision's default dropout=0.5)"))
 
 
 def _forward_cause(err: StudentRaised) -> str:
     """The likely cause of an error raised by a VGG forward pass."""
     text = err.message.lower()
-    if any(w in text for w in ("mat1 and mat2", "cannot be "
-                                                "multiplied", "same reduction dim", "size mismatch")):
-        return ("the adaptive average pool must come between features and the classifier: "
-                "nn.AdaptiveAvgPool2d((7, 7)) makes any input size give 512×7×7 = 25,088 features")
+    if any(w in text for w in ("mat1 and mat2", "cannot be multiplied", "same reduction dim",
+                               "size mismatch")):
+        return _("the adaptive average pool must come between features and the classifier: "
+                 "nn.AdaptiveAvgPool2d((7, 7)) makes any input size give 512×7×7 = 25,088 features")
     if "output size is too small" in text or "kernel size can't be greater" in text:
-        return "the 3x3 convolutions need padding=1 to keep height and width (only the max-pools halve them)"
+        return _("the 3x3 convolutions need padding=1 to keep height and width (only the max-pools halve "
+                 "them)")
     if any(word in text for word in DEVICE_WORDS):
-        return "create tensors on the input's device; never a hard-coded 'cpu'/'cuda'"
-    return "forward is features → avgpool → torch.flatten(x, 1) → classifier"
+        return _("create tensors on the input's device; never a hard-coded 'cpu'/'cuda'")
+    return _("forward is features → avgpool → torch.flatten(x, 1) → classifier")
 
 
 @pytest.mark.points(2)
@@ -723,8 +777,8 @@ def test_vgg_output_shapes_on_meta(student):
                                      ("vgg19", {"num_classes": 7}, (1, 3, 97, 97), (1, 7)),
                                      ("vgg16", {}, (1, 3, 32, 32), (1, 1000)),
                                      ("vgg19", {}, (3, 3, 65, 131), (3, 1000))]:
-        model, _ = _student_vgg(student, name, **kwargs)
-        what = f"{signature(name, (), kwargs)} on a meta input of shape {shape}"
+        model, _info = _student_vgg(student, name, **kwargs)
+        what = _("{call} on a meta input of shape {shape}", call=signature(name, (), kwargs), shape=shape)
         with explained(what, explain=_forward_cause):
             try:
                 got = model(torch.empty(*shape, device="meta"))
@@ -733,20 +787,20 @@ def test_vgg_output_shapes_on_meta(student):
                     _blocks_chain_on_meta(student, name, shape)   # names vgg_block where it does not run
                 raise
         assert_tensor(what, got, shape=out, device="meta",
-                      hint="forward is features → avgpool → torch.flatten(x, 1) → classifier; the last "
-                           "Linear has num_classes outputs")
+                      hint=_("forward is features → avgpool → torch.flatten(x, 1) → classifier; the last "
+                             "Linear has num_classes outputs"))
     features = call("vgg16().features", getattr, _student_vgg(student, "vgg16")[0], "features")
     for shape, out in [((1, 3, 224, 224), (1, 512, 7, 7)), ((2, 3, 97, 97), (2, 512, 3, 3))]:
-        what = f"vgg16().features on a meta input of shape {shape}"
+        what = _("{call} on a meta input of shape {shape}", call="vgg16().features", shape=shape)
         got = on_meta(what, lambda: features(torch.empty(*shape, device="meta")),
-                      "create tensors on the input's device", "function")
+                      _("create tensors on the input's device"), "function")
         given = _blocks_chain_on_meta(student, "vgg16", shape)
         if isinstance(got, torch.Tensor) and tuple(got.shape) != out and tuple(got.shape) == given:
-            note(carried_forward("vgg16().features", ["vgg_block"], "output shape"))
+            note(carried_forward("vgg16().features", ["vgg_block"], _("output shape")))
             continue
         assert_tensor(what, got, shape=out, device="meta",
-                      hint="five blocks, each ending with a 2x2/2 max-pool: height and width are halved 5 "
-                           "times (224 → 7); the 3x3 convs keep them (padding=1)")
+                      hint=_("five blocks, each ending with a 2x2/2 max-pool: height and width are halved 5 "
+                             "times (224 → 7); the 3x3 convs keep them (padding=1)"))
 
 
 def _features_state_dict(name):
@@ -759,7 +813,7 @@ def _features_state_dict(name):
     def build():
         g, sd, index, cin = generator(3), {}, 0, 3
         for n, c in CONFIGS[name]:
-            for _ in range(n):
+            for _conv in range(n):
                 fan_in = 9 * cin
                 base = torch.randn(c + fan_in - 1, generator=g) * (2.0 / fan_in) ** 0.5
                 sd[f"{index}.weight"] = base.as_strided((c, cin, 3, 3), (1, 9, 3, 1))
@@ -774,16 +828,16 @@ def _student_features(student, name):
     """(features of the student's <name>(num_classes=10) on CPU with the test weights, how loaded)."""
     def build():
         features = call(f"{name}().features", getattr, _build_vgg(student, name, num_classes=10), "features",
-                        hint="name the convolutional part self.features")
+                        hint=_("name the convolutional part self.features"))
         call(f"{name}().features.to_empty(device='cpu')", features.to_empty, device="cpu")
         sd, layout = _features_state_dict(name), state_dict_layout(features)
         try:
-            how = call(f"loading weights into {name}().features", load_weights, features, sd)
+            how = call(_("loading weights into {model}().features", model=name), load_weights, features, sd)
         except CheckFailed:
-            fail(f"{name}().features: its parameters do not line up with torchvision's, by name or by shape "
-                 f"({len(sd)} entries expected, {len(layout)} came; first entries "
-                 f"{[(k, tuple(s)) for k, s, _ in layout][:3]}).",
-                 "13 convs 3→64→64→128→128→256→…→512, each with weight and bias (see the state_dict test)")
+            fail(_("{model}().features: its parameters do not line up with torchvision's, by name or by "
+                   "shape ({expected} entries expected, {came} came; first entries {first}).", model=name,
+                   expected=len(sd), came=len(layout), first=[(k, tuple(s)) for k, s, _ in layout][:3]),
+                 _("13 convs 3→64→64→128→128→256→…→512, each with weight and bias (see the state_dict test)"))
         features.eval()
         how = "by shape, in registration order" if how == "by shape" else how
         return features, how
@@ -805,7 +859,8 @@ def _given_blocks(student, name, device, x):
         weights.update({_shifted(k, offset): v for k, v in loaded.items()})
         try:
             with torch.no_grad():
-                out = RemotePart(block, f"features (block {i + 1})", "vgg_block", x.dtype)(out)
+                part = RemotePart(block, _("features (block {number})", number=i + 1), "vgg_block", x.dtype)
+                out = part(out)
         except PartBroken as broken:
             fix_part_first(f"{name}().features", broken)
         start, offset = start + size, offset + len(block)
@@ -837,7 +892,8 @@ def test_vgg16_features_match_reference(student, reference, device):
         features, how, unloaded = None, "", err
     for x, expected in _cached(("features-out", device), reference_features):
         label = "x".join(str(s) for s in x.shape)
-        what = f"vgg16().features on a {label} input (test weights loaded {how})"
+        what = _("vgg16().features on a {size} input (test weights loaded {how})", size=label,
+                 how=_loaded(how))
         got, err = None, None
         try:
             got = features(x) if features is not None else None
@@ -846,10 +902,10 @@ def test_vgg16_features_match_reference(student, reference, device):
                 raise
             err = raised
         if not close(got, expected, **tolerance(device)):
-            with explained(f"{what}, given your vgg_block"):
+            with explained(_("{what}, given your vgg_block", what=what)):
                 mine, given = _given_blocks(student, "vgg16", device, x)
             if close(mine, given, **tolerance(device)):
-                note(carried_forward("VGG16", ["vgg_block"]))
+                note(carried_forward("VGG16", ["vgg_block"], _("output")))
                 continue
             if features is None:
                 raise unloaded
@@ -857,5 +913,5 @@ def test_vgg16_features_match_reference(student, reference, device):
                 if err is not None:
                     raise err
         assert_same_output(got, expected, what, **tolerance(device),
-                           hint="13 × (3x3 conv padding 1 → ReLU) with a 2x2/2 max-pool after convs 2, 4, 7, "
-                                "10 and 13, convs 3→64→…→512 in torchvision's order")
+                           hint=_("13 × (3x3 conv padding 1 → ReLU) with a 2x2/2 max-pool after convs 2, 4, "
+                                  "7, 10 and 13, convs 3→64→…→512 in torchvision's order"))

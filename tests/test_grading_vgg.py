@@ -6,11 +6,14 @@ message that names the mistake, and valid alternatives keep full marks.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import carried_forward, failed, not_credited, passed, assert_full_marks, grade_released_stub
 
 ID = "vgg"
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 
 def only_failed(result: dict, *tests: str) -> None:
@@ -404,3 +407,25 @@ def test_num_classes_ignored_and_forward_without_avgpool(submit):
 def test_valid_alternatives_keep_full_marks(submit, replace):
     result = submit(ID, replace)
     assert result["score"] == result["max_score"], [t for t in result["tests"] if t["outcome"] != "passed"]
+
+
+def test_wrong_counts_strides_mode_and_block_explained_in_korean(submit):
+    """--lang ko: the same tests lose their points, and their titles and messages are Korean, still carrying the
+    English run's numbers and code (the messages' English is asserted in the tests above)."""
+    result = submit(ID, {"conv_params": CONV_BIAS_BY_DEFAULT, "stacked_conv_params": STACKED_BIAS_BY_DEFAULT,
+                         "receptive_field": RF_IGNORES_STRIDES, "empirical_receptive_field": ERF_NOT_RESTORED,
+                         "vgg_block": BLOCK_NO_RELU}, lang="ko")
+    expected = {
+        "test_conv_params": ["conv_params(3, 128, 128)", "147,584 ≠ 147,456", "편향 (bias) 128개", "bias=False"],
+        "test_stacked_conv_params": ["stacked_conv_params(3, 128, 2)", "295,168 ≠ 294,912",
+                                     "편향 (bias) 2×128개"],
+        "test_receptive_field": ["스트라이드 (stride)를 무시했습니다", "j *= s", "(k − 1)·j"],
+        "test_empirical_receptive_field_leaves_model_alone": [
+            "학습 모드 (train)였는데, 호출 후에는 평가 모드 (eval)", "model.train(was_training)"],
+        "test_vgg_block_layers": ["vgg_block(64, 128, 2)", "nn.ReLU(inplace=True)", "ReLU가 옵니다"],
+        "test_vgg_block_matches_reference": ["vgg_block(4, 6, 2)", "(2, 4, 9, 9)", "ReLU가 빠졌습니다"],
+    }
+    for test, words in expected.items():
+        entry = failed(result, test, *words)
+        assert HANGUL.search(entry["title"]), (test, entry["title"])
+    only_failed(result, *expected)
