@@ -163,7 +163,7 @@ def _layout_hint(missing, extra, wrong) -> str:
     if any("downsample." in k for k in extra):
         if bottleneck_extra:
             return _("this model has Bottleneck blocks where torchvision has BasicBlock: resnet18 and "
-                      "resnet34 use BasicBlock (expansion 1), only resnet50 uses Bottleneck")
+                     "resnet34 use BasicBlock (expansion 1), only resnet50 uses Bottleneck")
         return _("a projection where the shape does not change: the shortcut is the identity (downsample "
                  "= None) when stride == 1 and in_channels == out_channels · expansion; only the first block "
                  "of a stage can need one, the blocks after it take channels · block.expansion inputs")
@@ -538,15 +538,15 @@ def _wrong_model_totals(reference) -> dict[str, dict[int, str]]:
         with torch.device("meta"):
             r18 = reference.ResNet(reference.Bottleneck, [2, 2, 2, 2])
             bottleneck18 = sum(p.numel() for p in r18.parameters())
-        r18, r34, r50 = (EXPECTED_PARAMS[m] for m in ("resnet18", "resnet34", "resnet50"))
+        p18, p34, p50 = (EXPECTED_PARAMS[m] for m in ("resnet18", "resnet34", "resnet50"))
         return {
             "resnet18": {bottleneck18: N_("resnet18 is BasicBlock with [2, 2, 2, 2]; Bottleneck blocks "
                                           "belong to resnet50"),
-                         r34: N_("that is resnet34's count: resnet18 has [2, 2, 2, 2] blocks")},
-            "resnet34": {r50: N_("that is resnet50's count: resnet34 uses BasicBlock with [3, 4, 6, 3], not "
+                         p34: N_("that is resnet34's count: resnet18 has [2, 2, 2, 2] blocks")},
+            "resnet34": {p50: N_("that is resnet50's count: resnet34 uses BasicBlock with [3, 4, 6, 3], not "
                                  "Bottleneck"),
-                         r18: N_("that is resnet18's count: resnet34 has [3, 4, 6, 3] blocks")},
-            "resnet50": {r34: N_("resnet50 is built from Bottleneck blocks ([3, 4, 6, 3]); with BasicBlock "
+                         p18: N_("that is resnet18's count: resnet34 has [3, 4, 6, 3] blocks")},
+            "resnet50": {p34: N_("resnet50 is built from Bottleneck blocks ([3, 4, 6, 3]); with BasicBlock "
                                  "it is resnet34's 21.8M")},
         }
     return _cached("wrong-model-totals", build)
