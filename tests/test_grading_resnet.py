@@ -5,6 +5,9 @@ Wrong implementations of different cells share one submission where the hidden t
 """
 from __future__ import annotations
 
+import re
+from collections import Counter
+
 import pytest
 
 from conftest import by_name, assert_full_marks, grade_released_stub
@@ -536,6 +539,33 @@ def test_resnet_forgetting_the_expansion_between_stages(submit):
     assert_failed_exactly(result, {"test_resnet_parameters", "test_resnet_state_dict", "test_resnet_custom_config"})
     assert "expansion" in message(result, "test_resnet_state_dict")
     assert "expansion" in message(result, "test_resnet_custom_config")
+
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+NUMBERS = re.compile(r"\d+(?:[.,]\d+)*")
+CODE_NAMES = re.compile(r"`[^`]+`|\b[A-Za-z]+_\w+|\b[A-Za-z]+\d[\w.]*", re.ASCII)   # `BasicBlock`, conv1
+
+
+@pytest.mark.parametrize("replace, test, total", [
+    ({"basic_block": BASIC_CONVS_WITH_BIAS}, "test_basic_block_parameters", "74,112"),
+    ({"resnet": RESNET50_WITH_BASIC_BLOCKS}, "test_resnet_parameters", "21,797,672"),
+], ids=["convs-with-bias", "resnet50-with-basic-blocks"])
+def test_wrong_implementations_graded_in_korean(submit, replace, test, total):
+    """--lang ko: the same points, every title and likely cause in Korean, and every message keeps the English
+    one's numbers and code names (`BasicBlock`, conv1, layer1.0). English first, so that a value the first run
+    caches (the table of wrong model totals) cannot carry its language into the second."""
+    english, korean = submit(ID, replace), submit(ID, replace, lang="ko")
+    points = [[(t["name"], t["points"]) for t in result["tests"]] for result in (english, korean)]
+    assert points[0] == points[1]
+    for en, ko in zip(english["tests"], korean["tests"]):
+        assert HANGUL.search(ko["title"]), ko["title"]
+        own_failure = en["outcome"] != "passed" and not en["message"].startswith("Not credited yet")
+        if own_failure:   # "Not credited yet" and notes of error carried forward are the grader's own words
+            assert HANGUL.search(ko["message"]), (ko["name"], ko["message"])
+        assert Counter(NUMBERS.findall(en["message"])) <= Counter(NUMBERS.findall(ko["message"])), (en, ko)
+        assert set(CODE_NAMES.findall(en["message"])) <= set(CODE_NAMES.findall(ko["message"])), (en, ko)
+    cause = message(korean, test).split("\n")[-1]
+    assert total in message(korean, test) and HANGUL.search(cause), message(korean, test)
 
 
 def test_reference_grading_time(solution_results, submit):
