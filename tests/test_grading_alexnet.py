@@ -5,6 +5,7 @@ Wrong implementations that touch different cells (and fail different hidden test
 """
 from __future__ import annotations
 
+import re
 from textwrap import dedent
 
 import pytest
@@ -242,6 +243,25 @@ def assert_failed_exactly(result: dict, expected: set[str]) -> None:
     assert result["score"] == result["max_score"] - sum(by_name(result)[n]["max_points"] for n in expected)
 
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def assert_korean_like_english(english: dict, korean: dict) -> None:
+    """The Korean result grades as the English one; every title is Korean, and every failure message is Korean
+    and keeps the English message's numbers ("Not credited yet" alone is the grader's own wording)."""
+    assert [(t["name"], t["points"]) for t in korean["tests"]] == \
+        [(t["name"], t["points"]) for t in english["tests"]]
+    for en, ko in zip(english["tests"], korean["tests"]):
+        assert HANGUL.search(ko["title"]), (ko["name"], ko["title"])
+        if en["outcome"] == "passed":
+            continue
+        assert set(NUMBER.findall(en["message"])) <= set(NUMBER.findall(ko["message"])), \
+            (en["message"], ko["message"])
+        if not en["message"].startswith("Not credited yet"):
+            assert HANGUL.search(ko["message"]), (ko["name"], ko["message"][:300])
+
+
 # ---------------------------------------------------------------- tests
 def test_hidden_tests_cover_the_contract(solution_results):
     result = solution_results[ASSIGNMENT]
@@ -370,3 +390,17 @@ def test_reference_grading_time(solution_results, submit):
     print(f"alexnet reference graded in {result['seconds']:.3f} s (warm)")
     assert result["score"] == result["max_score"]
     assert result["seconds"] < 10
+
+
+def test_wrong_implementations_graded_in_korean(submit):
+    """--lang ko: the 2012 widths, a hidden built-in relu, a bool slope and value-not-slope chain are told in
+    Korean, with the same points, totals and code names as in English."""
+    replace = {"relu": RELU_GETATTR_BUILTIN, "relu_grad": RELU_GRAD_BOOL,
+               "chain_grad": CHAIN_ACTIVATION_VALUE,
+               "alexnet": alexnet_source(widths=(96, 256, 384, 384, 256))}
+    english, korean = submit(ASSIGNMENT, replace), submit(ASSIGNMENT, replace, lang="ko")
+    assert_korean_like_english(english, korean)
+    total = message(korean, "test_alexnet_param_count")
+    assert "62,378,344" in total and "96-256-384-384-256" in total and "2012년" in total, total
+    assert "features.0.weight" in message(korean, "test_alexnet_state_dict_layout")
+    assert "torch.bool" in message(korean, "test_relu_grad_keeps_dtype_and_device")

@@ -6,6 +6,8 @@ message that names the mistake, and valid alternatives keep full marks.
 """
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from conftest import carried_forward, failed, not_credited, passed, by_name, assert_full_marks, grade_released_stub
@@ -309,6 +311,25 @@ class DenseBlock(nn.ModuleDict):
 }
 
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def assert_korean_like_english(english: dict, korean: dict) -> None:
+    """The Korean result grades as the English one; every title is Korean, and every failure message is Korean
+    and keeps the English message's numbers ("Not credited yet" alone is the grader's own wording)."""
+    assert [(t["name"], t["points"]) for t in korean["tests"]] == \
+        [(t["name"], t["points"]) for t in english["tests"]]
+    for en, ko in zip(english["tests"], korean["tests"]):
+        assert HANGUL.search(ko["title"]), (ko["name"], ko["title"])
+        if en["outcome"] == "passed":
+            continue
+        assert set(NUMBER.findall(en["message"])) <= set(NUMBER.findall(ko["message"])), \
+            (en["message"], ko["message"])
+        if not en["message"].startswith("Not credited yet"):
+            assert HANGUL.search(ko["message"]), (ko["name"], ko["message"][:300])
+
+
 # --- tests --------------------------------------------------------------------------------------------------------
 
 def test_reference_gets_full_marks(solution_results):
@@ -416,3 +437,16 @@ def test_densenet_without_the_final_relu_and_off_by_one_channels(submit):
 def test_valid_alternatives_keep_full_marks(submit, replace):
     result = submit(ID, replace)
     assert result["score"] == result["max_score"], [t for t in result["tests"] if t["outcome"] != "passed"]
+
+
+def test_wrong_implementations_graded_in_korean(submit):
+    """--lang ko: convolutions with bias and geometric channel growth are told in Korean, with the same
+    points, parameter counts and code names as in English."""
+    replace = {"dense_layer": LAYER_WITH_BIAS, "transition": TRANSITION_WITH_BIAS,
+               "dense_channels": CHANNELS_GEOMETRIC}
+    english, korean = submit(ID, replace), submit(ID, replace, lang="ko")
+    assert_korean_like_english(english, korean)
+    for test in ("test_dense_layer_parameters", "test_transition_parameters"):
+        told = by_name(korean)[test]["message"]
+        assert "편향 (bias)" in told and "bias=False" in told, told
+    assert "기하급수적" in by_name(korean)["test_dense_channels"]["message"]
