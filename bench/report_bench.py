@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -31,7 +32,8 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
-from grader.course import assignment_ids
+from grader.course import assignment_ids  # noqa: E402
+from grader.results import UnitResult  # noqa: E402
 
 ASSIGNMENTS = assignment_ids()
 TARGET_S = 10.0
@@ -74,9 +76,10 @@ def class_plan(n: int, assignments: tuple[str, ...], seed: int = 0) -> tuple[dic
     return variants, plan
 
 
-def grade_variants(variants: dict, work: Path, workers: int) -> dict[tuple[str, str], dict]:
-    """Every distinct notebook graded once by make grade's engine: (assignment, variant) → result."""
+def grade_variants(variants: dict, work: Path, workers: int, lang: str = "en") -> dict[tuple[str, str], UnitResult]:
+    """Every distinct notebook graded once by make grade's engine, in LANG: (assignment, variant) → result."""
     from grader.run import GradeRun
+    from grader.settings import Settings
 
     names: dict[str, tuple[str, str]] = {}
     for task, by_key in variants.items():
@@ -91,13 +94,14 @@ def grade_variants(variants: dict, work: Path, workers: int) -> dict[tuple[str, 
                     cell.outputs, cell.execution_count = [], None
             nbformat.write(clean, path)
     run = GradeRun(work / "submitted", work / "variant-grades", workers=workers, force=True,
+                   settings=Settings(workers=workers, out=work / "variant-grades", lang=lang),
                    console=Console(file=io.StringIO()))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         results = run.run()  # its progress lines and table are not the benchmark's
     return {names[(r["student_id"], r["assignment"])]: r for r in results}
 
 
-def class_results(plan: dict, graded: dict, seed: int = 0) -> list[dict]:
+def class_results(plan: dict, graded: dict, seed: int = 0) -> list[UnitResult]:
     """One result per student × assignment (2 % missing, 5 % late), each the graded result of its notebook."""
     rng = random.Random(f"report:{seed}")
     results = []
@@ -105,15 +109,13 @@ def class_results(plan: dict, graded: dict, seed: int = 0) -> list[dict]:
         for task, key in tasks.items():
             if rng.random() < 0.02:
                 continue
-            r = dict(graded[(task, key)])
-            r["student_id"] = student
-            r["duedate"] = DUEDATE
-            r["timestamp"] = LATE_TIMESTAMP if rng.random() < 0.05 else "2025-01-01 11:00:00 UTC"
-            results.append(r)
+            late = rng.random() < 0.05
+            results.append(replace(graded[(task, key)], student_id=student, duedate=DUEDATE,
+                                   timestamp=LATE_TIMESTAMP if late else "2025-01-01 11:00:00 UTC"))
     return results
 
 
-def diversify(results: list[dict], copiers: float = 0.01, seed: int = 0) -> list[dict]:
+def diversify(results: list[UnitResult], copiers: float = 0.01, seed: int = 0) -> list[UnitResult]:
     """The same class as if each student had written their own code: the index's harder case.
 
     Each fingerprint is kept as it is (a passage the whole class shares) with probability 0.3, shared only
@@ -141,11 +143,11 @@ def diversify(results: list[dict], copiers: float = 0.01, seed: int = 0) -> list
                     new.append((h if salt is None else hash((h, salt)) & (2 ** 53 - 1), first, last))
                 cells[gid] = {**cell, "prints": pack_prints(new)}
             prints = {**prints, "cells": cells}
-        out.append({**r, "fingerprints": prints})
+        out.append(replace(r, fingerprints=prints))
     return out
 
 
-def fill_gradebook(path: Path, results: list[dict]) -> None:
+def fill_gradebook(path: Path, results: list[UnitResult]) -> None:
     from grader.gradebook import Gradebook
 
     book = Gradebook(path)
