@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from rich.console import Console
 
 from grader.i18n import language, messages, set_language, translations
@@ -23,6 +24,9 @@ from grader.similarity.index import Pair, SimilarityReport, find_pairs
 
 _, _n = messages("report")
 
+BODY_FONTS = {"en": 'system-ui,"Noto Sans CJK KR","Noto Sans",sans-serif',
+              "ko": 'system-ui,"Noto Sans CJK KR","Malgun Gothic","Apple SD Gothic Neo","Noto Sans",sans-serif'}
+"""The pages' font stack: Korean pages name a Hangul font of Linux (fonts-noto-cjk), Windows and macOS."""
 PAIR_PAGES = 200  # side-by-side pages written (the highest-scoring flagged pairs, then the closest held back)
 MAX_TABLE_PAIRS = 500
 
@@ -34,6 +38,7 @@ def _environment(lang: str) -> Environment:
                       extensions=["jinja2.ext.i18n"])
     env.install_gettext_translations(translations("report", lang), newstyle=True)
     env.globals["lang"] = lang  # <html lang="…">: the browser picks fonts and hyphenation by it
+    env.globals["body_fonts"] = Markup(BODY_FONTS.get(lang, BODY_FONTS["en"]))
     env.filters["urlencode"] = lru_cache(maxsize=65536)(env.filters["urlencode"])  # the same ids, thousands of times
     return env
 
