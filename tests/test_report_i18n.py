@@ -72,6 +72,7 @@ def test_report_in_korean_then_english(tmp_path):
     chrome = ("<title>학급 보고서</title>", "과제별 점수", "검토 필요 ⚑", "미제출, 늦은 제출, 채점 안 됨")
     assert all(korean in summary for korean in chrome)
     assert "Scores per assignment" not in summary and "Needs review" not in summary
+    assert '"Malgun Gothic"' in summary and "word-break:keep-all" in summary  # Hangul fonts; wrap at spaces
 
     svgs = re.findall(r"<svg.*?</svg>", summary, flags=re.S)
     assert len(svgs) == 2  # the histogram and the grading times
@@ -91,7 +92,7 @@ def test_report_in_korean_then_english(tmp_path):
     write_report(tmp_path / "en", _class(), [], roster=["dan"])
     english = (tmp_path / "en" / "summary.html").read_text(encoding="utf-8")
     assert english.startswith('<!doctype html>\n<html lang="en">') and "Scores per assignment" in english
-    assert not HANGUL.search(english)  # no Korean chrome, label or font stack leaks into English pages
+    assert not HANGUL.search(english) and "keep-all" not in english  # nothing Korean leaks into English pages
     assert "font-family: 'DejaVu Sans'" in english and "Noto Sans CJK KR', 'Malgun" not in english
 
 

@@ -27,6 +27,8 @@ _, _n = messages("report")
 BODY_FONTS = {"en": 'system-ui,"Noto Sans CJK KR","Noto Sans",sans-serif',
               "ko": 'system-ui,"Noto Sans CJK KR","Malgun Gothic","Apple SD Gothic Neo","Noto Sans",sans-serif'}
 """The pages' font stack: Korean pages name a Hangul font of Linux (fonts-noto-cjk), Windows and macOS."""
+LANG_CSS = {"ko": "body{word-break:keep-all}"}
+"""Korean wraps at spaces, as Korean pages do (the browser's default breaks a Korean word between syllables)."""
 PAIR_PAGES = 200  # side-by-side pages written (the highest-scoring flagged pairs, then the closest held back)
 MAX_TABLE_PAIRS = 500
 
@@ -39,6 +41,7 @@ def _environment(lang: str) -> Environment:
     env.install_gettext_translations(translations("report", lang), newstyle=True)
     env.globals["lang"] = lang  # <html lang="…">: the browser picks fonts and hyphenation by it
     env.globals["body_fonts"] = Markup(BODY_FONTS.get(lang, BODY_FONTS["en"]))
+    env.globals["lang_css"] = Markup(LANG_CSS.get(lang, ""))
     env.filters["urlencode"] = lru_cache(maxsize=65536)(env.filters["urlencode"])  # the same ids, thousands of times
     return env
 
