@@ -102,5 +102,7 @@ def test_the_report_follows_the_runs_language(tmp_path, capsys):
 
     set_language("ko")
     write_summary(tmp_path, _class(), [])
-    assert "학급 보고서" in (tmp_path / "report" / "similarity.html").read_text(encoding="utf-8")
+    similarity = (tmp_path / "report" / "similarity.html").read_text(encoding="utf-8")
+    assert "학급 보고서" in similarity
+    assert "제출물 3개에 지문이 없습니다" in similarity  # a plural message (ngettext) from the catalog
     assert "비슷한 코드: 색인 (index)에서 후보 쌍" in " ".join(capsys.readouterr().err.split())
