@@ -24,6 +24,7 @@ import shutil
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import nbformat
@@ -31,7 +32,9 @@ from rich.console import Console
 from rich.table import Table
 
 REPO = Path(__file__).resolve().parent.parent
-from grader.course import assignment_ids
+from grader.course import assignment_ids  # noqa: E402
+from grader.i18n import LANGUAGES  # noqa: E402
+from grader.results import UnitResult  # noqa: E402
 
 ASSIGNMENTS = assignment_ids()
 TARGET_S = 10.0
@@ -74,9 +77,10 @@ def class_plan(n: int, assignments: tuple[str, ...], seed: int = 0) -> tuple[dic
     return variants, plan
 
 
-def grade_variants(variants: dict, work: Path, workers: int) -> dict[tuple[str, str], dict]:
-    """Every distinct notebook graded once by make grade's engine: (assignment, variant) → result."""
+def grade_variants(variants: dict, work: Path, workers: int, lang: str = "en") -> dict[tuple[str, str], UnitResult]:
+    """Every distinct notebook graded once by make grade's engine, in LANG: (assignment, variant) → result."""
     from grader.run import GradeRun
+    from grader.settings import Settings
 
     names: dict[str, tuple[str, str]] = {}
     for task, by_key in variants.items():
@@ -91,13 +95,14 @@ def grade_variants(variants: dict, work: Path, workers: int) -> dict[tuple[str, 
                     cell.outputs, cell.execution_count = [], None
             nbformat.write(clean, path)
     run = GradeRun(work / "submitted", work / "variant-grades", workers=workers, force=True,
+                   settings=Settings(workers=workers, out=work / "variant-grades", lang=lang),
                    console=Console(file=io.StringIO()))
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         results = run.run()  # its progress lines and table are not the benchmark's
     return {names[(r["student_id"], r["assignment"])]: r for r in results}
 
 
-def class_results(plan: dict, graded: dict, seed: int = 0) -> list[dict]:
+def class_results(plan: dict, graded: dict, seed: int = 0) -> list[UnitResult]:
     """One result per student × assignment (2 % missing, 5 % late), each the graded result of its notebook."""
     rng = random.Random(f"report:{seed}")
     results = []
@@ -105,15 +110,13 @@ def class_results(plan: dict, graded: dict, seed: int = 0) -> list[dict]:
         for task, key in tasks.items():
             if rng.random() < 0.02:
                 continue
-            r = dict(graded[(task, key)])
-            r["student_id"] = student
-            r["duedate"] = DUEDATE
-            r["timestamp"] = LATE_TIMESTAMP if rng.random() < 0.05 else "2025-01-01 11:00:00 UTC"
-            results.append(r)
+            late = rng.random() < 0.05
+            results.append(replace(graded[(task, key)], student_id=student, duedate=DUEDATE,
+                                   timestamp=LATE_TIMESTAMP if late else "2025-01-01 11:00:00 UTC"))
     return results
 
 
-def diversify(results: list[dict], copiers: float = 0.01, seed: int = 0) -> list[dict]:
+def diversify(results: list[UnitResult], copiers: float = 0.01, seed: int = 0) -> list[UnitResult]:
     """The same class as if each student had written their own code: the index's harder case.
 
     Each fingerprint is kept as it is (a passage the whole class shares) with probability 0.3, shared only
@@ -141,11 +144,11 @@ def diversify(results: list[dict], copiers: float = 0.01, seed: int = 0) -> list
                     new.append((h if salt is None else hash((h, salt)) & (2 ** 53 - 1), first, last))
                 cells[gid] = {**cell, "prints": pack_prints(new)}
             prints = {**prints, "cells": cells}
-        out.append({**r, "fingerprints": prints})
+        out.append(replace(r, fingerprints=prints))
     return out
 
 
-def fill_gradebook(path: Path, results: list[dict]) -> None:
+def fill_gradebook(path: Path, results: list[UnitResult]) -> None:
     from grader.gradebook import Gradebook
 
     book = Gradebook(path)
@@ -155,7 +158,7 @@ def fill_gradebook(path: Path, results: list[dict]) -> None:
     book.close()
 
 
-def measure(n: int, graded: dict, plan_for: dict, work: Path, unique_code: bool = False) -> dict:
+def measure(n: int, graded: dict, plan_for: dict, work: Path, unique_code: bool = False, lang: str = "en") -> dict:
     from grader.gradebook import Gradebook
     from grader.report import write_report
     from grader.similarity import find_pairs
@@ -174,9 +177,9 @@ def measure(n: int, graded: dict, plan_for: dict, work: Path, unique_code: bool 
     similarity = find_pairs((r["student_id"], r["assignment"], r.get("fingerprints")) for r in loaded)
     index_s = time.perf_counter() - started
     wall, cpu = time.perf_counter(), time.process_time()
-    summary = write_report(out, loaded, [])
+    summary = write_report(out, loaded, [], lang=lang)
     report_s, report_cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"students": n, "scenario": "own code (synthetic)" if unique_code else "generator",
+    return {"students": n, "lang": lang, "scenario": "own code (synthetic)" if unique_code else "generator",
             "units": len(loaded), "load_s": round(load_s, 2), "index_s": round(index_s, 2),
             "report_s": round(report_s, 2), "total_s": round(load_s + report_s, 2),
             "total_cpu_s": round(load_cpu + report_cpu, 2), "load_average": round(os.getloadavg()[0], 1),
@@ -209,28 +212,31 @@ def fingerprint_cost(variants: dict) -> float:
 
 
 def run(sizes: tuple[int, ...] = (300, 2000), workers: int = 0, console: Console | None = None,
-        assignments: tuple[str, ...] = ASSIGNMENTS, keep: bool = False) -> dict:
+        assignments: tuple[str, ...] = ASSIGNMENTS, keep: bool = False, langs: tuple[str, ...] = ("en",)) -> dict:
+    """Grade the distinct notebooks once per language (the messages are in it), then time the report per size."""
     console = console or Console()
     work = Path(tempfile.mkdtemp(prefix="cnn-report-bench-"))
     try:
         largest = max(sizes)
         variants, plan = class_plan(largest, assignments)
         distinct = sum(len(v) for v in variants.values())
-        console.print(f"report bench: grading the generator's {distinct} distinct notebooks once "
-                      f"(make grade's engine) …")
-        started = time.perf_counter()
-        graded = grade_variants(variants, work, workers)
-        grade_s = time.perf_counter() - started
         rows = []
-        for n in sizes:
-            _, plan_n = class_plan(n, assignments)
-            rows.append(measure(n, graded, plan_n, work))
-        rows.append(measure(largest, graded, plan, work, unique_code=True))
+        grade_s = 0.0
+        for lang in langs:
+            console.print(f"report bench: grading the generator's {distinct} distinct notebooks once, "
+                          f"lang={lang} (make grade's engine) …")
+            started = time.perf_counter()
+            graded = grade_variants(variants, work / lang, workers, lang)
+            grade_s += time.perf_counter() - started
+            for n in sizes:
+                _, plan_n = class_plan(n, assignments)
+                rows.append(measure(n, graded, plan_n, work / lang, lang=lang))
+            rows.append(measure(largest, graded, plan, work / lang, unique_code=True, lang=lang))
         result = {"distinct_notebooks": distinct, "grading_distinct_s": round(grade_s, 1),
                   "fingerprint_ms_per_unit": fingerprint_cost(variants), "target_s": TARGET_S, "sizes": rows}
     finally:
         if keep:
-            console.print(f"kept the reports in {work}/grades-<students>/summary.html")
+            console.print(f"kept the reports in {work}/<lang>/grades-<students>/summary.html")
         else:
             shutil.rmtree(work, ignore_errors=True)
     print_report(result, console)
@@ -245,12 +251,14 @@ def _verdict(row: dict, target: float) -> str:
 
 def print_report(result: dict, console: Console) -> None:
     table = Table(title="Class report and similar-code pairs (fingerprints computed at grading time)")
-    for name in ("students", "class", "units", "load s", "similarity index s", "whole report s", "of it plots s",
+    for name in ("students", "lang", "class", "units", "load s", "similarity index s", "whole report s",
+                 "of it plots s",
                  "load + report s", "of it CPU s", f"target < {result['target_s']:g} s", "load avg", "pages",
                  "candidate pairs", "pairs flagged", "fingerprints (discounted)"):
         table.add_column(name, justify="right")
     for row in result["sizes"]:
-        table.add_row(str(row["students"]), row["scenario"], str(row["units"]), f"{row['load_s']:.2f}",
+        table.add_row(str(row["students"]), row.get("lang", "en"), row["scenario"], str(row["units"]),
+                      f"{row['load_s']:.2f}",
                       f"{row['index_s']:.2f}",
                       f"{row['report_s']:.2f}", f"{row['plots_s']:.2f}", f"{row['total_s']:.2f}",
                       f"{row['total_cpu_s']:.2f}", _verdict(row, result["target_s"]), f"{row['load_average']:g}",
@@ -260,8 +268,9 @@ def print_report(result: dict, console: Console) -> None:
     console.print(table)
     console.print(f"fingerprints at grading time: {result['fingerprint_ms_per_unit']} ms per unit (median); "
                   f"{result['distinct_notebooks']} distinct notebooks graded in {result['grading_distinct_s']} s "
-                  "(set-up, not in the figures). Every student's code is the solution or a one-edit mutant of it, "
-                  "so most passages are shared by more than 10 students and discounted (MOSS -m). "
+                  "(once per language; set-up, not in the figures). Every student's code is the solution or a "
+                  "one-edit mutant of it, so most passages are shared by more than 10 students and discounted "
+                  "(MOSS -m). "
                   "'own code (synthetic)': the largest class with each student's fingerprints made their own "
                   "(30 % kept class-wide, 10 % shared in groups of four, 1 % of students copying a neighbour): "
                   "the index's harder case.")
@@ -276,14 +285,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="where to write the numbers")
     parser.add_argument("--assignments", default=",".join(ASSIGNMENTS), help="comma-separated ids (default: all)")
     parser.add_argument("--keep", action="store_true", help="keep the written reports and print where they are")
+    parser.add_argument("--lang", default="en",
+                        help="the run's language(s), comma-separated: en, ko or en,ko (default en); the notebooks "
+                             "are graded and the report written in each")
     args = parser.parse_args(argv)
     sizes = tuple(int(s) for s in args.sizes.split(",") if s.strip())
     tasks = tuple(a.strip() for a in args.assignments.split(",") if a.strip())
     unknown = [a for a in tasks if a not in ASSIGNMENTS]
     if unknown or not sizes or min(sizes) < 1:
         parser.error(f"unknown assignment(s) {unknown}" if unknown else "--sizes: positive class sizes, e.g. 300,2000")
+    langs = tuple(dict.fromkeys(lang.strip() for lang in args.lang.split(",") if lang.strip()))
+    if not langs or set(langs) - set(LANGUAGES):
+        parser.error(f"--lang: choose from {', '.join(LANGUAGES)} (comma-separated)")
     result = run(sizes, args.workers, Console(width=200) if not sys.stdout.isatty() else Console(), tasks,
-                 args.keep)
+                 args.keep, langs)
     Path(args.json).parent.mkdir(parents=True, exist_ok=True)
     Path(args.json).write_text(json.dumps(result, indent=1), encoding="utf-8")
     return 0 if all(r["total_s"] < TARGET_S for r in result["sizes"]) else 1

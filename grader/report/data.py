@@ -9,9 +9,16 @@ import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from gettext import gettext as _
+from functools import lru_cache
 
-LIKELY_CAUSE = re.compile(r"Likely cause: (.+)")
+from grader.i18n import ENGLISH, LANGUAGES, messages, translations
+
+_, _n = messages("report")
+
+LIKELY_CAUSE_MESSAGE = "Likely cause: {hint}"
+"""The grader's message (domain ``grader``) that names a likely cause; the report counts its {hint}s."""
+LIKELY_CAUSE_FALLBACK = {"ko": "예상 원인: {hint}"}
+"""The glossary's wording, for a catalog that does not translate the message yet."""
 
 
 @dataclass
@@ -128,10 +135,44 @@ def _duration(seconds: float) -> str:
     days, rest = divmod(minutes, 24 * 60)
     hours, mins = divmod(rest, 60)
     if days:
-        return _("%(days)s d %(hours)s h %(minutes)s min") % {"days": days, "hours": hours, "minutes": mins}
+        return _("{days} d {hours} h {minutes} min", days=days, hours=hours, minutes=mins)
     if hours:
-        return _("%(hours)s h %(minutes)s min") % {"hours": hours, "minutes": mins}
-    return _("%(minutes)s min") % {"minutes": mins}
+        return _("{hours} h {minutes} min", hours=hours, minutes=mins)
+    return _("{minutes} min", minutes=mins)
+
+
+def _cause_pattern(template: str) -> str:
+    """``"Likely cause: {hint}"`` -> ``r"Likely cause: (.+)"``: the words around {hint} literally, the hint captured."""
+    before, _hint, after = template.partition("{hint}")
+    return re.escape(before) + "(.+)" + (re.escape(after.rstrip()) if after.strip() else "")
+
+
+@lru_cache(maxsize=None)
+def likely_cause() -> re.Pattern:
+    """Finds the likely cause in a failure message written in any of the kit's languages.
+
+    A class may hold results graded in English and in Korean (a re-run with ``--lang ko`` grades only what
+    changed), so the pattern knows every language's wording: the grader catalog's translation of
+    ``LIKELY_CAUSE_MESSAGE``, or the glossary's where the catalog does not have it yet.
+    """
+    wordings = [LIKELY_CAUSE_MESSAGE]
+    for lang in LANGUAGES:
+        if lang == ENGLISH:
+            continue
+        translated = translations("grader", lang).gettext(LIKELY_CAUSE_MESSAGE)
+        usable = translated != LIKELY_CAUSE_MESSAGE and translated.count("{hint}") == 1
+        wordings.append(translated if usable else LIKELY_CAUSE_FALLBACK.get(lang, LIKELY_CAUSE_MESSAGE))
+    alternatives = list(dict.fromkeys(_cause_pattern(w) for w in wordings))
+    if len(alternatives) == 1:
+        return re.compile(alternatives[0])
+    # one group per wording; findall then gives tuples: the one non-empty member is the cause
+    return re.compile("|".join(alternatives))
+
+
+def likely_causes(message: str) -> list[str]:
+    """Every likely cause the message names, in the order it names them, stripped."""
+    found = likely_cause().findall(message or "")
+    return [(item if isinstance(item, str) else next(part for part in item if part)).strip() for item in found]
 
 
 def lateness(result: dict) -> Late | None:
@@ -174,8 +215,7 @@ def assignment_stats(task: str, results: list[dict], roster: list[str]) -> Assig
                 entry.passed += 1
                 continue
             entry.failures.append(Failure(student, t.get("outcome", ""), _first_line(t.get("message", ""))))
-            for cause in LIKELY_CAUSE.findall(t.get("message") or ""):
-                cause = cause.strip()
+            for cause in likely_causes(t.get("message") or ""):
                 cause_students[cause].add(student)
                 cause_tests[cause][t["name"]] += 1
     stat.tests = sorted(tests.values(), key=lambda t: (t.pass_rate, t.name))

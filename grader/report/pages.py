@@ -1,7 +1,8 @@
 """Lay the class statistics and the similar-code pairs out as HTML pages (Jinja2 templates in grader/templates/).
 
-Every sentence a page shows is one whole gettext message with named placeholders (``_("… %(n)s …", n=…)``),
-so a catalog can translate it later without reassembling fragments.
+Every sentence a page shows is one whole gettext message with named placeholders (``_("… %(n)s …", n=…)``)
+in the ``report`` domain (grader/locale/<lang>/LC_MESSAGES/report.po); the pages are written in the run's
+language (``grader.i18n.language()``, or ``write_report``'s ``lang``), with ``<html lang>`` set to match.
 """
 from __future__ import annotations
 
@@ -10,29 +11,39 @@ import time
 from functools import lru_cache
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from gettext import gettext as _
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from rich.console import Console
 
+from grader.i18n import language, messages, set_language, translations
 from grader.report import plots
 from grader.report.data import class_stats, lateness
 from grader.similarity.index import Pair, SimilarityReport, find_pairs
 
+_, _n = messages("report")
+
+BODY_FONTS = {"en": 'system-ui,"Noto Sans CJK KR","Noto Sans",sans-serif',
+              "ko": 'system-ui,"Noto Sans CJK KR","Malgun Gothic","Apple SD Gothic Neo","Noto Sans",sans-serif'}
+"""The pages' font stack: Korean pages name a Hangul font of Linux (fonts-noto-cjk), Windows and macOS."""
+LANG_CSS = {"ko": "body{word-break:keep-all}"}
+"""Korean wraps at spaces, as Korean pages do (the browser's default breaks a Korean word between syllables)."""
 PAIR_PAGES = 200  # side-by-side pages written (the highest-scoring flagged pairs, then the closest held back)
 MAX_TABLE_PAIRS = 500
 
 
-def _environment() -> Environment:
+@lru_cache(maxsize=None)
+def _environment(lang: str) -> Environment:
+    """The templates with LANG's catalog installed: one environment per language, so a page never mixes two."""
     env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]),
                       extensions=["jinja2.ext.i18n"])
-    env.install_null_translations(newstyle=True)  # a later gettext catalog replaces these
+    env.install_gettext_translations(translations("report", lang), newstyle=True)
+    env.globals["lang"] = lang  # <html lang="…">: the browser picks fonts and hyphenation by it
+    env.globals["body_fonts"] = Markup(BODY_FONTS.get(lang, BODY_FONTS["en"]))
+    env.globals["lang_css"] = Markup(LANG_CSS.get(lang, ""))
     env.filters["urlencode"] = lru_cache(maxsize=65536)(env.filters["urlencode"])  # the same ids, thousands of times
     return env
-
-
-_templates = _environment()
 
 
 def fmt(value) -> str:
@@ -90,12 +101,11 @@ def _code_lines(code: str, matched: dict[int, int], stub: set[int]) -> list[dict
 def _like_solution(pair: Pair) -> str:
     if pair.a_like_reference is None:
         return ""
-    return _("%(a)s%% / %(b)s%%") % {"a": round(100 * pair.a_like_reference),
-                                     "b": round(100 * (pair.b_like_reference or 0))}
+    return _("{a}% / {b}%", a=round(100 * pair.a_like_reference), b=round(100 * (pair.b_like_reference or 0)))
 
 
-def _write_pairs(report_dir: Path, similarity: SimilarityReport) -> int:
-    template = _templates.get_template("report_pair.html")
+def _write_pairs(report_dir: Path, similarity: SimilarityReport, templates: Environment) -> int:
+    template = templates.get_template("report_pair.html")
     written = 0
     for index, pair in enumerate((similarity.pairs[:PAIR_PAGES] + similarity.near), start=1):
         name = f"pairs/{index:04d}-{pair.assignment}-{pair.grade_id}.html"
@@ -117,8 +127,19 @@ def _assignment_order(results: list[dict]) -> list[str]:
 
 
 def write_report(out: Path, results: list[dict], problems: list[str], roster: list[str] | None = None,
-                 console: Console | None = None) -> ReportSummary:
-    """Write grades/summary.html and grades/report/ from RESULTS; ROSTER (the class list) when one is known."""
+                 console: Console | None = None, lang: str | None = None) -> ReportSummary:
+    """Write grades/summary.html and grades/report/ from RESULTS; ROSTER (the class list) when one is known.
+
+    The pages are in LANG, by default the run's language (``grader.i18n.language()``, which the coordinator
+    sets from ``--lang``); a LANG given here is the process's language from now on (``set_language``).
+    """
+    if lang is not None:
+        set_language(lang)
+    return _write_report(out, results, problems, roster, console, _environment(language()))
+
+
+def _write_report(out: Path, results: list[dict], problems: list[str], roster: list[str] | None,
+                  console: Console | None, templates: Environment) -> ReportSummary:
     started = time.perf_counter()
     assignments = _assignment_order(results)
     stats, rows = class_stats(results, assignments, roster)
@@ -126,8 +147,9 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
     similarity = find_pairs(((r["student_id"], r["assignment"], r.get("fingerprints")) for r in results),
                             reference=_reference_fingerprints(assignments))
     if console is not None:
-        console.print(f"similar code: the index produced {similarity.candidate_pairs} candidate pairs, "
-                      f"{len(similarity.pairs)} over the threshold (grades/report/similarity.html)")
+        console.print(_("similar code: the index produced {candidates} candidate pairs, {flagged} over the "
+                        "threshold (grades/report/similarity.html)", candidates=similarity.candidate_pairs,
+                        flagged=len(similarity.pairs)))
 
     plot_started = time.perf_counter()
     histograms = {a.id: plots.histogram(a.scores, a.max_score) for a in stats if a.submitted}
@@ -135,7 +157,7 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
     plot_seconds = time.perf_counter() - plot_started
 
     report_dir = out / "report"
-    pages = _write_pairs(report_dir, similarity)
+    pages = _write_pairs(report_dir, similarity, templates)
     counts: dict[str, int] = {}
     for pair in similarity.pairs:
         counts[pair.assignment] = counts.get(pair.assignment, 0) + 1
@@ -144,15 +166,15 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
         by_students.setdefault((pair.a, pair.b), []).append(pair)
     student_pairs = sorted(by_students.items(), key=lambda item: (-len(item[1]), -max(p.score for p in item[1]),
                                                                  item[0]))
-    sim_page = _templates.get_template("report_similarity.html").render(
+    sim_page = templates.get_template("report_similarity.html").render(
         sim=similarity, assignments=assignments, like_solution=_like_solution, limit=MAX_TABLE_PAIRS,
         student_pairs=student_pairs[:MAX_TABLE_PAIRS])
     _write(report_dir / "similarity.html", sim_page)
-    template = _templates.get_template("report_assignment.html")
+    template = templates.get_template("report_assignment.html")
     for a in stats:
         _write(report_dir / f"{a.id}.html", template.render(a=a, assignments=assignments, fmt=fmt,
                                                            histogram=histograms.get(a.id, "")))
-    template = _templates.get_template("report_student.html")
+    template = templates.get_template("report_student.html")
     pairs_of: dict[str, list[tuple[Pair, str]]] = {}
     for pair in similarity.pairs:
         pairs_of.setdefault(pair.a, []).append((pair, pair.b))
@@ -163,7 +185,7 @@ def write_report(out: Path, results: list[dict], problems: list[str], roster: li
                template.render(s=row, assignments=assignments, late=late, fmt=fmt, pairs=pairs_of.get(row.id, [])))
     review = [(r["student_id"], r["assignment"], r.get("review_reasons") or [])
               for r in sorted(results, key=lambda r: (r["assignment"], r["student_id"])) if r.get("needs_review")]
-    summary = _templates.get_template("summary.html").render(
+    summary = templates.get_template("summary.html").render(
         stats=stats, rows=rows, problems=problems, fmt=fmt, histograms=histograms, times_plot=times_plot,
         review=review, similarity=similarity, similarity_counts=counts, total_results=len(results),
         written=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
