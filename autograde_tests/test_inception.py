@@ -23,7 +23,10 @@ from grader.checks import (
     functions_called, generator, matching_variant, not_implemented, on_meta, passes_through, randn, signature,
     with_reference_weights)
 from grader.checks.composite import carried_forward, load_given_parts, note, outputs_given_parts
+from grader.i18n import N_, messages
 from grader.sandbox.client import StudentRaised
+
+_, _n = messages("inception")
 
 
 CONV_STATIC = {"conv2d", "conv1d", "conv3d", "convolution", "Conv2d", "_convolution"}
@@ -47,7 +50,8 @@ GOOGLENET_3X3 = GOOGLENET_PARAMS - sum(16 * r5 * c5 for _, _, _, _, r5, c5, _ in
 GOOGLENET_TORCHVISION = 6_624_904   # BasicConv2d (BN, no bias) and the 3x3 in branch3
 GOOGLENET_AUX = 13_378_280          # + the two auxiliary classifiers of the paper
 
-BUG_906 = "a 3x3 where the paper has a 5x5 (torchvision's known bug, pytorch/vision#906)"
+BUG_906 = N_("a 3x3 where the paper has a 5x5 (torchvision's known bug, pytorch/vision#906)")
+LOADED_HOW = (N_("by name"), N_("by shape"))   # what with_reference_weights returns: translated where shown
 
 
 _cache = ResultCache()
@@ -56,7 +60,7 @@ _cached, _student_cached = _cache.once, _cache.per_submission
 
 def _run_meta(fn, what: str, hint: str):
     """Run student code on the meta device; a device error becomes a failure that says so."""
-    return on_meta(what, fn, hint, "exercise")
+    return on_meta(what, fn, hint, _("exercise"))
 
 
 # ------------------------------ 1. bottleneck_params --------------------------------------------
@@ -68,32 +72,34 @@ def _bottleneck_hint(args: tuple, kwargs: dict, got) -> str:
     c_in, red, out = args[:3]
     k = args[3] if len(args) > 3 else kwargs.get("kernel_size", 3)
     bias = args[4] if len(args) > 4 else kwargs.get("bias", False)
+    counts = dict(c_in=c_in, red=red, out=out, k=k)
     if got == k * k * red * out + ((out) if bias else 0):
-        return (f"the 1x1 layer is missing from your count: first a 1x1 conv {c_in} → {red} "
-                f"(1·1·{c_in}·{red} weights, 채널 방향 차원 축소), then the {k}x{k} conv {red} → {out}")
+        return _("the 1x1 layer is missing from your count: first a 1x1 conv {c_in} → {red} "
+                 "(1·1·{c_in}·{red} weights, 채널 방향 차원 축소), then the {k}x{k} conv {red} → {out}", **counts)
     if got == k * k * c_in * out + ((out) if bias else 0):
-        return (f"that is one {k}x{k} conv straight from {c_in} to {out} channels, without the bottleneck: "
-                f"the {k}x{k} conv reads only the {red} reduced channels")
+        return _("that is one {k}x{k} conv straight from {c_in} to {out} channels, without the bottleneck: "
+                 "the {k}x{k} conv reads only the {red} reduced channels", **counts)
     if not bias and got == _bottleneck(c_in, red, out, k, True):
-        return (f"you counted biases (+{red} + {out}) although bias=False: the lecture's count uses weights "
-                f"only; "
-                "add one bias per output channel of each conv only when bias=True")
+        return _("you counted biases (+{red} + {out}) although bias=False: the lecture's count uses weights "
+                 "only; add one bias per output channel of each conv only when bias=True", **counts)
     if bias and got == _bottleneck(c_in, red, out, k, False):
-        return (f"bias=True must add one bias per output channel of each conv: {red} (1x1 conv) + {out} "
-                f"({k}x{k} conv)")
+        return _("bias=True must add one bias per output channel of each conv: {red} (1x1 conv) + {out} "
+                 "({k}x{k} conv)", **counts)
     if bias and got == _bottleneck(c_in, red, out, k, False) + out:
-        return (f"the 1x1 conv has biases too when bias=True: {red} of them, besides the {out} of the "
-                f"{k}x{k} conv")
+        return _("the 1x1 conv has biases too when bias=True: {red} of them, besides the {out} of the "
+                 "{k}x{k} conv", **counts)
     if bias and got == _bottleneck(c_in, red, out, k, False) + red:
-        return (f"the {k}x{k} conv has biases too when bias=True: {out} of them, besides the {red} of the "
-                f"1x1 conv")
+        return _("the {k}x{k} conv has biases too when bias=True: {out} of them, besides the {red} of the "
+                 "1x1 conv", **counts)
     if k != 3 and got == _bottleneck(c_in, red, out, 3, bias):
-        return (f"use the kernel_size argument: a {k}x{k} kernel has {k}·{k} weights per input and output "
-                f"channel")
+        return _("use the kernel_size argument: a {k}x{k} kernel has {k}·{k} weights per input and output "
+                 "channel", **counts)
     if got == c_in * red * k * k + k * k * red * out + ((red + out) if bias else 0):
-        return f"the first layer is a 1x1 conv: 1·1·{c_in}·{red} weights, whatever kernel_size is"
-    return (f"1·1·{c_in}·{red} (1x1 conv) + {k}·{k}·{red}·{out} ({k}x{k} conv)"
-            + (f" + {red} + {out} (biases)" if bias else ", no biases"))
+        return _("the first layer is a 1x1 conv: 1·1·{c_in}·{red} weights, whatever kernel_size is", **counts)
+    if bias:
+        return _("1·1·{c_in}·{red} (1x1 conv) + {k}·{k}·{red}·{out} ({k}x{k} conv) + {red} + {out} (biases)",
+                 **counts)
+    return _("1·1·{c_in}·{red} (1x1 conv) + {k}·{k}·{red}·{out} ({k}x{k} conv), no biases", **counts)
 
 
 def _check_bottleneck_cases(student, cases):
@@ -103,12 +109,14 @@ def _check_bottleneck_cases(student, cases):
                                          for key, v in kwargs.items()})
         got = bottleneck_params(*args, **kwargs)
         what = signature("bottleneck_params", args, kwargs)
+        not_an_int = dict(what=what, expected=expected, got=got, type_name=type(got).__name__)
         if isinstance(got, float) and float(got).is_integer() or isinstance(got, torch.Tensor):
-            fail(f"{what}: expected the int {expected:,}, got {got!r} ({type(got).__name__}).",
-                 "return an int (a count of weights), e.g. with integer arithmetic only (no / or math.pow)")
+            fail(_("{what}: expected the int {expected:,}, got {got!r} ({type_name}).", **not_an_int),
+                 _("return an int (a count of weights), e.g. with integer arithmetic only (no / or "
+                   "math.pow)"))
         if not isinstance(got, int) or isinstance(got, bool):
-            fail(f"{what}: expected the int {expected:,}, got {got!r} ({type(got).__name__}).",
-                 "return the number of parameters as an int")
+            fail(_("{what}: expected the int {expected:,}, got {got!r} ({type_name}).", **not_an_int),
+                 _("return the number of parameters as an int"))
         if got != expected:
             assert_equal(what, got, expected, hint=_bottleneck_hint(args, kwargs, got))
 
@@ -140,19 +148,19 @@ def _pointwise_cases():
     g = generator(21)
     d = torch.float64
     return [
-        ("x (2, 6, 3, 5), weight (6, 6)  (a square weight)", torch.randn(2, 6, 3, 5, generator=g, dtype=d),
+        (_("x (2, 6, 3, 5), weight (6, 6)  (a square weight)"), torch.randn(2, 6, 3, 5, generator=g, dtype=d),
          torch.randn(6, 6, generator=g, dtype=d)),
         ("x (2, 8, 5, 7), weight (4, 8)", torch.randn(2, 8, 5, 7, generator=g, dtype=d),
          torch.randn(4, 8, generator=g, dtype=d)),
         ("x (2, 8, 5, 7), weight (4, 8, 1, 1)", torch.randn(2, 8, 5, 7, generator=g, dtype=d),
          torch.randn(4, 8, 1, 1, generator=g, dtype=d)),
-        ("x (1, 16, 9, 11), weight (1, 16)  (batch 1, one output channel)",
+        (_("x (1, 16, 9, 11), weight (1, 16)  (batch 1, one output channel)"),
          torch.randn(1, 16, 9, 11, generator=g, dtype=d), torch.randn(1, 16, generator=g, dtype=d)),
-        ("x (3, 1, 4, 3), weight (6, 1, 1, 1)  (one input "
-         "channel)", torch.randn(3, 1, 4, 3, generator=g, dtype=d),
+        (_("x (3, 1, 4, 3), weight (6, 1, 1, 1)  (one input channel)"),
+         torch.randn(3, 1, 4, 3, generator=g, dtype=d),
          torch.randn(6, 1, 1, 1, generator=g, dtype=d)),
-        ("x (1, 5, 1, 1), weight (3, 5, 1, 1)  (a 1x1 image)", torch.randn(1, 5, 1, 1, generator=g, dtype=d),
-         torch.randn(3, 5, 1, 1, generator=g, dtype=d)),
+        (_("x (1, 5, 1, 1), weight (3, 5, 1, 1)  (a 1x1 image)"),
+         torch.randn(1, 5, 1, 1, generator=g, dtype=d), torch.randn(3, 5, 1, 1, generator=g, dtype=d)),
     ]
 
 
@@ -165,36 +173,38 @@ def _conv1x1(x, w):
 def test_pointwise_conv_matches_conv2d(student, device):
     """pointwise_conv(x, W) equals F.conv2d with a 1x1 kernel, for (C_out, C_in) and (C_out, C_in, 1, 1) W"""
     pointwise_conv = student.pointwise_conv
-    for what, x, w in _pointwise_cases():
+    for case, x, w in _pointwise_cases():
         x, w = x.to(device), w.to(device)
-        what = f"pointwise_conv on {what}" + (f" on {device}" if device != "cpu" else "")
+        what = (_("pointwise_conv on {case}", case=case) if device == "cpu" else
+                _("pointwise_conv on {case} on {device}", case=case, device=device))
         expected = _conv1x1(x, w)
         got = pointwise_conv(x, w)
         n, c_in, h, wd = x.shape
         c_out = w.shape[0]
-        assert_tensor(what, got, hint="return one tensor of shape (N, C_out, H, W)")
+        assert_tensor(what, got, hint=_("return one tensor of shape (N, C_out, H, W)"))
         if tuple(got.shape) != tuple(expected.shape):
             if tuple(got.shape) == (n, h, wd, c_out):
-                hint = ("channels last: your result is (N, H, W, C_out); move the channels back to dim 1 "
-                        "(permute)")
+                hint = _("channels last: your result is (N, H, W, C_out); move the channels back to dim 1 "
+                         "(permute)")
             elif got.numel() == expected.numel():
-                hint = "the right numbers of values but the wrong shape: the result is (N, C_out, H, W)"
+                hint = _("the right numbers of values but the wrong shape: the result is (N, C_out, H, W)")
             else:
-                hint = ("each pixel's C_in-vector is multiplied by the (C_out, C_in) matrix: the output "
-                        "keeps N, H and W and has C_out channels; accept both weight shapes (flatten a "
-                        "(C_out, C_in, 1, 1) one)")
+                hint = _("each pixel's C_in-vector is multiplied by the (C_out, C_in) matrix: the output "
+                         "keeps N, H and W and has C_out channels; accept both weight shapes (flatten a "
+                         "(C_out, C_in, 1, 1) one)")
             assert_tensor(what, got, shape=expected.shape, hint=hint)
         assert_tensor(what, got, dtype=expected.dtype, device=device,
-                      hint="compute in the input's dtype and on its device (no .float(), no new CPU tensors)")
+                      hint=_("compute in the input's dtype and on its device (no .float(), no new CPU "
+                             "tensors)"))
         if not close(got, expected):
             w2 = w.reshape(c_out, c_in)
             if c_out == c_in and close(got, _conv1x1(x, w2.t().contiguous())):
-                hint = ("you multiplied by Wᵀ: output channel o at a pixel is Σ_c W[o, c] · x[n, c, h, w], "
-                        "e.g. torch.einsum('oc,nchw->nohw', W, x)")
+                hint = _("you multiplied by Wᵀ: output channel o at a pixel is Σ_c W[o, c] · x[n, c, h, w], "
+                         "e.g. torch.einsum('oc,nchw->nohw', W, x)")
             else:
-                hint = ("a 1x1 convolution is the same (C_out, C_in) matrix applied to every pixel's "
-                        "C_in-vector: out[n, :, h, w] = W @ x[n, :, h, w] (einsum 'oc,nchw->nohw', or move "
-                        "channels last and use matmul)")
+                hint = _("a 1x1 convolution is the same (C_out, C_in) matrix applied to every pixel's "
+                         "C_in-vector: out[n, :, h, w] = W @ x[n, :, h, w] (einsum 'oc,nchw->nohw', or move "
+                         "channels last and use matmul)")
             assert_same_output(got, expected, what, **FLOAT64, hint=hint)
 
 
@@ -204,58 +214,61 @@ def test_pointwise_conv_keeps_dtype_device_and_inputs(student):
     """pointwise_conv keeps dtype (float32, float64) and device (meta too), leaves x and weight unchanged"""
     pointwise_conv = student.pointwise_conv
     g = generator(22)
-    for what, x, w in [("float32 x (2, 4, 3, 5), weight (3, 4)", torch.randn(2, 4, 3, 5, generator=g),
-                        torch.randn(3, 4, generator=g)),
-                       ("float64 x (1, 3, 7, 2), weight (2, 3, 1, "
-                        "1)", torch.randn(1, 3, 7, 2, generator=g).double(),
-                        torch.randn(2, 3, 1, 1, generator=g).double())]:
-        what = f"pointwise_conv on {what}"
+    cases = [("float32 x (2, 4, 3, 5), weight (3, 4)", torch.randn(2, 4, 3, 5, generator=g),
+              torch.randn(3, 4, generator=g)),
+             ("float64 x (1, 3, 7, 2), weight (2, 3, 1, 1)", torch.randn(1, 3, 7, 2, generator=g).double(),
+              torch.randn(2, 3, 1, 1, generator=g).double())]
+    for case, x, w in cases:
+        what = _("pointwise_conv on {case}", case=case)
         got, (x_after, w_after) = call_keeping_inputs(pointwise_conv, x.clone(), w.clone())
         expected = _conv1x1(x, w)
-        assert_tensor(what, got, shape=expected.shape, hint="the result is (N, C_out, H, W)")
+        assert_tensor(what, got, shape=expected.shape, hint=_("the result is (N, C_out, H, W)"))
         assert_tensor(what, got, dtype=x.dtype,
-                      hint="keep the input's dtype: no .float() and no tensors created with the default "
-                           "dtype")
+                      hint=_("keep the input's dtype: no .float() and no tensors created with the default "
+                             "dtype"))
         if not torch.equal(x_after, x) or not torch.equal(w_after, w) or w_after.shape != w.shape:
-            changed = "x" if not torch.equal(x_after, x) else "the weight"
-            fail(f"{what}: your function changed {changed} in place.",
-                 "use out-of-place operations (reshape, flatten, permute, einsum return new tensors); "
-                 "squeeze_(), mul_() or assigning into x modify the caller's tensor")
+            if not torch.equal(x_after, x):
+                changed = _("{what}: your function changed x in place.", what=what)
+            else:
+                changed = _("{what}: your function changed the weight in place.", what=what)
+            fail(changed, _("use out-of-place operations (reshape, flatten, permute, einsum return new "
+                            "tensors); squeeze_(), mul_() or assigning into x modify the caller's tensor"))
         assert_same_output(got, expected, what, atol=1e-5 if x.dtype == torch.float32 else FLOAT64["atol"],
                            rtol=FLOAT64["rtol"],
-                           hint="out[n, :, h, w] = W @ x[n, :, h, w] for every pixel (einsum "
-                                "'oc,nchw->nohw')")
-    for what, shape, wshape in [("meta x (2, 16, 9, 9), weight (8, 16)", (2, 16, 9, 9), (8, 16)),
+                           hint=_("out[n, :, h, w] = W @ x[n, :, h, w] for every pixel (einsum "
+                                  "'oc,nchw->nohw')"))
+    for case, shape, wshape in [("meta x (2, 16, 9, 9), weight (8, 16)", (2, 16, 9, 9), (8, 16)),
                                 ("meta x (1, 3, 5, 7), weight (4, 3, 1, 1)", (1, 3, 5, 7), (4, 3, 1, 1))]:
-        what = f"pointwise_conv on a {what}"
+        what = _("pointwise_conv on a {case}", case=case)
         x, w = torch.empty(shape, device="meta"), torch.empty(wshape, device="meta")
         got = _run_meta(lambda: pointwise_conv(x, w), what,
-                        "create nothing on a fixed device: einsum/matmul of x and the weight stay on their "
-                        "device")
+                        _("create nothing on a fixed device: einsum/matmul of x and the weight stay on their "
+                          "device"))
         assert_tensor(what, got, shape=(shape[0], wshape[0], shape[2], shape[3]), device="meta",
-                      hint="the result must stay on the input's device (here meta): create no CPU tensors")
+                      hint=_("the result must stay on the input's device (here meta): create no CPU tensors"))
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("pointwise_conv")
 def test_pointwise_conv_without_convolution(student, submission):
     """pointwise_conv is a per-pixel matrix product: no convolution call in the code or at run time"""
-    found = calls_in_source(exercise_source(submission, "pointwise_conv", "keep the exercise cells as they "
-                                                                          "were "
-                                            "released and write your code inside them"), CONV_STATIC)
+    source = exercise_source(submission, "pointwise_conv",
+                             _("keep the exercise cells as they were released and write your code inside "
+                               "them"))
+    found = calls_in_source(source, CONV_STATIC)
     if found:
-        fail(f"your pointwise_conv cell uses a convolution: {', '.join(found)}.",
-             "the exercise is to show that a 1x1 convolution is a matrix product: use torch.einsum or matmul "
-             "on the channel dimension, not F.conv2d / nn.Conv2d")
+        fail(_("your pointwise_conv cell uses a convolution: {calls}.", calls=", ".join(found)),
+             _("the exercise is to show that a 1x1 convolution is a matrix product: use torch.einsum or "
+               "matmul on the channel dimension, not F.conv2d / nn.Conv2d"))
     g = generator(23)
     x, w = torch.randn(2, 6, 4, 5, generator=g), torch.randn(6, 6, 1, 1, generator=g)
     value, called = functions_called(student.pointwise_conv, (x, w), CONV_TRACED)
     if called:
-        fail(f"while running, your pointwise_conv called a convolution: {', '.join(called)}.",
-             "a 1x1 convolution is the same matrix applied to every pixel: write it with einsum or matmul; "
-             "no convolution, not even one reached indirectly (getattr, a helper, an nn.Conv2d module)")
+        fail(_("while running, your pointwise_conv called a convolution: {calls}.", calls=", ".join(called)),
+             _("a 1x1 convolution is the same matrix applied to every pixel: write it with einsum or matmul; "
+               "no convolution, not even one reached indirectly (getattr, a helper, an nn.Conv2d module)"))
     assert_tensor("pointwise_conv(x (2, 6, 4, 5), weight (6, 6, 1, 1))", value, shape=(2, 6, 4, 5),
-                  hint="the result is (N, C_out, H, W)")
+                  hint=_("the result is (N, C_out, H, W)"))
 
 
 # ------------------------------ 3. Inception ----------------------------------------------------
@@ -269,37 +282,41 @@ def _inception_params(args) -> int:
     return sum(_inception_branches(args))
 
 
-def _inception_hint(args, got: int) -> str:
+def _inception_cause(args, got: int) -> str:
+    """The known mistake that gives a block ``got`` parameters, or ""."""
     c_in, c1, r3, c3, r5, c5, pp = args
     expected = _inception_params(args)
     biases = c1 + r3 + c3 + r5 + c5 + pp
     bug = 16 * r5 * c5
     no_reduction = expected - _inception_branches(args)[1] - _inception_branches(args)[2]
     known = {
-        expected - biases: "the convolutions have no bias: the paper's block uses biased convs (bias=True) "
-                           "and no BatchNorm",
-        expected - bug: f"branch3 has {BUG_906}: use nn.Conv2d(ch5x5red, ch5x5, kernel_size=5, padding=2)",
-        expected - bug - biases: f"no biases, and branch3 has {BUG_906}; the paper's block has biased convs "
-                                 f"and a "
-                                 "true 5x5",
-        expected - bug + biases: f"that is torchvision's block (BatchNorm, no bias) with {BUG_906}; the "
-                                 f"paper's block "
-                                 "has biased convs, no BatchNorm and a true 5x5",
-        expected + biases: "BatchNorm layers (and convs without bias) as in torchvision's BasicConv2d: the "
-                           "paper's block has biased convs each followed by a ReLU, no BatchNorm",
-        expected - (c_in * pp + pp): "the pool branch has no projection: after the 3x3 max-pool comes a 1x1 "
-                                     "conv in_channels → pool_proj (with ReLU)",
-        no_reduction + 9 * c_in * c3 + c3 + 25 * c_in * c5 + c5: "the 1x1 reductions before the 3x3 and the "
-                                                                 "5x5 are missing (채널 방향 차원 축소): 1x1 in → "
-                                                                 "#3x3 reduce, then 3x3; 1x1 in → #5x5 "
-                                                                 "reduce, then 5x5",
+        expected - biases: _("the convolutions have no bias: the paper's block uses biased convs (bias=True) "
+                             "and no BatchNorm"),
+        expected - bug: _("branch3 has {bug}: use nn.Conv2d(ch5x5red, ch5x5, kernel_size=5, padding=2)",
+                          bug=_(BUG_906)),
+        expected - bug - biases: _("no biases, and branch3 has {bug}; the paper's block has biased convs and "
+                                   "a true 5x5", bug=_(BUG_906)),
+        expected - bug + biases: _("that is torchvision's block (BatchNorm, no bias) with {bug}; the paper's "
+                                   "block has biased convs, no BatchNorm and a true 5x5", bug=_(BUG_906)),
+        expected + biases: _("BatchNorm layers (and convs without bias) as in torchvision's BasicConv2d: the "
+                             "paper's block has biased convs each followed by a ReLU, no BatchNorm"),
+        expected - (c_in * pp + pp): _("the pool branch has no projection: after the 3x3 max-pool comes a "
+                                       "1x1 conv in_channels → pool_proj (with ReLU)"),
+        no_reduction + 9 * c_in * c3 + c3 + 25 * c_in * c5 + c5: _(
+            "the 1x1 reductions before the 3x3 and the 5x5 are missing (채널 방향 차원 축소): 1x1 in → "
+            "#3x3 reduce, then 3x3; 1x1 in → #5x5 reduce, then 5x5"),
     }
-    if got in known:
-        return known[got]
+    return known.get(got, "")
+
+
+def _inception_formula(args) -> str:
+    """The block's count, branch by branch."""
+    c_in, c1, r3, c3, r5, c5, pp = args
     b = _inception_branches(args)
-    return (f"branch1 1x1 {c_in}→{c1}: {b[0]:,}; branch2 1x1 {c_in}→{r3} + 3x3 {r3}→{c3}: {b[1]:,}; branch3 "
-            f"1x1 {c_in}→{r5} + 5x5 {r5}→{c5}: {b[2]:,}; branch4 max-pool + 1x1 {c_in}→{pp}: {b[3]:,} "
-            "(all convs biased)")
+    return _("branch1 1x1 {c_in}→{c1}: {b1:,}; branch2 1x1 {c_in}→{r3} + 3x3 {r3}→{c3}: {b2:,}; branch3 "
+             "1x1 {c_in}→{r5} + 5x5 {r5}→{c5}: {b3:,}; branch4 max-pool + 1x1 {c_in}→{pp}: {b4:,} "
+             "(all convs biased)", c_in=c_in, c1=c1, r3=r3, c3=c3, r5=r5, c5=c5, pp=pp,
+             b1=b[0], b2=b[1], b3=b[2], b4=b[3])
 
 
 def _branch_counts(mine) -> list:
@@ -325,15 +342,17 @@ def test_inception_parameters(student):
         info = describe(mine)
         got = int(info["num_params"])
         if got != expected:
-            hint = _inception_hint(args, got)
+            hint = _inception_cause(args, got)
             branch_names = {n for n, _ in info["children"]}
-            if hint.startswith("branch1 ") and {f"branch{i}" for i in range(1, 5)} <= branch_names:
+            if not hint and {f"branch{i}" for i in range(1, 5)} <= branch_names:
                 wrong = [(i + 1, g, e) for i, (g, e) in enumerate(zip(_branch_counts(mine),
                                                                       _inception_branches(args))) if g != e]
                 if wrong:
-                    hint = ("; ".join(f"branch{i} has {g:,} parameters, expected {e:,}" if g is not None else
-                                      f"branch{i} could not be measured" for i, g, e in wrong) + ". " + hint)
-            count_failure(what, got, expected, hint)
+                    branches = "; ".join(
+                        _("branch{i} has {got:,} parameters, expected {expected:,}", i=i, got=g, expected=e)
+                        if g is not None else _("branch{i} could not be measured", i=i) for i, g, e in wrong)
+                    hint = _("{branches}. {formula}", branches=branches, formula=_inception_formula(args))
+            count_failure(what, got, expected, hint or _inception_formula(args))
 
 
 @pytest.mark.points(2)
@@ -347,24 +366,24 @@ def test_inception_branches(student):
         names = [n for n, _ in describe(mine)["children"]]
         missing = [f"branch{i}" for i in range(1, 5) if f"branch{i}" not in names]
         if missing:
-            fail(f"{what}: no submodule{'s' if len(missing) > 1 else ''} {', '.join(missing)} (its children "
-                 f"are {names}).",
-                 "build the four branches as modules named branch1 (1x1), branch2 (1x1 → 3x3), branch3 (1x1 "
-                 "→ 5x5) and branch4 (max-pool → 1x1), e.g. self.branch1 = nn.Sequential(...)")
+            fail(_n("{what}: no submodule {missing} (its children are {names}).",
+                    "{what}: no submodules {missing} (its children are {names}).", len(missing),
+                    what=what, missing=", ".join(missing), names=names),
+                 _("build the four branches as modules named branch1 (1x1), branch2 (1x1 → 3x3), branch3 "
+                   "(1x1 → 5x5) and branch4 (max-pool → 1x1), e.g. self.branch1 = nn.Sequential(...)"))
         x = torch.randn(*shape, generator=generator(31))
         out = mine(x)
-        assert_tensor(f"{what} on an input of shape {shape}", out, hint="forward returns one tensor")
+        on_input = _("{what} on an input of shape {shape}", what=what, shape=shape)
+        assert_tensor(on_input, out, hint=_("forward returns one tensor"))
         parts = [getattr(mine, f"branch{i}")(x) for i in range(1, 5)]
         widths = [args[1], args[3], args[5], args[6]]
         for i, part in enumerate(parts, start=1):
-            assert_tensor(f"{what}: branch{i}(x) for x of shape {shape}", part,
+            assert_tensor(_("{what}: branch{i}(x) for x of shape {shape}", what=what, i=i, shape=shape), part,
                           shape=(shape[0], widths[i - 1], shape[2], shape[3]),
-                          hint=f"branch{i} alone returns {('ch1x1', 'ch3x3', 'ch5x5', 'pool_proj')[i - 1]} "
-                               f"maps of "
-                               "the input's height and width")
-        assert_tensor(f"{what} on an input of shape {shape}", out,
-                      shape=(shape[0], sum(widths), shape[2], shape[3]),
-                      hint="concatenate the four branches along the channels (dim=1)")
+                          hint=_("branch{i} alone returns {width} maps of the input's height and width",
+                                 i=i, width=("ch1x1", "ch3x3", "ch5x5", "pool_proj")[i - 1]))
+        assert_tensor(on_input, out, shape=(shape[0], sum(widths), shape[2], shape[3]),
+                      hint=_("concatenate the four branches along the channels (dim=1)"))
         # the ReLU that ends each branch may sit inside the branch module or be applied in forward after it
         candidates = [parts, [F.relu(p) for p in parts]]
 
@@ -373,28 +392,30 @@ def test_inception_branches(student):
                        for c in candidates)
         if not matches((0, 1, 2, 3)):
             order = next((perm for perm in itertools.permutations(range(4)) if matches(perm)), None)
-            hint = ("wrong concatenation order: yours is " + ", ".join(f"branch{i + 1}" for i in order) +
-                    "; the paper's order is branch1, branch2, branch3, branch4" if order else
-                    "forward must return torch.cat([branch1(x), branch2(x), branch3(x), branch4(x)], dim=1)")
-            fail(f"{what}: the output is not the concatenation of branch1(x) … branch4(x) along the "
-                 f"channels, in "
-                 "this order.", hint)
+            if order:
+                hint = _("wrong concatenation order: yours is {order}; the paper's order is branch1, "
+                         "branch2, branch3, branch4", order=", ".join(f"branch{i + 1}" for i in order))
+            else:
+                hint = _("forward must return torch.cat([branch1(x), branch2(x), branch3(x), branch4(x)], "
+                         "dim=1)")
+            fail(_("{what}: the output is not the concatenation of branch1(x) … branch4(x) along the "
+                   "channels, in this order.", what=what), hint)
 
 
 def _shape_hint(args, shape, got) -> str:
     c_in, c1, r3, c3, r5, c5, pp = args
-    n, _, h, w = shape
+    n, _channels, h, w = shape
     if len(got) != 4:
-        return "concatenate along dim=1 (channels): the output is (N, C, H, W)"
+        return _("concatenate along dim=1 (channels): the output is (N, C, H, W)")
     if got[1] == c1 + c3 + c5 + c_in:
-        return ("the pool branch has no projection: after the 3x3 max-pool comes a 1x1 conv in_channels → "
-                "pool_proj")
+        return _("the pool branch has no projection: after the 3x3 max-pool comes a 1x1 conv in_channels → "
+                 "pool_proj")
     if got[1] in (c3 + c5 + pp, c1 + c5 + pp, c1 + c3 + pp, c1 + c3 + c5):
-        return "a branch is missing from the concatenation: torch.cat of all four branches, dim=1"
+        return _("a branch is missing from the concatenation: torch.cat of all four branches, dim=1")
     if got[0] != n or got[1] != c1 + c3 + c5 + pp:
-        return "concatenate the four branches along the channels (dim=1), not along the batch or the width"
-    return ("every branch keeps height and width: padding 1 for the 3x3 conv, padding 2 for the 5x5, and the "
-            "pool branch's max-pool is 3x3 with stride 1 and padding 1")
+        return _("concatenate the four branches along the channels (dim=1), not along the batch or the width")
+    return _("every branch keeps height and width: padding 1 for the 3x3 conv, padding 2 for the 5x5, and "
+             "the pool branch's max-pool is 3x3 with stride 1 and padding 1")
 
 
 def _branch_sizes(mine, x, shape) -> list[str]:
@@ -406,8 +427,12 @@ def _branch_sizes(mine, x, shape) -> list[str]:
         except StudentRaised:
             continue
         if isinstance(part, torch.Tensor) and part.dim() == 4 and tuple(part.shape[2:]) != tuple(shape[2:]):
-            bad.append(f"branch{i} gives {tuple(part.shape[2:])}")
+            bad.append(_("branch{i} gives {size}", i=i, size=tuple(part.shape[2:])))
     return bad
+
+
+def _wrong_sizes_hint(bad: list[str], shape, hint: str) -> str:
+    return _("{branches} instead of {size}: {hint}", branches="; ".join(bad), size=shape[2:], hint=hint)
 
 
 @pytest.mark.points(2)
@@ -418,36 +443,37 @@ def test_inception_output_shape(student):
     cases = [((5, 1, 2, 3, 1, 2, 4), (1, 5, 3, 3)), ((16, 4, 6, 8, 3, 5, 4), (1, 16, 1, 1)),
              ((4, 3, 2, 2, 2, 3, 1), (3, 4, 9, 2))]
     for args, shape in cases:
-        what = f"{signature('Inception', args)} on an input of shape {shape}"
+        what = _("{what} on an input of shape {shape}", what=signature("Inception", args), shape=shape)
         mine = build(*args)
         x = torch.randn(*shape, generator=generator(32))
+        expected = (shape[0], args[1] + args[3] + args[5] + args[6], shape[2], shape[3])
         try:
             out, (x_after,) = call_keeping_inputs(mine, x)
         except StudentRaised as err:
             bad = _branch_sizes(mine, x, shape)
             if not bad:
                 raise
-            fail(f"{what}: your forward raised {err.type_name}: {err.message}",
-                 f"{'; '.join(bad)} instead of {shape[2:]}: "
-                 f"" + _shape_hint(args, shape, (shape[0], args[1] + args[3] + args[5] + args[6])
-                                   + shape[2:]))
-        assert_tensor(what, out, hint="forward returns one tensor: the four branches concatenated")
-        expected = (shape[0], args[1] + args[3] + args[5] + args[6], shape[2], shape[3])
+            fail(_("{what}: your forward raised {error_type}: {error}", what=what, error_type=err.type_name,
+                   error=err.message),
+                 _wrong_sizes_hint(bad, shape, _shape_hint(args, shape, expected)))
+        assert_tensor(what, out, hint=_("forward returns one tensor: the four branches concatenated"))
         if tuple(out.shape) != expected:
             hint = _shape_hint(args, shape, tuple(out.shape))
             if out.dim() == 4 and out.shape[1] == expected[1]:
                 bad = _branch_sizes(mine, x, shape)
                 if bad:
-                    hint = f"{'; '.join(bad)} instead of {shape[2:]}: {hint}"
+                    hint = _wrong_sizes_hint(bad, shape, hint)
             assert_tensor(what, out, shape=expected, hint=hint)
         if not torch.equal(x_after, x):
-            fail(f"{what}: your forward changed its input x in place.",
-                 "an in-place op (ReLU(inplace=True) or relu_) must act on a conv's output, never on x: all "
-                 "four branches read the same x")
+            fail(_("{what}: your forward changed its input x in place.", what=what),
+                 _("an in-place op (ReLU(inplace=True) or relu_) must act on a conv's output, never on x: "
+                   "all four branches read the same x"))
     for name, size in [("3a", 28), ("5b", 7)]:
         args = TABLE1[name]
-        what = f"Inception({name}) built on the meta device, input (1, {args[0]}, {size}, {size})"
-        hint = "create no tensors on a fixed device in __init__ or forward; let the layers follow the input"
+        what = _("Inception({name}) built on the meta device, input (1, {channels}, {size}, {size})",
+                 name=name, channels=args[0], size=size)
+        hint = _("create no tensors on a fixed device in __init__ or forward; let the layers follow the "
+                 "input")
         mine = _run_meta(lambda: call_on("meta", build, *args), what, hint)
         out = _run_meta(lambda: mine(torch.empty(1, args[0], size, size, device="meta")), what, hint)
         assert_tensor(what, out, shape=(1, args[1] + args[3] + args[5] + args[6], size, size), device="meta",
@@ -470,7 +496,8 @@ def _convs(module) -> list:
 
 @torch.no_grad()
 def _inception_variants(ref, x, args):
-    """(output, explanation) of plausible wrong blocks, computed with the reference's own layers."""
+    """(output, explanation) of plausible wrong blocks, computed with the reference's own layers; each
+    explanation is a function that words it in the run's language (the outputs are cached across runs)."""
     b1, b2, b3, b4 = (getattr(ref, f"branch{i}") for i in range(1, 5))
     (k1,), (r3, k3), (r5, k5), (kp,) = _convs(b1), _convs(b2), _convs(b3), _convs(b4)
     relu = F.relu
@@ -479,30 +506,42 @@ def _inception_variants(ref, x, args):
     out = []
     for perm in itertools.permutations(range(4)):
         if perm != (0, 1, 2, 3):
-            out.append((torch.cat([o[i] for i in perm], 1),
-                        "wrong concatenation order: yours is " + ", ".join(names[i] for i in perm) +
-                        "; the paper's (and the contract's) order is branch1 (1x1), branch2 (3x3), branch3 "
-                        "(5x5), branch4 (pool)"))
+            order = ", ".join(names[i] for i in perm)
+            out.append((torch.cat([o[i] for i in perm], 1), lambda order=order: _(
+                "wrong concatenation order: yours is {order}; the paper's (and the contract's) order is "
+                "branch1 (1x1), branch2 (3x3), branch3 (5x5), branch4 (pool)", order=order)))
     b2_no_mid = relu(k3(r3(x)))
     b3_no_mid = relu(k5(r5(x)))
-    mid = ("ReLU missing after the 1x1 reduce conv in {}: every conv is followed by a ReLU, the 1x1 "
-           "reduction too (it adds a non-linearity for free)")
-    out += [(torch.cat([o[0], b2_no_mid, o[2], o[3]], 1), mid.format("branch2")),
-            (torch.cat([o[0], o[1], b3_no_mid, o[3]], 1), mid.format("branch3")),
-            (torch.cat([o[0], b2_no_mid, b3_no_mid, o[3]], 1), mid.format("branch2 and branch3"))]
+    out += [(torch.cat([o[0], b2_no_mid, o[2], o[3]], 1), lambda: _no_mid_relu("branch2")),
+            (torch.cat([o[0], o[1], b3_no_mid, o[3]], 1), lambda: _no_mid_relu("branch3")),
+            (torch.cat([o[0], b2_no_mid, b3_no_mid, o[3]], 1),
+             lambda: _no_mid_relu(_("branch2 and branch3")))]
     pre = [k1(x), k3(relu(r3(x))), k5(relu(r5(x))), kp(F.max_pool2d(x, 3, 1, 1))]
-    out.append((torch.cat(pre, 1), "no ReLU at the end of the branches: each branch ends with conv → ReLU"))
+    out.append((torch.cat(pre, 1),
+                lambda: _("no ReLU at the end of the branches: each branch ends with conv → ReLU")))
     for i in range(4):
         parts = list(o)
         parts[i] = pre[i]
-        out.append((torch.cat(parts, 1), f"the ReLU after the last conv of {names[i]} is missing"))
+        out.append((torch.cat(parts, 1),
+                    lambda branch=names[i]: _("the ReLU after the last conv of {branch} is missing",
+                                              branch=branch)))
     out.append((torch.cat([o[0], o[1], o[2], relu(kp(F.avg_pool2d(x, 3, 1, 1)))], 1),
-                "the pool branch uses average pooling: the paper's pool branch is a 3x3 max-pool (stride 1, "
-                "padding 1), then the 1x1 pool projection"))
+                lambda: _("the pool branch uses average pooling: the paper's pool branch is a 3x3 max-pool "
+                          "(stride 1, padding 1), then the 1x1 pool projection")))
     out.append((torch.cat([o[0], o[1], o[2], relu(kp(x))], 1),
-                "the max-pool is missing from the pool branch: 3x3 max-pool (stride 1, padding 1), then 1x1 "
-                "conv"))
+                lambda: _("the max-pool is missing from the pool branch: 3x3 max-pool (stride 1, padding 1), "
+                          "then 1x1 conv")))
     return out
+
+
+def _no_mid_relu(branches: str) -> str:
+    return _("ReLU missing after the 1x1 reduce conv in {branches}: every conv is followed by a ReLU, the "
+             "1x1 reduction too (it adds a non-linearity for free)", branches=branches)
+
+
+def _worded(variants):
+    """Cached (output, explanation function) pairs as matching_variant takes them: worded now."""
+    return [(out, explain()) for out, explain in variants]
 
 
 def _layout_mismatch(what: str, mine: list, expected: list, extra_hint: str = "") -> None:
@@ -512,42 +551,48 @@ def _layout_mismatch(what: str, mine: list, expected: list, extra_hint: str = ""
     five = [s for s in exp_shapes if len(s) == 4 and s[2:] == (5, 5)]
     if any((s[0], s[1], 3, 3) in mine_shapes for s in five) and not any(s in mine_shapes for s in five):
         s = five[0]
-        fail(f"{what}: a weight of shape {(s[0], s[1], 3, 3)} where the paper has {s}.",
-             f"branch3 has {BUG_906}: use kernel_size=5, padding=2")
+        fail(_("{what}: a weight of shape {got} where the paper has {expected}.", what=what,
+               got=(s[0], s[1], 3, 3), expected=s),
+             _("branch3 has {bug}: use kernel_size=5, padding=2", bug=_(BUG_906)))
     mine_keys, exp_keys = {k for k, _, _ in mine}, {k for k, _, _ in expected}
     extra = [k for k, _, _ in mine if k not in exp_keys]
     missing = [k for k, _, _ in expected if k not in mine_keys]
     n_bias = sum(len(s) == 1 for s in mine_shapes)
     if n_bias == 0 or (len(mine) < len(expected) and all(k.endswith("bias") for k in missing)):
-        fail(f"{what}: your convolutions have no biases ({len(mine)} state_dict entries, {len(expected)} "
-             f"expected).",
-             "the paper's convolutions are biased (bias=True), with no BatchNorm")
+        fail(_("{what}: your convolutions have no biases ({mine} state_dict entries, {expected} expected).",
+               what=what, mine=len(mine), expected=len(expected)),
+             _("the paper's convolutions are biased (bias=True), with no BatchNorm"))
     if any(k.endswith(("running_mean", "running_var")) for k in extra):
-        fail(f"{what}: your module has BatchNorm layers ({', '.join(extra[:3])} …).",
-             "the paper's GoogLeNet (2014) has no BatchNorm: biased convs, each followed by a ReLU "
-             "(torchvision's BasicConv2d adds BN)")
+        fail(_("{what}: your module has BatchNorm layers ({keys} …).", what=what, keys=", ".join(extra[:3])),
+             _("the paper's GoogLeNet (2014) has no BatchNorm: biased convs, each followed by a ReLU "
+               "(torchvision's BasicConv2d adds BN)"))
     if any(k.startswith("aux") for k in extra):
-        fail(f"{what}: your module has auxiliary classifiers ({', '.join(extra[:3])} …).",
-             "leave the auxiliary classifiers out: the exercise's GoogLeNet ends with one linear layer")
+        fail(_("{what}: your module has auxiliary classifiers ({keys} …).", what=what,
+               keys=", ".join(extra[:3])),
+             _("leave the auxiliary classifiers out: the exercise's GoogLeNet ends with one linear layer"))
     if len(mine) == len(expected):
         wrong = [(k, e, m) for (k, e, _), (_, m, _) in zip(expected, mine) if tuple(e) != tuple(m)]
-        listed = "; ".join(f"{k}: expected {tuple(e)}, got {tuple(m)}" for k, e, m in wrong[:3])
-        fail(f"{what}: {len(wrong)} weight{'s have' if len(wrong) > 1 else ' has'} another shape than the "
-             f"reference's "
-             f"({listed}{' …' if len(wrong) > 3 else ''}).", extra_hint or "compare your layers with Table 1")
-    fail(f"{what}: {len(mine)} state_dict entries where the reference has {len(expected)} (only in the "
-         f"reference: {missing[:3]}; only in yours: {extra[:3]}).",
-         extra_hint or "compare your layers, their order and their biases with the description above the "
-                       "exercise")
+        listed = "; ".join(_("{key}: expected {expected}, got {got}", key=k, expected=tuple(e), got=tuple(m))
+                           for k, e, m in wrong[:3]) + (" …" if len(wrong) > 3 else "")
+        params = dict(what=what, count=len(wrong), listed=listed)
+        fail(_("{what}: {count} weights have another shape than the reference's ({listed}).", **params)
+             if len(wrong) > 1 else
+             _("{what}: {count} weight has another shape than the reference's ({listed}).", **params),
+             extra_hint or _("compare your layers with Table 1"))
+    fail(_("{what}: {mine} state_dict entries where the reference has {expected} (only in the reference: "
+           "{missing}; only in yours: {extra}).", what=what, mine=len(mine), expected=len(expected),
+           missing=missing[:3], extra=extra[:3]),
+         extra_hint or _("compare your layers, their order and their biases with the description above the "
+                         "exercise"))
 
 
 def _load_inception(student, args, device, ref):
     mine = student.Inception(*args)
     mine.to(device, torch.float64)
     return mine, with_reference_weights(mine, ref, lambda m, e: _layout_mismatch(
-        f"{signature('Inception', args)}: the reference's weights cannot be loaded", m, e,
-        "see the Inception parameter test: branch1 1x1; branch2 1x1 → 3x3; branch3 1x1 → 5x5; branch4 "
-        "max-pool → 1x1; biased convs"))
+        _("{what}: the reference's weights cannot be loaded", what=signature("Inception", args)), m, e,
+        _("see the Inception parameter test: branch1 1x1; branch2 1x1 → 3x3; branch3 1x1 → 5x5; branch4 "
+          "max-pool → 1x1; biased convs")))
 
 
 @pytest.mark.points(4)
@@ -558,51 +603,56 @@ def test_inception_matches_reference(student, reference, device):
         ref, x, expected = _ref_inception(reference, args, shape, device)
         mine, how = _load_inception(student, args, device, ref)
         got = mine(x)
-        what = f"{signature('Inception', args)} on an input of shape {shape} (reference weights loaded {how})"
+        what = _("{what} on an input of shape {shape} (reference weights loaded {how})",
+                 what=signature("Inception", args), shape=shape, how=_(how))
         hint = ""
         if isinstance(got, torch.Tensor) and got.shape == expected.shape and not close(got, expected):
             variants = _cached(("inception-variants", reference, args, shape, device),
                                lambda: _inception_variants(ref, x, args))
-            hint = matching_variant(got, variants)
+            hint = matching_variant(got, _worded(variants))
         assert_same_output(got, expected, what, **FLOAT64,
-                           hint=hint or "branch1 = 1x1 conv, ReLU; branch2 = 1x1, ReLU, 3x3 (padding 1), "
-                                        "ReLU; branch3 = 1x1, ReLU, 5x5 (padding 2), ReLU; branch4 = 3x3 "
-                                        "max-pool (stride 1, padding 1), 1x1, ReLU; torch.cat in the order "
-                                        "1, 2, 3, 4 along dim=1")
+                           hint=hint or _("branch1 = 1x1 conv, ReLU; branch2 = 1x1, ReLU, 3x3 (padding 1), "
+                                          "ReLU; branch3 = 1x1, ReLU, 5x5 (padding 2), ReLU; branch4 = 3x3 "
+                                          "max-pool (stride 1, padding 1), 1x1, ReLU; torch.cat in the order "
+                                          "1, 2, 3, 4 along dim=1"))
 
 
 # ------------------------------ 4. GoogLeNet ----------------------------------------------------
+def _googlenet_call(num_classes) -> str:
+    return "GoogLeNet()" if num_classes is None else f"GoogLeNet(num_classes={num_classes})"
+
+
 def _student_googlenet_meta(student, num_classes):
     """The student's GoogLeNet built on meta (handle, description), once per submission."""
     def build():
         kwargs = {} if num_classes is None else {"num_classes": num_classes}
-        what = (f"GoogLeNet({'' if num_classes is None else f'num_classes={num_classes}'}) built on the meta "
-                f"device")
+        what = _("{model} built on the meta device", model=_googlenet_call(num_classes))
         mine = _run_meta(lambda: call_on("meta", student.GoogLeNet, **kwargs), what,
-                         "create no tensors on a fixed device in __init__")
+                         _("create no tensors on a fixed device in __init__"))
         return mine, describe(mine)
     return _student_cached(student, ("googlenet-meta", num_classes), build)
 
 
 def _googlenet_hint(student, got: int) -> str:
     known = {
-        GOOGLENET_NO_BIAS: "the convolutions have no bias: the paper's GoogLeNet uses biased convs (no "
-                           "BatchNorm)",
-        GOOGLENET_3X3: f"every Inception block's branch3 has {BUG_906}",
-        GOOGLENET_TORCHVISION: f"that is torchvision's GoogLeNet (BatchNorm, no bias, {BUG_906}) without its "
-                               "auxiliary classifiers; the paper's has biased convs, no BatchNorm and a true "
-                               "5x5",
-        GOOGLENET_AUX: "the two auxiliary classifiers are included: the exercise's GoogLeNet leaves them out",
-        GOOGLENET_PARAMS - 4_160: "the 1x1 conv 64 → 64 before the 3x3 conv 64 → 192 is missing (Table 1's "
-                                  "'conv 3x3/1' row has a 1x1 reduce of 64)",
-        GOOGLENET_PARAMS - 1_024_000 - 1_000: "the final linear layer 1024 → num_classes is missing",
+        GOOGLENET_NO_BIAS: _("the convolutions have no bias: the paper's GoogLeNet uses biased convs (no "
+                             "BatchNorm)"),
+        GOOGLENET_3X3: _("every Inception block's branch3 has {bug}", bug=_(BUG_906)),
+        GOOGLENET_TORCHVISION: _("that is torchvision's GoogLeNet (BatchNorm, no bias, {bug}) without its "
+                                 "auxiliary classifiers; the paper's has biased convs, no BatchNorm and a "
+                                 "true 5x5", bug=_(BUG_906)),
+        GOOGLENET_AUX: _("the two auxiliary classifiers are included: the exercise's GoogLeNet leaves them "
+                         "out"),
+        GOOGLENET_PARAMS - 4_160: _("the 1x1 conv 64 → 64 before the 3x3 conv 64 → 192 is missing (Table 1's "
+                                    "'conv 3x3/1' row has a 1x1 reduce of 64)"),
+        GOOGLENET_PARAMS - 1_024_000 - 1_000: _("the final linear layer 1024 → num_classes is missing"),
     }
     if got in known:
         return known[got]
     if got > 10_000_000:
-        return ("more than 10M: auxiliary classifiers (or an extra fully connected layer) are included; the "
-                "exercise's GoogLeNet ends with global average pooling, dropout 0.4 and one linear layer "
-                "1024 → num_classes")
+        return _("more than 10M: auxiliary classifiers (or an extra fully connected layer) are included; the "
+                 "exercise's GoogLeNet ends with global average pooling, dropout 0.4 and one linear layer "
+                 "1024 → num_classes")
     # is the whole difference in the Inception blocks?
     try:
         blocks = sum(int(describe(call_on("meta", student.Inception, *args))["num_params"])
@@ -612,11 +662,11 @@ def _googlenet_hint(student, got: int) -> str:
     expected_blocks = sum(_inception_params(args) for args in TABLE1.values())
     if blocks is not None and blocks != expected_blocks and got - GOOGLENET_PARAMS == \
             blocks - expected_blocks:
-        return ("the whole difference is in your Inception blocks (nine of them, Table 1's rows): fix "
-                "Inception first (see its parameter test)")
-    return ("conv 7x7/2 3→64, max-pool, conv 1x1 64→64, conv 3x3 64→192, max-pool, inception 3a 3b, "
-            "max-pool, 4a–4e, max-pool, 5a 5b (Table 1's rows), global average pool, dropout, linear "
-            "1024→num_classes; all convs biased, no BatchNorm, no auxiliary classifiers")
+        return _("the whole difference is in your Inception blocks (nine of them, Table 1's rows): fix "
+                 "Inception first (see its parameter test)")
+    return _("conv 7x7/2 3→64, max-pool, conv 1x1 64→64, conv 3x3 64→192, max-pool, inception 3a 3b, "
+             "max-pool, 4a–4e, max-pool, 5a 5b (Table 1's rows), global average pool, dropout, linear "
+             "1024→num_classes; all convs biased, no BatchNorm, no auxiliary classifiers")
 
 
 def _count_given_blocks(student) -> int | None:
@@ -637,7 +687,7 @@ def _googlenet_given_parts(student, reference, device: str, with_parts: bool = F
     """The student's GoogLeNet(num_classes=10) with the reference's weights outside its Inception blocks and,
     part by part, inside them (with the student's own Inception at Table 1's rows: ``parts``); None where it
     cannot be built so."""
-    _, state, _ = _ref_googlenet(reference)
+    state = _ref_googlenet(reference)[1]
     dtype = torch.float32 if device == "cpu" else torch.float64
     paths = [f"inception{row}" for row in TABLE1]
 
@@ -674,42 +724,43 @@ def _given_blocks(student, reference, device: str, x):
 @pytest.mark.confirmed_by("test_googlenet_matches_reference")
 def test_googlenet_parameters(student):
     """GoogLeNet (Table 1, no auxiliary classifiers) has 6,998,552 parameters; num_classes: last layer only"""
-    _, info = _student_googlenet_meta(student, None)
+    info = _student_googlenet_meta(student, None)[1]
     got, given = int(info["num_params"]), _count_given_blocks(student)
     if got not in (GOOGLENET_PARAMS, given):
         count_failure("GoogLeNet()", got, GOOGLENET_PARAMS, _googlenet_hint(student, got))
     if got != GOOGLENET_PARAMS:
-        note(carried_forward("GoogLeNet", ["Inception"], "parameter count"))
-    _, info10 = _student_googlenet_meta(student, 10)
+        note(carried_forward("GoogLeNet", ["Inception"], _("parameter count")))
+    info10 = _student_googlenet_meta(student, 10)[1]
     got10 = int(info10["num_params"])
     if got10 != got - (GOOGLENET_PARAMS - GOOGLENET_10_PARAMS):
         if got10 == got:
-            hint = "num_classes is ignored: the last linear layer is 1024 → num_classes"
+            hint = _("num_classes is ignored: the last linear layer is 1024 → num_classes")
         elif got - got10 > 1024 * 990 + 990:
-            hint = ("more than the last layer changed with num_classes: only the final linear layer (1024 → "
-                    "num_classes) depends on it (auxiliary classifiers?)")
+            hint = _("more than the last layer changed with num_classes: only the final linear layer (1024 → "
+                     "num_classes) depends on it (auxiliary classifiers?)")
         else:
-            hint = "only the final linear layer changes: 1024·num_classes weights + num_classes biases"
-        fail(f"GoogLeNet(num_classes=10): parameter count {got10:,} ≠ {GOOGLENET_10_PARAMS:,}.", hint)
+            hint = _("only the final linear layer changes: 1024·num_classes weights + num_classes biases")
+        fail(_("GoogLeNet(num_classes=10): parameter count {got:,} ≠ {expected:,}.", got=got10,
+               expected=GOOGLENET_10_PARAMS), hint)
 
 
 @pytest.mark.points(2)
 @pytest.mark.exercise("googlenet")
 def test_googlenet_output_shapes(student):
     """GoogLeNet returns (N, num_classes) logits for 224x224 and other input sizes (meta device)"""
-    hint = "create no tensors on a fixed device; the network must run on the input's device"
+    hint = _("create no tensors on a fixed device; the network must run on the input's device")
     for num_classes, shape in [(None, (2, 3, 224, 224)), (10, (1, 3, 160, 160)), (None, (1, 3, 97, 97))]:
-        mine, _ = _student_googlenet_meta(student, num_classes)
+        mine = _student_googlenet_meta(student, num_classes)[0]
         n_out = 1000 if num_classes is None else num_classes
-        what = (f"GoogLeNet({'' if num_classes is None else f'num_classes={num_classes}'}) on a meta input "
-                f"of shape {shape}")
+        what = _("{model} on a meta input of shape {shape}", model=_googlenet_call(num_classes), shape=shape)
         out = _run_meta(lambda: mine(torch.empty(*shape, device="meta")), what, hint)
         if isinstance(out, (tuple, list)):
-            fail(f"{what}: forward returned a {type(out).__name__} of {len(out)} items instead of one "
-                 f"tensor.",
-                 "no auxiliary classifiers: forward returns only the final logits, a tensor (N, num_classes)")
-        shape_hint = ("global average pooling (nn.AdaptiveAvgPool2d((1, 1))) then flatten, dropout and the "
-                      "linear layer 1024 → num_classes: the logits are (N, num_classes) for any input size")
+            fail(_("{what}: forward returned a {type_name} of {count} items instead of one tensor.",
+                   what=what, type_name=type(out).__name__, count=len(out)),
+                 _("no auxiliary classifiers: forward returns only the final logits, a tensor (N, "
+                   "num_classes)"))
+        shape_hint = _("global average pooling (nn.AdaptiveAvgPool2d((1, 1))) then flatten, dropout and the "
+                       "linear layer 1024 → num_classes: the logits are (N, num_classes) for any input size")
         assert_tensor(what, out, shape=(shape[0], n_out), device="meta", hint=shape_hint)
 
 
@@ -763,7 +814,7 @@ def _ref_googlenet(reference):
 
 def _ref_googlenet_output(reference, device):
     def build():
-        ref, _, x = _ref_googlenet(reference)
+        ref, _state, x = _ref_googlenet(reference)
         with torch.no_grad():
             return copy.deepcopy(ref).to(device)(x.to(device)), x.to(device)
     return _cached(("googlenet-out", reference, device), build)
@@ -776,7 +827,7 @@ def _student_googlenet(student, reference, device):
     CPU (exact here: integer arithmetic), float64 on a GPU (no TF32).
     """
     def build():
-        _, state, _ = _ref_googlenet(reference)
+        state = _ref_googlenet(reference)[1]
         try:
             mine = call_on("meta", student.GoogLeNet, num_classes=10)
             mine.to_empty(device=device)
@@ -787,9 +838,9 @@ def _student_googlenet(student, reference, device):
         mine.to(device, dtype)
         try:   # the reference's weights as int8 (4x less to send)
             how = with_reference_weights(mine, state, lambda m, e: _layout_mismatch(
-                "GoogLeNet(num_classes=10): the reference's weights cannot be loaded into yours", m, e,
-                "fix the parameter count first (see the GoogLeNet parameter test): the layers, their order "
-                "and their sizes must be those of Table 1, the last one 1024 → num_classes"))
+                _("GoogLeNet(num_classes=10): the reference's weights cannot be loaded into yours"), m, e,
+                _("fix the parameter count first (see the GoogLeNet parameter test): the layers, their order "
+                  "and their sizes must be those of Table 1, the last one 1024 → num_classes")))
         except CheckFailed as err:   # kept for every test of this submission that needs the model
             return err
         return mine, how, dtype
@@ -801,20 +852,21 @@ def _student_googlenet(student, reference, device):
 
 
 def _googlenet_variants(reference, device):
-    """(output, explanation) of GoogLeNets with wrong max-pools, with the reference's weights (once)."""
+    """(output, explanation function) of GoogLeNets with wrong max-pools, with the reference's weights
+    (computed once)."""
     return _cached(("googlenet-variants", reference, device),
                    lambda: _build_googlenet_variants(reference, device))
 
 
 def _build_googlenet_variants(reference, device):
-    ref, _, x = _ref_googlenet(reference)
+    ref, _state, x = _ref_googlenet(reference)
     out = []
     for change, why in [
-        ("floor", "the max-pools round down: use nn.MaxPool2d(3, stride=2, ceil_mode=True) (Caffe's "
-                  "rounding, as in the paper's network); without ceil_mode a 64x64 input gives 32, 15, 7, 3, "
-                  "1 pixels"),
-        ("2x2", "the max-pool before inception 5a is 2x2 (torchvision's choice): the paper's (Table 1) is "
-                "3x3/2")]:
+        ("floor", lambda: _("the max-pools round down: use nn.MaxPool2d(3, stride=2, ceil_mode=True) "
+                            "(Caffe's rounding, as in the paper's network); without ceil_mode a 64x64 input "
+                            "gives 32, 15, 7, 3, 1 pixels")),
+        ("2x2", lambda: _("the max-pool before inception 5a is 2x2 (torchvision's choice): the paper's "
+                          "(Table 1) is 3x3/2"))]:
         variant = copy.deepcopy(ref)
         pools = [m for m in variant.modules() if isinstance(m, nn.MaxPool2d) and m.stride in (2, (2, 2))]
         if change == "floor":
@@ -848,23 +900,24 @@ def test_googlenet_matches_reference(student, reference, device):
             return note(carried_forward("GoogLeNet", ["Inception"]))
         if unloaded is not None or raised is not None:
             raise unloaded or raised
-    what = (f"GoogLeNet(num_classes=10) in eval mode on a (1, 3, 64, 64) input (reference weights loaded "
-            f"{how})")
+    what = _("GoogLeNet(num_classes=10) in eval mode on a (1, 3, 64, 64) input (reference weights loaded "
+             "{how})", how=_(how))
     if isinstance(got, (tuple, list)):
-        fail(f"{what}: forward returned a {type(got).__name__} instead of one tensor.",
-             "no auxiliary classifiers: forward returns only the final logits")
-    hint = ("conv 7x7/2 (padding 3), ReLU, max-pool 3x3/2, conv 1x1 64→64, ReLU, conv 3x3 64→192 (padding "
-            "1), ReLU, max-pool, 3a, 3b, max-pool, 4a–4e, max-pool, 5a, 5b, global average pool, flatten, "
-            "dropout, linear; every max-pool 3x3, stride 2, ceil_mode=True (a 64x64 input gives 32, 16, 8, 4 "
-            "and 2 pixels); if the Inception tests fail too, fix Inception first: GoogLeNet uses it nine "
-            "times")
+        fail(_("{what}: forward returned a {type_name} instead of one tensor.", what=what,
+               type_name=type(got).__name__),
+             _("no auxiliary classifiers: forward returns only the final logits"))
+    hint = _("conv 7x7/2 (padding 3), ReLU, max-pool 3x3/2, conv 1x1 64→64, ReLU, conv 3x3 64→192 (padding "
+             "1), ReLU, max-pool, 3a, 3b, max-pool, 4a–4e, max-pool, 5a, 5b, global average pool, flatten, "
+             "dropout, linear; every max-pool 3x3, stride 2, ceil_mode=True (a 64x64 input gives 32, 16, 8, "
+             "4 and 2 pixels); if the Inception tests fail too, fix Inception first: GoogLeNet uses it nine "
+             "times")
     if isinstance(got, torch.Tensor) and got.shape == expected.shape and not close(got, expected):
         again = mine(x.to(dtype))
         if isinstance(again, torch.Tensor) and not torch.equal(again, got):
-            hint = ("two calls in eval mode gave different outputs: dropout is active in eval mode — use "
-                    "nn.Dropout (or F.dropout(x, 0.4, self.training))")
+            hint = _("two calls in eval mode gave different outputs: dropout is active in eval mode — use "
+                     "nn.Dropout (or F.dropout(x, 0.4, self.training))")
         else:
-            hint = matching_variant(got, _googlenet_variants(reference, device)) or hint
+            hint = matching_variant(got, _worded(_googlenet_variants(reference, device))) or hint
     assert_same_output(got.double() if isinstance(got, torch.Tensor) else got, expected, what, **FLOAT64,
                        hint=hint)
 
@@ -876,56 +929,56 @@ DROPOUT_COPIES = 8   # one training pass over 8 copies of x: 40 features, all dr
 @pytest.mark.exercise("googlenet")
 def test_googlenet_dropout(student, reference):
     """GoogLeNet drops the pooled features with p = 0.4 before the linear layer, in training mode only"""
-    ref, _, x = _ref_googlenet(reference)
+    ref, _state, x = _ref_googlenet(reference)
     rows = list(DROPOUT_ROWS)
     bias = [m for m in ref.modules() if isinstance(m, nn.Linear)][-1].bias.detach().float()[rows]
     try:
-        mine, _, _ = _student_googlenet(student, reference, "cpu")
+        mine = _student_googlenet(student, reference, "cpu")[0]
     except CheckFailed:   # judged with its own Inception blocks where theirs differ from the reference's
         mine = _googlenet_given_parts(student, reference, "cpu")
         if mine is None:
             raise
     mine.eval()
     eval_out = mine(x.float())
-    assert_tensor("GoogLeNet(num_classes=10) in eval mode", eval_out, shape=(1, 10),
-                  hint="forward returns the logits (N, num_classes)")
+    assert_tensor(_("GoogLeNet(num_classes=10) in eval mode"), eval_out, shape=(1, 10),
+                  hint=_("forward returns the logits (N, num_classes)"))
     f = eval_out[0, rows] - bias       # the pooled features that logits 5..9 read (weights of 1)
     usable = f.abs() > 1e-3
     if not usable.any():
-        fail("GoogLeNet(num_classes=10): the pooled features read by the check are all zero, so dropout "
-             "cannot be checked.", "fix the forward pass first (see the test comparing with the reference)")
+        fail(_("GoogLeNet(num_classes=10): the pooled features read by the check are all zero, so dropout "
+               "cannot be checked."),
+             _("fix the forward pass first (see the test comparing with the reference)"))
     mine.train()
     try:
         out = mine(x.float().expand(DROPOUT_COPIES, -1, -1, -1).contiguous())
     finally:
         mine.eval()
     if isinstance(out, (tuple, list)):
-        fail("GoogLeNet in training mode returned a tuple instead of one tensor.",
-             "no auxiliary classifiers: forward returns only the final logits, also in training mode")
-    assert_tensor("GoogLeNet(num_classes=10) in training mode", out, shape=(DROPOUT_COPIES, 10))
+        fail(_("GoogLeNet in training mode returned a tuple instead of one tensor."),
+             _("no auxiliary classifiers: forward returns only the final logits, also in training mode"))
+    assert_tensor(_("GoogLeNet(num_classes=10) in training mode"), out, shape=(DROPOUT_COPIES, 10))
     y = out[:, rows][:, usable]
     dropped = y == bias[usable]
     kept = ((y - bias[usable]) / f[usable])[~dropped]
     if not dropped.any() and torch.allclose(kept, torch.ones_like(kept), atol=1e-5):
-        fail("GoogLeNet in training mode gives the same output as in eval mode: no dropout.",
-             "the paper uses dropout with p = 0.4 between the global average pool and the linear layer "
-             "(nn.Dropout(p=0.4)); it is active in training mode only")
+        fail(_("GoogLeNet in training mode gives the same output as in eval mode: no dropout."),
+             _("the paper uses dropout with p = 0.4 between the global average pool and the linear layer "
+               "(nn.Dropout(p=0.4)); it is active in training mode only"))
     if kept.numel() == 0:
-        fail(f"GoogLeNet in training mode: every pooled feature was dropped in {DROPOUT_COPIES} copies of "
-             f"the "
-             "input.", "dropout p = 0.4 before the linear layer (nn.Dropout(p=0.4)) keeps 60% of the "
-                       "features")
+        fail(_("GoogLeNet in training mode: every pooled feature was dropped in {copies} copies of the "
+               "input.", copies=DROPOUT_COPIES),
+             _("dropout p = 0.4 before the linear layer (nn.Dropout(p=0.4)) keeps 60% of the features"))
     if not torch.allclose(kept, torch.full_like(kept, 1 / 0.6), atol=1e-4, rtol=1e-4):
         scales = sorted({round(v, 3) for v in kept.tolist()})
-        hint = ("dropout must act on the 1024 pooled features, right before the linear layer (avgpool → "
-                "flatten → dropout → fc), with p = 0.4")
+        hint = _("dropout must act on the 1024 pooled features, right before the linear layer (avgpool → "
+                 "flatten → dropout → fc), with p = 0.4")
         if len(scales) == 1 and scales[0] > 1:
-            hint = (f"the kept features are scaled by {scales[0]:g}, i.e. p = {1 - 1 / scales[0]:.2g}: the "
-                    f"paper's "
-                    "dropout ratio is 0.4 (nn.Dropout(p=0.4) drops 40% and scales the kept ones by 1/0.6)")
-        fail("GoogLeNet in training mode: the pooled features are not dropped with p = 0.4 just before the "
-             "linear "
-             f"layer (kept features scaled by {scales[:4]}, expected 1/0.6 = 1.667).", hint)
+            hint = _("the kept features are scaled by {scale:g}, i.e. p = {p:.2g}: the paper's dropout ratio "
+                     "is 0.4 (nn.Dropout(p=0.4) drops 40% and scales the kept ones by 1/0.6)",
+                     scale=scales[0], p=1 - 1 / scales[0])
+        fail(_("GoogLeNet in training mode: the pooled features are not dropped with p = 0.4 just before the "
+               "linear layer (kept features scaled by {scales}, expected 1/0.6 = 1.667).", scales=scales[:4]),
+             hint)
 
 
 # ------------------------------ 5. quiz ---------------------------------------------------------
@@ -935,17 +988,18 @@ def test_quiz_fewest_params(student):
     """Quiz: of AlexNet, VGG19 and GoogLeNet, GoogLeNet has the fewest parameters"""
     got = student.FEWEST_PARAMS
     if got is None:
-        not_implemented("quiz", "still sets FEWEST_PARAMS = None: the quiz is not answered",
-                        'set FEWEST_PARAMS = "AlexNet", "VGG19" or "GoogLeNet"')
+        not_implemented("quiz", _("still sets FEWEST_PARAMS = None: the quiz is not answered"),
+                        _('set FEWEST_PARAMS = "AlexNet", "VGG19" or "GoogLeNet"'))
     if isinstance(got, str) and got.strip().lower() == "googlenet" and got != "GoogLeNet":
-        fail(f"FEWEST_PARAMS: expected 'GoogLeNet', got {got!r}.", "spell it exactly as given: \"GoogLeNet\"")
-    hints = {"VGG19": "VGG19 has the most: 143.7M (the lecture's 110M is wrong), 86% of them in its three FC "
-                      "layers",
-             "AlexNet": "AlexNet has about 61M, almost all in its FC layers; compare with your measured "
-                        "GoogLeNet"}
+        fail(_("FEWEST_PARAMS: expected 'GoogLeNet', got {got!r}.", got=got),
+             _("spell it exactly as given: \"GoogLeNet\""))
+    hints = {"VGG19": _("VGG19 has the most: 143.7M (the lecture's 110M is wrong), 86% of them in its three "
+                        "FC layers"),
+             "AlexNet": _("AlexNet has about 61M, almost all in its FC layers; compare with your measured "
+                          "GoogLeNet")}
     assert_equal("FEWEST_PARAMS", got, "GoogLeNet",
-                 hint=hints.get(got, "one of \"AlexNet\", \"VGG19\", \"GoogLeNet\": look at the table you "
-                                     "measured"))
+                 hint=hints.get(got, _("one of \"AlexNet\", \"VGG19\", \"GoogLeNet\": look at the table you "
+                                       "measured")))
 
 
 @pytest.mark.points(2)
@@ -954,17 +1008,18 @@ def test_quiz_googlenet_millions(student):
     """Quiz: GOOGLENET_MILLIONS is your GoogLeNet's count in millions, one decimal: 7.0 (not the 4M)"""
     got = student.GOOGLENET_MILLIONS
     if got is None:
-        not_implemented("quiz", "still sets GOOGLENET_MILLIONS = None: the quiz is not answered",
-                        "measure your GoogLeNet: round(sum(p.numel() for p in GoogLeNet().parameters()) / "
-                        "1e6, 1)")
+        not_implemented("quiz", _("still sets GOOGLENET_MILLIONS = None: the quiz is not answered"),
+                        _("measure your GoogLeNet: round(sum(p.numel() for p in GoogLeNet().parameters()) / "
+                          "1e6, 1)"))
     if isinstance(got, bool) or not isinstance(got, (int, float)):
-        fail(f"GOOGLENET_MILLIONS: expected a number, got {got!r} ({type(got).__name__}).",
-             "a float with one decimal, e.g. round(count / 1e6, 1)")
+        fail(_("GOOGLENET_MILLIONS: expected a number, got {got!r} ({type_name}).", got=got,
+               type_name=type(got).__name__),
+             _("a float with one decimal, e.g. round(count / 1e6, 1)"))
     if got in (4, 4.0):
-        fail(f"GOOGLENET_MILLIONS: expected 7.0, got {got!r}.",
-             "the lecture's 4M is wrong: measure your own model, round(count / 1e6, 1)")
+        fail(_("GOOGLENET_MILLIONS: expected 7.0, got {got!r}.", got=got),
+             _("the lecture's 4M is wrong: measure your own model, round(count / 1e6, 1)"))
     try:
-        _, info = _student_googlenet_meta(student, None)
+        info = _student_googlenet_meta(student, None)[1]
         own = int(info["num_params"])
     except (StudentRaised, CheckFailed):
         try:   # not buildable on meta (its own test says so): count it on the CPU
@@ -972,22 +1027,23 @@ def test_quiz_googlenet_millions(student):
         except (StudentRaised, CheckFailed):
             own = None
     if own is None:
-        fail(f"GOOGLENET_MILLIONS = {got!r}, but your GoogLeNet() could not be built, so it was not "
-             f"measured.",
-             "finish GoogLeNet first, then measure it")
+        fail(_("GOOGLENET_MILLIONS = {got!r}, but your GoogLeNet() could not be built, so it was not "
+               "measured.", got=got),
+             _("finish GoogLeNet first, then measure it"))
     yours = round(own / 1e6, 1)
     if got == own:
-        fail(f"GOOGLENET_MILLIONS: expected {yours} (millions), got {got:,} (the raw count).",
-             "in millions, one decimal: round(count / 1e6, 1)")
+        fail(_("GOOGLENET_MILLIONS: expected {yours} (millions), got {got:,} (the raw count).", yours=yours,
+               got=got),
+             _("in millions, one decimal: round(count / 1e6, 1)"))
     if got != yours:
-        hint = ("one decimal: round(count / 1e6, 1)" if abs(got - own / 1e6) < 0.05 else
-                f"your own GoogLeNet has {own:,} parameters ≈ {yours}M: measure your own model, "
-                "round(count / 1e6, 1)")
-        fail(f"GOOGLENET_MILLIONS: expected {yours} (your GoogLeNet's {own:,} parameters), got "
-             f"{got!r}.", hint)
+        hint = (_("one decimal: round(count / 1e6, 1)") if abs(got - own / 1e6) < 0.05 else
+                _("your own GoogLeNet has {own:,} parameters ≈ {yours}M: measure your own model, "
+                  "round(count / 1e6, 1)", own=own, yours=yours))
+        fail(_("GOOGLENET_MILLIONS: expected {yours} (your GoogLeNet's {own:,} parameters), got {got!r}.",
+               yours=yours, own=own, got=got), hint)
     if got != 7.0 and own == _count_given_blocks(student):
-        note(carried_forward("GoogLeNet", ["Inception"], "parameter count (which the quiz reads)"))
+        note(carried_forward("GoogLeNet", ["Inception"], _("parameter count (which the quiz reads)")))
     elif got != 7.0:
-        fail(f"GOOGLENET_MILLIONS = {got!r} matches your GoogLeNet ({own:,} parameters), but the paper's "
-             f"network has {GOOGLENET_PARAMS:,} ≈ "
-             f"7.0M.", "fix GoogLeNet first (see its parameter test), then measure again")
+        fail(_("GOOGLENET_MILLIONS = {got!r} matches your GoogLeNet ({own:,} parameters), but the paper's "
+               "network has {expected:,} ≈ 7.0M.", got=got, own=own, expected=GOOGLENET_PARAMS),
+             _("fix GoogLeNet first (see its parameter test), then measure again"))

@@ -6,11 +6,13 @@ Wrong implementations that touch different cells (and fail different hidden test
 """
 from __future__ import annotations
 
+import re
 from textwrap import dedent
 
 import pytest
 
-from conftest import carried_forward, failed, not_credited, passed, assert_full_marks, grade_released_stub
+from conftest import (carried_forward, failed, not_credited, passed, assert_full_marks, by_name,
+                      grade_released_stub)
 
 ID = "inception"
 
@@ -461,3 +463,34 @@ def test_googlenet_ignoring_num_classes_and_quiz_with_the_raw_count(submit):
 def test_valid_alternatives_keep_full_marks(submit, replace):
     result = submit(ID, replace)
     assert result["score"] == result["max_score"], [t for t in result["tests"] if t["outcome"] != "passed"]
+
+
+# --- Korean feedback (--lang ko) -----------------------------------------------------------------------
+
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+# what a translation keeps: numbers (40,960, 0.817) and code names (bottleneck_params, branch3, 5x5, conv2d)
+NUMBERS_AND_NAMES = re.compile(r"\d+(?:[.,]\d+)*|\b[A-Za-z_]*(?:_|\d)[\w.]*")
+
+
+def test_wrong_cells_graded_in_korean_keep_every_number_and_name(submit):
+    """In Korean, a failure says the same thing: same points, and every number and code name of the English
+    message (counts, shapes, cell and module names) is still in it, around Korean words."""
+    wrong = {"bottleneck_params": BP_FORGETS_1X1, "pointwise_conv": PW_SQUEEZES_IN_PLACE,
+             "inception": inception_source(k5=3), "quiz": QUIZ_LECTURE}
+    english, korean = by_name(submit(ID, wrong)), by_name(submit(ID, wrong, lang="ko"))
+    lost = sorted(name for name, test in english.items() if test["points"] < test["max_points"])
+    assert lost == ["test_bottleneck_params_kernel_size_and_bias", "test_bottleneck_params_lecture",
+                    "test_inception_matches_reference", "test_inception_parameters",
+                    "test_pointwise_conv_keeps_dtype_device_and_inputs", "test_quiz_fewest_params",
+                    "test_quiz_googlenet_millions"]
+    for name, test in korean.items():
+        assert test["points"] == english[name]["points"], name
+        assert HANGUL.search(test["title"]), (name, test["title"])
+    for name in lost:
+        en, ko = english[name]["message"], korean[name]["message"]
+        quoted = "채널 방향 차원 축소"   # the lecture's Korean words, quoted by the English bottleneck hint
+        assert HANGUL.search(ko) and not HANGUL.search(en.replace(quoted, "")), (name, en, ko)
+        missing = set(NUMBERS_AND_NAMES.findall(en)) - set(NUMBERS_AND_NAMES.findall(ko))
+        assert not missing, (name, missing, en, ko)
+    assert "pytorch/vision#906" in korean["test_inception_parameters"]["message"]
+    assert "155,504 ≠ 163,696" in korean["test_inception_parameters"]["message"]
