@@ -15,13 +15,15 @@ from rich.console import Console
 from rich.table import Table
 
 from grader.course import assignment_ids
-from grader.results import UnitResult
+from grader.i18n import language, translations
+from grader.results import UnitResult, status_text
 
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                "raw_score", "late_submission_penalty", "score", "max_score"]
 RESULT_KEYS = list(UnitResult.PUBLIC_KEYS)
 
-_templates = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]))
+_templates = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]),
+                         extensions=["jinja2.ext.i18n"])
 
 
 def fmt(value) -> str:
@@ -39,8 +41,15 @@ def write_unit(out: Path, result: UnitResult) -> None:
     """The per-unit JSON (docs/results-format.md) and the student's feedback page."""
     _write_atomic(out / "results" / result.student_id / f"{result.assignment}.json",
                   json.dumps(result.public(), ensure_ascii=False))  # compact: the C encoder, not the indenting one
-    page = _templates.get_template("feedback.html").render(r=result, fmt=fmt)
+    page = render_feedback(result)
     _write_atomic(out / "feedback" / result.student_id / f"{result.assignment}.html", page)
+
+
+def render_feedback(result: UnitResult) -> str:
+    """The student's feedback page, in the run's language (``grader.i18n.language``)."""
+    lang = language()
+    _templates.install_gettext_translations(translations("grader", lang), newstyle=True)
+    return _templates.get_template("feedback.html").render(r=result, fmt=fmt, lang=lang, status_text=status_text)
 
 
 def write_csv(out: Path, results: list[UnitResult]) -> None:

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from grader.i18n import _
+
 
 class CheckFailed(AssertionError):
     """A failed check; its text is shown to the student as is."""
 
 
 def fail(message: str, hint: str = "") -> NoReturn:
-    raise CheckFailed(message + (f"\nLikely cause: {hint}" if hint else ""))
+    raise CheckFailed(message + ("\n" + _("Likely cause: {hint}", hint=hint) if hint else ""))
 
 
 def fmt(value) -> str:
