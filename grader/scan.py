@@ -273,7 +273,8 @@ def scan_source(source: str, label: str) -> list[str]:
                 flag(node, N_("turns a tensor into a subclass (as_subclass)"))
             if name in WALKERS and node.args and isinstance(node.args[0], ast.Constant) and isinstance(
                     node.args[0].value, str) and node.args[0].value.startswith(("/", "..")):
-                flag(node, _("lists directories outside its own ({call})", call=f"{name}({node.args[0].value!r})"))
+                call = f"{name}({node.args[0].value!r})"
+                flag(node, _("lists directories outside its own ({call})", call=call))
             if name in ("read_bytes", "read_text", "write_bytes", "write_text", "symlink_to", "hardlink_to",
                         "chmod", "unlink", "rmdir", "touch"):
                 flag(node, _("reads or changes files ({call})", call=name))
