@@ -148,6 +148,7 @@ def test_gradescope_zip_carries_the_language_to_the_worker(tmp_path):
         assert 'lang = "ko"' in archive.read("course.toml").decode()
         assert f"autograde_tests/locale/ko/LC_MESSAGES/{ID}.po" in archive.namelist()
         assert "grader/locale/ko/LC_MESSAGES/grader.po" in archive.namelist()
+        assert "채점되지 않음: 자동 채점기가 설치되지 않았습니다" in archive.read("run_autograder").decode()
         archive.extractall(tmp_path / "root" / "source")
     root = tmp_path / "root"
     for name in ("run_autograder", "setup.sh"):

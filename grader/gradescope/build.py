@@ -26,12 +26,16 @@ from pathlib import Path
 from grader.course import assignment as get_assignment, assignment_ids, course, project_root
 from grader.gradescope.autograder import DEFAULT_TIMEOUT
 from grader.gradescope.results import VISIBILITIES
-from grader.i18n import language, normalise, set_language
+from grader.i18n import N_, _, language, normalise, set_language
 
 FILES = Path(__file__).resolve().parent / "files"
 EXECUTABLE = 0o100755 << 16
 REGULAR = 0o100644 << 16
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
+NOT_INSTALLED = N_("Not graded: the autograder is not installed (setup.sh did not finish). Your instructor has been "
+                   "told by this message; resubmit once they fix it.")
+"""What ``run_autograder`` writes when setup.sh did not finish (no Python to translate it then: the zip's copy of
+the script carries it in the zip's language)."""
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,19 @@ def course_file(root: Path, assignment_id: str, lang: str = "en") -> str:
     return f"[course]\nlang = {json.dumps(lang)}\n\n[[assignments]]\nid = {json.dumps(assignment_id)}\n{entry}"
 
 
+def run_autograder_script(lang: str) -> bytes:
+    """``files/run_autograder`` with its one message to students in ``lang``."""
+    script = (FILES / "run_autograder").read_bytes()
+    before = language()
+    set_language(lang)
+    try:
+        words = _(NOT_INSTALLED)
+    finally:
+        set_language(before)
+    quoted = json.dumps(words, ensure_ascii=False)[1:-1].replace("'", "'\\''")  # inside '...' in the script
+    return script.replace(NOT_INSTALLED.encode(), quoted.encode())
+
+
 def _add(archive: zipfile.ZipFile, name: str, data: bytes, mode: int = REGULAR) -> None:
     info = zipfile.ZipInfo(name, date_time=FIXED_DATE)
     info.external_attr = mode
@@ -128,8 +145,8 @@ def build_zip(assignment_id: str, out_dir: Path, options: CourseOptions | None =
     tmp = target.with_suffix(".zip.tmp")
     config = course_config(assignment_id, options)
     with zipfile.ZipFile(tmp, "w") as archive:
-        for name in ("setup.sh", "run_autograder"):
-            _add(archive, name, (FILES / name).read_bytes(), EXECUTABLE)
+        _add(archive, "setup.sh", (FILES / "setup.sh").read_bytes(), EXECUTABLE)
+        _add(archive, "run_autograder", run_autograder_script(config["lang"]), EXECUTABLE)
         _add(archive, "gradescope.json", json.dumps(config, indent=1, ensure_ascii=False).encode())
         _add(archive, "requirements.txt", ("\n".join(pinned_requirements(root)) + "\n").encode())
         _add(archive, "course.toml", course_file(root, assignment_id, config["lang"]).encode())
