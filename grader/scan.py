@@ -90,8 +90,10 @@ SUSPICIOUS_BUILTINS = {
 # Functions of os/sys/signal/... flagged however they are reached.
 SUSPICIOUS_CALLS = {
     "fork": N_("forks the process"), "forkpty": N_("forks the process"), "vfork": N_("forks the process"),
-    "kill": N_("sends signals to processes"), "killpg": N_("signals process groups"), "pidfd_send_signal": N_("sends signals"),
-    "_getframe": N_("inspects interpreter frames"), "system": N_("runs shell commands"), "popen": N_("runs shell commands"),
+    "kill": N_("sends signals to processes"), "killpg": N_("signals process groups"),
+    "pidfd_send_signal": N_("sends signals"),
+    "_getframe": N_("inspects interpreter frames"), "system": N_("runs shell commands"),
+    "popen": N_("runs shell commands"),
     "execv": N_("replaces the process"), "execve": N_("replaces the process"), "execl": N_("replaces the process"),
     "execlp": N_("replaces the process"), "execvp": N_("replaces the process"), "execvpe": N_("replaces the process"),
     "spawnl": N_("starts processes"), "spawnv": N_("starts processes"), "posix_spawn": N_("starts processes"),
@@ -99,13 +101,17 @@ SUSPICIOUS_CALLS = {
     "setpgid": N_("changes its process group"), "setpgrp": N_("changes its process group"),
     "_exit": N_("exits the process abruptly"), "abort": N_("aborts the process"),
     "settrace": N_("installs a tracer"), "setprofile": N_("installs a profiler"), "unshare": N_("changes namespaces"),
-    "setns": N_("changes namespaces"), "setrlimit": N_("changes process limits"), "prlimit": N_("changes process limits"),
-    "chmod": N_("changes file permissions"), "chown": N_("changes file ownership"), "symlink": N_("creates symbolic links"),
+    "setns": N_("changes namespaces"), "setrlimit": N_("changes process limits"),
+    "prlimit": N_("changes process limits"),
+    "chmod": N_("changes file permissions"), "chown": N_("changes file ownership"),
+    "symlink": N_("creates symbolic links"),
     "link": N_("creates hard links"), "mkfifo": N_("creates named pipes"), "mknod": N_("creates device files"),
-    "setuid": N_("changes user"), "setresuid": N_("changes user"), "setgid": N_("changes group"), "chroot": N_("changes its root"),
+    "setuid": N_("changes user"), "setresuid": N_("changes user"), "setgid": N_("changes group"),
+    "chroot": N_("changes its root"),
     "getppid": N_("looks up the grader's process"), "write": N_("writes to raw file descriptors"),
     "dup2": N_("rewires file descriptors"), "setitimer": N_("changes timers"), "alarm": N_("changes timers"),
-    "pthread_sigmask": N_("blocks signals"), "sched_setaffinity": N_("changes CPU scheduling"), "nice": N_("changes priority"),
+    "pthread_sigmask": N_("blocks signals"), "sched_setaffinity": N_("changes CPU scheduling"),
+    "nice": N_("changes priority"),
     "setswitchinterval": N_("changes the interpreter's thread switching"), "addaudithook": N_("installs an audit hook"),
 }
 SYSTEM_ROOTS = ("os", "sys", "signal", "pty", "posix", "faulthandler")
@@ -113,10 +119,12 @@ SYSTEM_ROOTS = ("os", "sys", "signal", "pty", "posix", "faulthandler")
 WALKERS = {"walk", "listdir", "scandir", "glob", "iglob", "rglob", "iterdir", "fwalk"}
 SUSPICIOUS_ATTRIBUTES = {
     "f_back": N_("walks interpreter frames"), "f_locals": N_("reads other frames' variables"),
-    "f_globals": N_("reads other frames' globals"), "f_builtins": N_("reaches into builtins"), "tb_frame": N_("walks frames"),
+    "f_globals": N_("reads other frames' globals"), "f_builtins": N_("reaches into builtins"),
+    "tb_frame": N_("walks frames"),
     "gi_frame": N_("walks frames"), "cr_frame": N_("walks frames"), "f_code": N_("reads frame code"),
     "__globals__": N_("reaches into function globals"), "__code__": N_("rewrites function code"),
-    "__closure__": N_("reaches into closures"), "__subclasses__": N_("walks subclasses"), "__bases__": N_("rewrites class bases"),
+    "__closure__": N_("reaches into closures"), "__subclasses__": N_("walks subclasses"),
+    "__bases__": N_("rewrites class bases"),
     "__builtins__": N_("patches builtins"), "__traceback__": N_("walks frames"),
 }
 # Read freely by honest code (``self.__class__.__name__``); flagged only when assigned.
@@ -126,7 +134,8 @@ ASSIGNED_ATTRIBUTES = {"__class__": N_("rewrites an object's class"), "__dict__"
 LYING_METHODS = {
     "__eq__": N_("defines __eq__ (an object that may compare equal to anything)"),
     "__ne__": N_("defines __ne__ (an object that may compare equal to anything)"),
-    "__hash__": N_("defines __hash__"), "__bool__": N_("defines __bool__ (an object that may be true whatever it holds)"),
+    "__hash__": N_("defines __hash__"),
+    "__bool__": N_("defines __bool__ (an object that may be true whatever it holds)"),
     "__reduce__": N_("defines __reduce__ (an object that runs code when unpickled)"),
     "__reduce_ex__": N_("defines __reduce_ex__ (an object that runs code when unpickled)"),
     "__getstate__": N_("controls its own pickling"), "__setstate__": N_("controls its own unpickling"),
@@ -142,14 +151,16 @@ VALUE_TYPES = {"int", "float", "complex", "bool", "str", "bytes", "tuple", "list
 PATH_NEEDLES = {
     "/proc": N_("reads /proc"), "/sys": N_("reads /sys"), "/dev": N_("touches device files or /dev/shm"),
     "/tmp": N_("uses the shared temporary directory"), "/var": N_("uses /var"), "/etc": N_("reads /etc"),
-    "/root": N_("reads root's home"), "/home": N_("reads home directories"), "/run": N_("uses /run"), "/bin/": N_("runs programs"),
+    "/root": N_("reads root's home"), "/home": N_("reads home directories"), "/run": N_("uses /run"),
+    "/bin/": N_("runs programs"),
     "/usr": N_("writes into the system"), "/work": N_("reads the grader's working directories"),
 }
 TEXT_NEEDLES = {
     "autograde_tests": N_("mentions the hidden tests"), "gradebook": N_("mentions the gradebook"),
     "sitecustomize": N_("plants sitecustomize"), "usercustomize": N_("plants usercustomize"),
     "site-packages": N_("writes into site-packages"), "dist-packages": N_("writes into site-packages"),
-    ".pth": N_("plants a .pth file"), ".ipython": N_("plants an IPython startup file"), "startup/": N_("plants a startup file"),
+    ".pth": N_("plants a .pth file"), ".ipython": N_("plants an IPython startup file"),
+    "startup/": N_("plants a startup file"),
     "matplotlibrc": N_("plants a matplotlib configuration"), "LD_PRELOAD": N_("preloads native code"),
     "PYTHONSTARTUP": N_("plants a startup script"), "/proc/": N_("reads /proc"),
 }
