@@ -33,8 +33,8 @@ class ConstantGettext(Extension):
 
     Jinja calls gettext at every render (about 20 µs a call, newstyle): a feedback page's fixed words would
     cost more than the rest of the page, once per student. Jinja has no compile-time folding of calls, so this
-    rewrites the tokens ``_ ( "text" )`` into ``"translation" | safe`` (what newstyle gettext returns: trusted,
-    unescaped text). Placeholders are then filled with ``%``, which escapes the values:
+    rewrites the tokens ``_ ( "text" )`` into the string literal ``"translation"``, which Jinja then writes
+    as constant text, escaped like any text. Placeholders are filled with ``%`` and the whole is escaped:
     ``_("Score: %(score)s") % {"score": x}``; a call with keyword values (``_("Score: %(score)s", score=x)``)
     is left to newstyle gettext at render time. Babel extracts the template like any other.
     """
@@ -50,8 +50,6 @@ class ConstantGettext(Extension):
             if (name.type, name.value, lparen.type, text.type, rparen.type) == (
                     "name", "_", "lparen", "string", "rparen"):
                 yield Token(text.lineno, "string", gettext(text.value))
-                yield Token(text.lineno, "pipe", "|")
-                yield Token(text.lineno, "name", "safe")
                 window = []
             else:
                 yield window.pop(0)

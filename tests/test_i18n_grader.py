@@ -101,11 +101,12 @@ def test_grading_in_korean_words_the_toolkit_and_plugin_messages(korean_result):
 
 
 def test_feedback_page_in_korean(korean_result):
-    result = UnitResult.from_dict({**korean_result, "status": "not graded: 비어 있음", "needs_review": True})
+    result = UnitResult.from_dict({**korean_result, "status": "not graded: 비어 있음", "needs_review": True,
+                                   "student_id": "s<1>"})
     set_language("ko")
     page = render_feedback(result)
-    assert '<html lang="ko">' in page
-    for words in ("vgg: student 님의 피드백", "점수: 0 / ", "상태:", "채점되지 않음: 비어 있음", "<th>검사</th>",
+    assert '<html lang="ko">' in page and "s<1>" not in page   # values are escaped in the translated sentences
+    for words in ("<title>vgg — s&lt;1&gt; 님의 피드백</title>", "<h1>vgg: s&lt;1&gt; 님의 피드백</h1>", "점수: 0 / ", "상태:", "채점되지 않음: 비어 있음", "<th>검사</th>",
                   "<th>점수</th>", ">실패<pre>", "예상 원인: ", "조교가 살펴보도록"):
         assert words in page, words
     assert not any(english in page for english in ("Score:", "feedback for", "Likely cause", ">failed<"))
