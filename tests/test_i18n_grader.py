@@ -206,3 +206,19 @@ def test_grading_key_separates_languages_and_catalog_versions(tmp_path):
     catalog.write_text('msgid "x"\nmsgstr "엑스"\n', encoding="utf-8")
     assert toy.grading_key("ko") != before
     assert assignment(ID).grading_key("ko") != assignment(ID).grading_key("en")
+
+
+def test_make_grade_with_lang_ko_writes_korean_feedback(tmp_path):
+    """``python -m grader grade --lang ko``: the workers grade in Korean and the coordinator writes the page in it."""
+    write_submission(tmp_path / "submissions", ID, {"conv_params": CONV_BIAS_BY_DEFAULT}, base=released_notebook(ID),
+                     student="s1")
+    out = tmp_path / "grades"
+    proc = subprocess.run([sys.executable, "-m", "grader", "grade", str(tmp_path / "submissions"), "--out", str(out),
+                           "--workers", "1", "--lang", "ko"], cwd=ROOT, capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    page = (out / "feedback" / "s1" / f"{ID}.html").read_text(encoding="utf-8")
+    assert '<html lang="ko">' in page and "s1 님의 피드백" in page and "예상 원인: " in page
+    result = json.loads((out / "results" / "s1" / f"{ID}.json").read_text(encoding="utf-8"))
+    assert result["status"] == "graded"   # the status programs read stays English
+    assert any(t["message"].startswith("아직 구현되지 않았습니다") for t in result["tests"])
