@@ -222,3 +222,12 @@ def test_make_grade_with_lang_ko_writes_korean_feedback(tmp_path):
     result = json.loads((out / "results" / "s1" / f"{ID}.json").read_text(encoding="utf-8"))
     assert result["status"] == "graded"   # the status programs read stays English
     assert any(t["message"].startswith("아직 구현되지 않았습니다") for t in result["tests"])
+
+
+def test_likely_cause_prefixes_cover_every_language():
+    """The class report reads likely causes back out of messages, whatever language they were written in."""
+    from grader.checks.failures import likely_cause_prefixes
+
+    assert likely_cause_prefixes() == ("Likely cause: ", "예상 원인: ")
+    set_language("ko")
+    assert failure(fail, "x", "y").endswith("\n" + likely_cause_prefixes()[1] + "y")

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 from typing import NoReturn
 
-from grader.i18n import _
+from grader.i18n import LANGUAGES, N_, _, translations
+
+LIKELY_CAUSE = N_("Likely cause: {hint}")
+"""The line a failure ends with when the test knows the likely cause (the class report counts them)."""
 
 
 class CheckFailed(AssertionError):
@@ -11,7 +14,14 @@ class CheckFailed(AssertionError):
 
 
 def fail(message: str, hint: str = "") -> NoReturn:
-    raise CheckFailed(message + ("\n" + _("Likely cause: {hint}", hint=hint) if hint else ""))
+    raise CheckFailed(message + ("\n" + _(LIKELY_CAUSE, hint=hint) if hint else ""))
+
+
+def likely_cause_prefixes() -> tuple[str, ...]:
+    """How the likely-cause line starts in every language ("Likely cause: ", "예상 원인: "), for code that reads
+    the causes back out of messages written in any of them."""
+    return tuple(dict.fromkeys(translations("grader", lang).gettext(LIKELY_CAUSE).split("{hint}")[0]
+                               for lang in LANGUAGES))
 
 
 def fmt(value) -> str:
