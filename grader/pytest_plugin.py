@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed
+from grader.checks.failures import sandbox_words
 from grader.checks.composite import take_notes
 from grader.i18n import N_, _, translate
 from grader.i18n.extract import test_title
@@ -34,7 +35,7 @@ def student_message(exc: BaseException) -> str:
         return _("Your code did not finish in time ({why}): is there a loop that never ends?", why=exc)
     if isinstance(exc, StudentRaised):
         text = _("Your code raised {error_type}: {error_message}", error_type=exc.type_name,
-                 error_message=exc.message)
+                 error_message=sandbox_words(exc.message))
         return text + (f"\n{exc.traceback}" if exc.traceback else "")
     if isinstance(exc, SandboxError):
         return str(exc)

@@ -50,13 +50,15 @@ def failure(check, *args, **kwargs) -> str:
             "Not implemented yet: cell relu, line 4, in relu still raises NotImplementedError().",
             "Your code did not finish in time (stopped after 2 s): is there a loop that never ends?",
             "your VGG16 is wired right; its output differs from the reference only because of `vgg_block`, "
-            "charged in the `vgg_block` tests (error carried forward)."]),
+            "charged in the `vgg_block` tests (error carried forward).",
+            "Your code raised NameError: name 'vgg_block' is not defined in your notebook"]),
     ("ko", ["conv_params(3, 1, 1): 기대값 9, 실제값 10.\n예상 원인: count the biases only when bias=True",
             "vgg16(): 파라미터 (parameter) 수 138,357,672 ≠ 138,357,544 (차이 +128).",
             "아직 구현되지 않았습니다: cell relu, line 4, in relu에서 여전히 NotImplementedError()가 발생합니다.",
             "코드가 제한 시간 안에 끝나지 않았습니다 (2초 후 중단됨): 끝나지 않는 반복문이 있나요?",
             "VGG16의 연결은 올바릅니다. 출력이(가) 기준 답안 (reference solution)과 다른 것은 `vgg_block` 때문이며, "
-            "이 감점은 `vgg_block` 테스트에서만 적용됩니다 (오류 이월, error carried forward)."]),
+            "이 감점은 `vgg_block` 테스트에서만 적용됩니다 (오류 이월, error carried forward).",
+            "코드에서 NameError 오류가 발생했습니다: 노트북에 'vgg_block'이(가) 정의되어 있지 않습니다"]),
 ])
 def test_toolkit_and_plugin_words_follow_the_language(lang, expected):
     """The toolkit translates its own words; what a hidden test passes in (``what``, the hint) arrives as it is."""
@@ -66,7 +68,9 @@ def test_toolkit_and_plugin_words_follow_the_language(lang, expected):
     got = [failure(assert_equal, "conv_params(3, 1, 1)", 10, 9, hint="count the biases only when bias=True"),
            failure(count_failure, "vgg16()", 138_357_672, 138_357_544),
            student_message(stub), student_message(StudentTimeout(2.0)),
-           carried_forward("VGG16", ["vgg_block"])]
+           carried_forward("VGG16", ["vgg_block"]),
+           student_message(StudentRaised("NameError", ["NameError"],   # the sandbox's own words, translated here
+                                         "name 'vgg_block' is not defined in your notebook"))]
     assert got == expected
 
 

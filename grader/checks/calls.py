@@ -14,7 +14,7 @@ from typing import Callable
 
 import torch
 
-from grader.checks.failures import fail
+from grader.checks.failures import fail, sandbox_words
 from grader.i18n import N_, _
 from grader.remote import RemoteObject
 from grader.sandbox.client import StudentRaised
@@ -46,7 +46,7 @@ def not_implemented(grade_id: str, detail: str, hint: str = "") -> None:
 
 def raised_message(what: str, err: StudentRaised) -> str:
     return _("{what}: your code raised {error_type}: {error_message}", what=what, error_type=err.type_name,
-             error_message=err.message) + (f"\n{err.traceback}" if err.traceback else "")
+             error_message=sandbox_words(err.message)) + (f"\n{err.traceback}" if err.traceback else "")
 
 
 @contextmanager
