@@ -37,7 +37,7 @@ release: setup
 
 check: setup
 	@test -n "$(NB)" || { echo "usage: make check NB=assignments/vgg/vgg.ipynb" >&2; exit 2; }
-	$(BIN)/python -m grader check "$(NB)"
+	$(BIN)/python -m grader check "$(NB)" $(ARGS)
 
 # Gradescope autograder zips: dist/gradescope/<assignment>.zip (ASSIGNMENT=vgg for one; ARGS="--visibility hidden").
 gradescope: setup

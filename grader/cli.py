@@ -55,6 +55,7 @@ def grade_command(args) -> int:
     from grader.run import GradeRun, SandboxUnavailable
 
     settings = settings_from(args)
+    set_language(settings.lang)  # the coordinator writes the feedback pages and autograded notebooks
     try:
         results = GradeRun(Path(args.submissions), settings.out, workers=settings.workers, force=args.force,
                            only=tuple(args.assignment or ()), settings=settings, cluster=args.cluster).run()

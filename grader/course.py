@@ -19,7 +19,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser, before it joined the standard library
     import tomli as tomllib
 
-from grader.i18n import normalise
+from grader.i18n import ENGLISH, catalog_path, normalise
 from grader.notebook import read_cells
 
 COURSE_FILE = "course.toml"
@@ -71,6 +71,27 @@ class Assignment:
         digest = hashlib.sha256()
         package = Path(__file__).resolve().parent
         for path in [self.tests, self.source_notebook, *sorted(package.rglob("*.py"))]:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes() if path.exists() else b"")
+        return digest.hexdigest()[:16]
+
+    def catalog(self, lang: str) -> Path:
+        """This assignment's translations into ``lang``: beside its hidden tests (grader.i18n.catalog_dir)."""
+        return self.tests.parent / "locale" / lang / "LC_MESSAGES" / f"{self.id}.po"
+
+    def grading_key(self, lang: str = ENGLISH) -> str:
+        """What a graded result depends on, so that an unchanged one is not graded again (the gradebook's key).
+
+        In English, ``tests_hash()`` itself (a gradebook from before translations stays current); in another
+        language also the language and its catalogs (the grader's and this assignment's): a result written in one
+        language is never reused for another, and a corrected translation grades again.
+        """
+        key = self.tests_hash()
+        lang = normalise(lang)
+        if lang == ENGLISH:
+            return key
+        digest = hashlib.sha256(f"{key}\0{lang}".encode())
+        for path in (catalog_path("grader", lang), self.catalog(lang)):
             digest.update(path.name.encode())
             digest.update(path.read_bytes() if path.exists() else b"")
         return digest.hexdigest()[:16]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import nbformat
 
+from grader.i18n import _
 from grader.settings import DEFAULTS
 
 
@@ -63,12 +64,13 @@ def strip_magics(source: str) -> tuple[str, list[str]]:
     kept, notes = [], []
     lines = source.splitlines()
     if lines and lines[0].lstrip().startswith("%%"):
-        return "", [f"the cell magic {lines[0].strip().split()[0]} was not run"]
+        return "", [_("the cell magic {magic} was not run", magic=lines[0].strip().split()[0])]
     for number, line in enumerate(lines, start=1):
         stripped = line.lstrip()
         if stripped.startswith(("%", "!")):
             kept.append(line[: len(line) - len(stripped)] + "pass  # magic removed by the grader")
-            notes.append(f"line {number}: `{stripped[:40]}` was not run (magics and shell commands are skipped)")
+            notes.append(_("line {number}: `{code}` was not run (magics and shell commands are skipped)",
+                           number=number, code=stripped[:40]))
         else:
             kept.append(line)
     return "\n".join(kept), notes
@@ -102,7 +104,8 @@ def definitions_only(source: str) -> tuple[str, list[str]]:
                 lines[number] = ""  # blank, not delete: tracebacks keep the student's line numbers
     if not skipped:
         return source, []
-    return "\n".join(lines), [f"{skipped} statement(s) outside definitions were not run (only solution cells run in full)"]
+    return "\n".join(lines), [_("{skipped} statement(s) outside definitions were not run (only solution cells run "
+                                 "in full)", skipped=skipped)]
 
 
 def runnable_source(cell: Cell) -> str:
@@ -130,22 +133,24 @@ def read_cells(path: Path, max_file_bytes: int = DEFAULTS.max_file_bytes,
     """
     path = Path(path)
     if path.is_symlink():
-        raise SubmissionError(f"{path.name} is a symbolic link; submit the notebook file itself")
+        raise SubmissionError(_("{name} is a symbolic link; submit the notebook file itself", name=path.name))
     if not path.is_file():
-        raise SubmissionError(f"{path} is missing or not a regular file")
+        raise SubmissionError(_("{path} is missing or not a regular file", path=path))
     size = path.stat().st_size
     if size > max_file_bytes:
         raise SubmissionError(
-            f"{path.name} is {size / 2**20:.1f} MiB, over the {max_file_bytes / 2**20:g} MiB a file may have to be "
-            "read safely (outputs included; clear them: Kernel → Restart & Clear Output, then save)")
+            _("{name} is {size:.1f} MiB, over the {limit:g} MiB a file may have to be read safely (outputs included; "
+              "clear them: Kernel → Restart & Clear Output, then save)", name=path.name, size=size / 2**20,
+              limit=max_file_bytes / 2**20))
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise SubmissionError(f"{path.name} cannot be read: {err.strerror}") from None
+        raise SubmissionError(_("{name} cannot be read: {error}", name=path.name, error=err.strerror)) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
-        raise SubmissionError(f"{path.name} is not UTF-8 text (byte {err.start}); save it again from Jupyter") from None
+        raise SubmissionError(_("{name} is not UTF-8 text (byte {byte}); save it again from Jupyter", name=path.name,
+                                byte=err.start)) from None
     del raw
     if path.suffix == ".py":
         cells = [Cell(0, None, "solution", text)]
@@ -154,8 +159,9 @@ def read_cells(path: Path, max_file_bytes: int = DEFAULTS.max_file_bytes,
     source_bytes = sum(len(c.source.encode("utf-8")) for c in cells if c.kind != "test")
     if source_bytes > max_source_bytes:
         raise SubmissionError(
-            f"{path.name} holds {source_bytes / 2**20:.1f} MiB of code, over the {max_source_bytes / 2**20:g} MiB "
-            "the grader runs (outputs do not count; is a large literal or pasted data in a code cell?)")
+            _("{name} holds {size:.1f} MiB of code, over the {limit:g} MiB the grader runs (outputs do not count; "
+              "is a large literal or pasted data in a code cell?)", name=path.name, size=source_bytes / 2**20,
+              limit=max_source_bytes / 2**20))
     return cells
 
 
@@ -164,17 +170,17 @@ def _notebook_cells(path: Path, text: str) -> list[Cell]:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
-        raise SubmissionError(f"{path.name} is not valid notebook JSON "
-                              f"(line {err.lineno}, column {err.colno}: {err.msg})") from None
+        raise SubmissionError(_("{name} is not valid notebook JSON (line {line}, column {column}: {error})",
+                                name=path.name, line=err.lineno, column=err.colno, error=err.msg)) from None
     if not isinstance(data, dict) or "cells" not in data and "worksheets" not in data:
-        raise SubmissionError(f"{path.name} is JSON but not a Jupyter notebook (no 'cells')")
+        raise SubmissionError(_("{name} is JSON but not a Jupyter notebook (no 'cells')", name=path.name))
     major = data.get("nbformat")
     if major != 4:
         try:
             data = nbformat.convert(nbformat.from_dict(data), 4)
         except Exception as err:  # nbformat raises several types for old or odd files
-            raise SubmissionError(f"{path.name} uses notebook format {major!r}, "
-                                  f"which could not be converted to 4: {err}") from None
+            raise SubmissionError(_("{name} uses notebook format {version!r}, which could not be converted to 4: "
+                                    "{error}", name=path.name, version=major, error=err)) from None
     cells = []
     for index, cell in enumerate(data.get("cells", [])):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -192,7 +198,9 @@ def check_expected_cells(cells: list[Cell], expected_ids: list[str]) -> list[str
     for grade_id in expected_ids:
         count = found.count(grade_id)
         if count == 0:
-            problems.append(f"the solution cell '{grade_id}' is missing (was it deleted, or its metadata lost?)")
+            problems.append(_("the solution cell '{grade_id}' is missing (was it deleted, or its metadata lost?)",
+                              grade_id=grade_id))
         elif count > 1:
-            problems.append(f"the solution cell '{grade_id}' appears {count} times; all copies run, the last wins")
+            problems.append(_("the solution cell '{grade_id}' appears {count} times; all copies run, the last wins",
+                              grade_id=grade_id, count=count))
     return problems

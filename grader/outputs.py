@@ -8,20 +8,69 @@ from __future__ import annotations
 import csv
 import json
 import os
+from functools import lru_cache
 from pathlib import Path
+from typing import Iterable, Iterator
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from jinja2.ext import Extension
+from jinja2.lexer import Token, TokenStream
 from rich.console import Console
 from rich.table import Table
 
 from grader.course import assignment_ids
-from grader.results import UnitResult
+from grader.i18n import language, translations
+from grader.results import UnitResult, status_text
 
 CSV_COLUMNS = ["assignment", "duedate", "timestamp", "student_id", "last_name", "first_name", "email",
                "raw_score", "late_submission_penalty", "score", "max_score"]
 RESULT_KEYS = list(UnitResult.PUBLIC_KEYS)
 
-_templates = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]))
+
+
+class ConstantGettext(Extension):
+    """``_("a constant")`` in a template becomes its translation when the template is compiled for one language.
+
+    Jinja calls gettext at every render (about 20 µs a call, newstyle): a feedback page's fixed words would
+    cost more than the rest of the page, once per student. Jinja has no compile-time folding of calls, so this
+    rewrites the tokens ``_ ( "text" )`` into the string literal ``"translation"``, which Jinja then writes
+    as constant text, escaped like any text. Placeholders are filled with ``%`` and the whole is escaped:
+    ``_("Score: %(score)s") % {"score": x}``; a call with keyword values (``_("Score: %(score)s", score=x)``)
+    is left to newstyle gettext at render time. Babel extracts the template like any other.
+    """
+
+    def filter_stream(self, stream: TokenStream) -> Iterable[Token]:
+        gettext = self.environment.constant_gettext   # set by feedback_environment for its language
+        window: list[Token] = []
+        for token in _tokens(stream):
+            window.append(token)
+            if len(window) < 4:
+                continue
+            name, lparen, text, rparen = window
+            if (name.type, name.value, lparen.type, text.type, rparen.type) == (
+                    "name", "_", "lparen", "string", "rparen"):
+                yield Token(text.lineno, "string", gettext(text.value))
+                window = []
+            else:
+                yield window.pop(0)
+        yield from window
+
+
+def _tokens(stream: TokenStream) -> Iterator[Token]:
+    while not stream.eos:
+        yield stream.current
+        next(stream)
+
+
+@lru_cache(maxsize=None)
+def feedback_environment(lang: str) -> Environment:
+    """The templates of the student's pages in ``lang``: fixed words compiled in, the rest through gettext."""
+    env = Environment(loader=PackageLoader("grader", "templates"), autoescape=select_autoescape(["html"]),
+                      extensions=["jinja2.ext.i18n", ConstantGettext])
+    catalog = translations("grader", lang)
+    env.extend(constant_gettext=catalog.gettext)
+    env.install_gettext_translations(catalog, newstyle=True)
+    return env
 
 
 def fmt(value) -> str:
@@ -39,8 +88,15 @@ def write_unit(out: Path, result: UnitResult) -> None:
     """The per-unit JSON (docs/results-format.md) and the student's feedback page."""
     _write_atomic(out / "results" / result.student_id / f"{result.assignment}.json",
                   json.dumps(result.public(), ensure_ascii=False))  # compact: the C encoder, not the indenting one
-    page = _templates.get_template("feedback.html").render(r=result, fmt=fmt)
+    page = render_feedback(result)
     _write_atomic(out / "feedback" / result.student_id / f"{result.assignment}.html", page)
+
+
+def render_feedback(result: UnitResult) -> str:
+    """The student's feedback page, in the run's language (``grader.i18n.language``)."""
+    lang = language()
+    return feedback_environment(lang).get_template("feedback.html").render(r=result, fmt=fmt, lang=lang,
+                                                                          status_text=status_text)
 
 
 def write_csv(out: Path, results: list[UnitResult]) -> None:

@@ -13,12 +13,13 @@ import pytest
 import torch
 
 from grader.checks import CheckFailed
+from grader.checks.failures import sandbox_words
 from grader.checks.composite import take_notes
-from grader.i18n import translate
+from grader.i18n import N_, _, translate
 from grader.i18n.extract import test_title
 from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
 
-NO_GPU = "no CUDA GPU on this machine: the CUDA variant of this check was skipped"
+NO_GPU = N_("no CUDA GPU on this machine: the CUDA variant of this check was skipped")
 
 
 def student_message(exc: BaseException) -> str:
@@ -27,18 +28,21 @@ def student_message(exc: BaseException) -> str:
         return str(exc)
     if isinstance(exc, StudentRaised) and exc.type_name == "NotImplementedError":
         frames = [line.strip() for line in exc.traceback.splitlines() if line.strip().startswith("cell ")]
-        where = frames[-1] if frames else "your code"
-        return f"Not implemented yet: {where} still raises NotImplementedError()."
+        if frames:
+            return _("Not implemented yet: {where} still raises NotImplementedError().", where=frames[-1])
+        return _("Not implemented yet: your code still raises NotImplementedError().")
     if isinstance(exc, StudentTimeout):
-        return f"Your code did not finish in time ({exc}): is there a loop that never ends?"
+        return _("Your code did not finish in time ({why}): is there a loop that never ends?", why=exc)
     if isinstance(exc, StudentRaised):
-        text = f"Your code raised {exc.type_name}: {exc.message}"
+        text = _("Your code raised {error_type}: {error_message}", error_type=exc.type_name,
+                 error_message=sandbox_words(exc.message))
         return text + (f"\n{exc.traceback}" if exc.traceback else "")
     if isinstance(exc, SandboxError):
         return str(exc)
     if isinstance(exc, AssertionError):
-        return str(exc) or "a check failed"
-    return f"the check could not be completed: {type(exc).__name__}: {exc}"
+        return str(exc) or _("a check failed")
+    return _("the check could not be completed: {error_type}: {error_message}", error_type=type(exc).__name__,
+             error_message=exc)
 
 
 class GradingPlugin:
@@ -67,7 +71,7 @@ class GradingPlugin:
 
     def pytest_generate_tests(self, metafunc) -> None:
         if "device" in metafunc.fixturenames:
-            cuda = pytest.param("cuda", marks=pytest.mark.skipif(not self.cuda, reason=NO_GPU))
+            cuda = pytest.param("cuda", marks=pytest.mark.skipif(not self.cuda, reason=_(NO_GPU)))
             metafunc.parametrize("device", ["cpu", cuda])
 
     @pytest.hookimpl(wrapper=True)
@@ -87,7 +91,7 @@ class GradingPlugin:
             entry["message"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         elif report.failed:
             entry["outcome"] = "failed" if report.when == "call" else "error"
-            entry["message"] = student_message(call.excinfo.value) if call.excinfo else "failed"
+            entry["message"] = student_message(call.excinfo.value) if call.excinfo else _("failed")
         return report
 
     def results(self) -> list[dict]:
@@ -130,8 +134,9 @@ def _score(test: dict, by_name: dict[str, dict]) -> dict:
                if by_name.get(name, {}).get("outcome") in ("failed", "error", None)]
     if test["outcome"] == "passed" and missing:
         titles = "; ".join(f"'{by_name[n]['title'] or n}'" if n in by_name else f"'{n}'" for n in missing)
-        test.update(outcome="failed", message="Not credited yet: this structure is credited once the same module "
-                    f"also computes the reference function ({titles} must pass too).")
+        test.update(outcome="failed", message=_("Not credited yet: this structure is credited once the same module "
+                                                "also computes the reference function ({titles} must pass too).",
+                                                titles=titles))
     test["points"] = test["max_points"] if test["outcome"] == "passed" else 0
     return test
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from grader import wire
+from grader.i18n import _
 from grader.sandbox.client import Child, SandboxTimeout, StudentTimeout
 from grader.wire import Op
 
@@ -37,7 +38,7 @@ class Session:
         """Send one request (``wire.request``) and wrap what comes back; a timeout strikes the session."""
         left = self.deadline - time.monotonic()
         if left <= 0:
-            self.child.kill("the time limit for the whole submission was used up")
+            self.child.kill(_("the time limit for the whole submission was used up"))
             raise SandboxTimeout(self.child.dead)
         try:
             limit = AFTER_A_TIMEOUT if self.struck else (timeout or self.call_timeout)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, ClassVar, Literal, TypedDict
 
+from grader.i18n import _
 from grader.sandbox.modes import SandboxMode
 
 Outcome = Literal["passed", "failed", "error", "skipped"]
@@ -83,7 +84,7 @@ class TestOutcome(_ReadByKey):
 
     def not_graded(self, why: str) -> TestOutcome:
         """This test, unrun: no points, and the reason the whole unit was not graded."""
-        return replace(self, points=0, outcome="error", message=f"not graded: {why}")
+        return replace(self, points=0, outcome="error", message=_("not graded: {why}", why=why))
 
 
 TestOutcome._KEYS = frozenset(f.name for f in fields(TestOutcome))
@@ -180,6 +181,22 @@ def not_graded(student_id: str, assignment: str, tests: list[TestOutcome], why: 
     return UnitResult(student_id, assignment, max_score=sum(t.max_points for t in tests),
                       tests=[t.not_graded(why) for t in tests], status=f"not graded: {why}",
                       problems=list(problems or []), timestamp=timestamp)
+
+
+NOT_GRADED, SANDBOX_STOPPED = "not graded: ", "graded (the sandbox stopped: "
+"""How a status starts (docs/results-format.md): the results JSON keeps these words in English for the programs
+that read it; ``status_text`` words a status for a student."""
+
+
+def status_text(status: str) -> str:
+    """A unit's status as a student reads it, in the run's language (the status itself stays English)."""
+    if status == "graded":
+        return _("graded")
+    if status.startswith(NOT_GRADED):
+        return _("not graded: {why}", why=status[len(NOT_GRADED):])
+    if status.startswith(SANDBOX_STOPPED) and status.endswith(")"):
+        return _("graded (the sandbox stopped: {why})", why=status[len(SANDBOX_STOPPED):-1])
+    return status
 
 
 # The names the sandbox reported before SandboxMode existed; "limits" isolated nothing beyond resource limits.

@@ -33,124 +33,136 @@ from __future__ import annotations
 import ast
 import re
 
+from grader.i18n import N_, _
 from grader.notebook import Cell
 
 SUSPICIOUS_MODULES = {
-    "ctypes": "loads native code (ctypes)",
-    "cffi": "loads native code (cffi)",
-    "mmap": "maps memory directly (mmap)",
-    "gc": "inspects the garbage collector (gc)",
-    "inspect": "inspects live frames (inspect)",
-    "traceback": "inspects interpreter frames (traceback)",
-    "socket": "opens network connections (socket)",
-    "ssl": "opens network connections (ssl)",
-    "asyncio": "opens network connections or processes (asyncio)",
-    "subprocess": "starts processes (subprocess)",
-    "pty": "starts processes (pty)",
-    "signal": "changes signal handling (signal)",
-    "multiprocessing": "starts processes (multiprocessing)",
-    "threading": "starts threads (threading)",
-    "_thread": "starts threads (_thread)",
-    "atexit": "registers exit handlers (atexit)",
-    "importlib": "imports modules dynamically (importlib)",
-    "site": "changes the import system (site)",
-    "pickle": "unpickles objects (pickle)",
-    "copyreg": "changes pickling (copyreg)",
-    "dill": "unpickles objects (dill)",
-    "cloudpickle": "unpickles objects (cloudpickle)",
-    "marshal": "loads code objects (marshal)",
-    "urllib": "reaches the network (urllib)",
-    "urllib3": "reaches the network (urllib3)",
-    "requests": "reaches the network (requests)",
-    "http": "reaches the network (http)",
-    "httpx": "reaches the network (httpx)",
-    "ftplib": "reaches the network (ftplib)",
-    "smtplib": "reaches the network (smtplib)",
-    "telnetlib": "reaches the network (telnetlib)",
-    "xmlrpc": "reaches the network (xmlrpc)",
-    "webbrowser": "opens a browser (webbrowser)",
-    "shutil": "copies or deletes files (shutil)",
-    "resource": "changes process limits (resource)",
-    "pdb": "starts a debugger (pdb)",
-    "code": "starts an interpreter (code)",
-    "grader": "imports the grader itself",
-    "pytest": "imports the test framework",
-    "_pytest": "imports the test framework",
-    "autograde_tests": "imports the hidden tests",
+    "ctypes": N_("loads native code (ctypes)"),
+    "cffi": N_("loads native code (cffi)"),
+    "mmap": N_("maps memory directly (mmap)"),
+    "gc": N_("inspects the garbage collector (gc)"),
+    "inspect": N_("inspects live frames (inspect)"),
+    "traceback": N_("inspects interpreter frames (traceback)"),
+    "socket": N_("opens network connections (socket)"),
+    "ssl": N_("opens network connections (ssl)"),
+    "asyncio": N_("opens network connections or processes (asyncio)"),
+    "subprocess": N_("starts processes (subprocess)"),
+    "pty": N_("starts processes (pty)"),
+    "signal": N_("changes signal handling (signal)"),
+    "multiprocessing": N_("starts processes (multiprocessing)"),
+    "threading": N_("starts threads (threading)"),
+    "_thread": N_("starts threads (_thread)"),
+    "atexit": N_("registers exit handlers (atexit)"),
+    "importlib": N_("imports modules dynamically (importlib)"),
+    "site": N_("changes the import system (site)"),
+    "pickle": N_("unpickles objects (pickle)"),
+    "copyreg": N_("changes pickling (copyreg)"),
+    "dill": N_("unpickles objects (dill)"),
+    "cloudpickle": N_("unpickles objects (cloudpickle)"),
+    "marshal": N_("loads code objects (marshal)"),
+    "urllib": N_("reaches the network (urllib)"),
+    "urllib3": N_("reaches the network (urllib3)"),
+    "requests": N_("reaches the network (requests)"),
+    "http": N_("reaches the network (http)"),
+    "httpx": N_("reaches the network (httpx)"),
+    "ftplib": N_("reaches the network (ftplib)"),
+    "smtplib": N_("reaches the network (smtplib)"),
+    "telnetlib": N_("reaches the network (telnetlib)"),
+    "xmlrpc": N_("reaches the network (xmlrpc)"),
+    "webbrowser": N_("opens a browser (webbrowser)"),
+    "shutil": N_("copies or deletes files (shutil)"),
+    "resource": N_("changes process limits (resource)"),
+    "pdb": N_("starts a debugger (pdb)"),
+    "code": N_("starts an interpreter (code)"),
+    "grader": N_("imports the grader itself"),
+    "pytest": N_("imports the test framework"),
+    "_pytest": N_("imports the test framework"),
+    "autograde_tests": N_("imports the hidden tests"),
 }
 # Built-ins flagged when called by their bare name (``model.eval()`` is fine, ``eval(text)`` is not).
 SUSPICIOUS_BUILTINS = {
-    "setattr": "patches attributes with setattr", "delattr": "deletes attributes with delattr",
-    "exec": "executes generated code (exec)", "eval": "evaluates generated code (eval)",
-    "compile": "compiles generated code", "__import__": "imports modules dynamically",
-    "globals": "rewrites module globals",
-    "open": "opens files", "breakpoint": "starts a debugger", "memoryview": "reads raw memory (memoryview)",
+    "setattr": N_("patches attributes with setattr"), "delattr": N_("deletes attributes with delattr"),
+    "exec": N_("executes generated code (exec)"), "eval": N_("evaluates generated code (eval)"),
+    "compile": N_("compiles generated code"), "__import__": N_("imports modules dynamically"),
+    "globals": N_("rewrites module globals"),
+    "open": N_("opens files"), "breakpoint": N_("starts a debugger"), "memoryview": N_("reads raw memory (memoryview)"),
 }
 # Functions of os/sys/signal/... flagged however they are reached.
 SUSPICIOUS_CALLS = {
-    "fork": "forks the process", "forkpty": "forks the process", "vfork": "forks the process",
-    "kill": "sends signals to processes", "killpg": "signals process groups", "pidfd_send_signal": "sends signals",
-    "_getframe": "inspects interpreter frames", "system": "runs shell commands", "popen": "runs shell commands",
-    "execv": "replaces the process", "execve": "replaces the process", "execl": "replaces the process",
-    "execlp": "replaces the process", "execvp": "replaces the process", "execvpe": "replaces the process",
-    "spawnl": "starts processes", "spawnv": "starts processes", "posix_spawn": "starts processes",
-    "posix_spawnp": "starts processes", "setsid": "detaches from its process group",
-    "setpgid": "changes its process group", "setpgrp": "changes its process group",
-    "_exit": "exits the process abruptly", "abort": "aborts the process",
-    "settrace": "installs a tracer", "setprofile": "installs a profiler", "unshare": "changes namespaces",
-    "setns": "changes namespaces", "setrlimit": "changes process limits", "prlimit": "changes process limits",
-    "chmod": "changes file permissions", "chown": "changes file ownership", "symlink": "creates symbolic links",
-    "link": "creates hard links", "mkfifo": "creates named pipes", "mknod": "creates device files",
-    "setuid": "changes user", "setresuid": "changes user", "setgid": "changes group", "chroot": "changes its root",
-    "getppid": "looks up the grader's process", "write": "writes to raw file descriptors",
-    "dup2": "rewires file descriptors", "setitimer": "changes timers", "alarm": "changes timers",
-    "pthread_sigmask": "blocks signals", "sched_setaffinity": "changes CPU scheduling", "nice": "changes priority",
-    "setswitchinterval": "changes the interpreter's thread switching", "addaudithook": "installs an audit hook",
+    "fork": N_("forks the process"), "forkpty": N_("forks the process"), "vfork": N_("forks the process"),
+    "kill": N_("sends signals to processes"), "killpg": N_("signals process groups"),
+    "pidfd_send_signal": N_("sends signals"),
+    "_getframe": N_("inspects interpreter frames"), "system": N_("runs shell commands"),
+    "popen": N_("runs shell commands"),
+    "execv": N_("replaces the process"), "execve": N_("replaces the process"), "execl": N_("replaces the process"),
+    "execlp": N_("replaces the process"), "execvp": N_("replaces the process"), "execvpe": N_("replaces the process"),
+    "spawnl": N_("starts processes"), "spawnv": N_("starts processes"), "posix_spawn": N_("starts processes"),
+    "posix_spawnp": N_("starts processes"), "setsid": N_("detaches from its process group"),
+    "setpgid": N_("changes its process group"), "setpgrp": N_("changes its process group"),
+    "_exit": N_("exits the process abruptly"), "abort": N_("aborts the process"),
+    "settrace": N_("installs a tracer"), "setprofile": N_("installs a profiler"), "unshare": N_("changes namespaces"),
+    "setns": N_("changes namespaces"), "setrlimit": N_("changes process limits"),
+    "prlimit": N_("changes process limits"),
+    "chmod": N_("changes file permissions"), "chown": N_("changes file ownership"),
+    "symlink": N_("creates symbolic links"),
+    "link": N_("creates hard links"), "mkfifo": N_("creates named pipes"), "mknod": N_("creates device files"),
+    "setuid": N_("changes user"), "setresuid": N_("changes user"), "setgid": N_("changes group"),
+    "chroot": N_("changes its root"),
+    "getppid": N_("looks up the grader's process"), "write": N_("writes to raw file descriptors"),
+    "dup2": N_("rewires file descriptors"), "setitimer": N_("changes timers"), "alarm": N_("changes timers"),
+    "pthread_sigmask": N_("blocks signals"), "sched_setaffinity": N_("changes CPU scheduling"),
+    "nice": N_("changes priority"),
+    "setswitchinterval": N_("changes the interpreter's thread switching"), "addaudithook": N_("installs an audit hook"),
 }
 SYSTEM_ROOTS = ("os", "sys", "signal", "pty", "posix", "faulthandler")
 # Calls that list or walk directories; flagged when aimed at an absolute path.
 WALKERS = {"walk", "listdir", "scandir", "glob", "iglob", "rglob", "iterdir", "fwalk"}
 SUSPICIOUS_ATTRIBUTES = {
-    "f_back": "walks interpreter frames", "f_locals": "reads other frames' variables",
-    "f_globals": "reads other frames' globals", "f_builtins": "reaches into builtins", "tb_frame": "walks frames",
-    "gi_frame": "walks frames", "cr_frame": "walks frames", "f_code": "reads frame code",
-    "__globals__": "reaches into function globals", "__code__": "rewrites function code",
-    "__closure__": "reaches into closures", "__subclasses__": "walks subclasses", "__bases__": "rewrites class bases",
-    "__builtins__": "patches builtins", "__traceback__": "walks frames",
+    "f_back": N_("walks interpreter frames"), "f_locals": N_("reads other frames' variables"),
+    "f_globals": N_("reads other frames' globals"), "f_builtins": N_("reaches into builtins"),
+    "tb_frame": N_("walks frames"),
+    "gi_frame": N_("walks frames"), "cr_frame": N_("walks frames"), "f_code": N_("reads frame code"),
+    "__globals__": N_("reaches into function globals"), "__code__": N_("rewrites function code"),
+    "__closure__": N_("reaches into closures"), "__subclasses__": N_("walks subclasses"),
+    "__bases__": N_("rewrites class bases"),
+    "__builtins__": N_("patches builtins"), "__traceback__": N_("walks frames"),
 }
 # Read freely by honest code (``self.__class__.__name__``); flagged only when assigned.
-ASSIGNED_ATTRIBUTES = {"__class__": "rewrites an object's class", "__dict__": "rewrites an object's attributes",
-                       "__mro__": "rewrites a class hierarchy", "__defaults__": "rewrites function defaults",
-                       "__kwdefaults__": "rewrites function defaults"}
+ASSIGNED_ATTRIBUTES = {"__class__": N_("rewrites an object's class"), "__dict__": N_("rewrites an object's attributes"),
+                       "__mro__": N_("rewrites a class hierarchy"), "__defaults__": N_("rewrites function defaults"),
+                       "__kwdefaults__": N_("rewrites function defaults")}
 LYING_METHODS = {
-    "__eq__": "defines __eq__ (an object that may compare equal to anything)",
-    "__ne__": "defines __ne__ (an object that may compare equal to anything)",
-    "__hash__": "defines __hash__", "__bool__": "defines __bool__ (an object that may be true whatever it holds)",
-    "__reduce__": "defines __reduce__ (an object that runs code when unpickled)",
-    "__reduce_ex__": "defines __reduce_ex__ (an object that runs code when unpickled)",
-    "__getstate__": "controls its own pickling", "__setstate__": "controls its own unpickling",
-    "__torch_function__": "intercepts torch calls (__torch_function__)",
-    "__torch_dispatch__": "intercepts torch calls (__torch_dispatch__)",
-    "__instancecheck__": "fakes isinstance checks", "__subclasscheck__": "fakes issubclass checks",
-    "__getattribute__": "intercepts every attribute access", "__del__": "runs code when garbage collected",
-    "__init_subclass__": "runs code when subclassed", "__set_name__": "runs code at class creation",
+    "__eq__": N_("defines __eq__ (an object that may compare equal to anything)"),
+    "__ne__": N_("defines __ne__ (an object that may compare equal to anything)"),
+    "__hash__": N_("defines __hash__"),
+    "__bool__": N_("defines __bool__ (an object that may be true whatever it holds)"),
+    "__reduce__": N_("defines __reduce__ (an object that runs code when unpickled)"),
+    "__reduce_ex__": N_("defines __reduce_ex__ (an object that runs code when unpickled)"),
+    "__getstate__": N_("controls its own pickling"), "__setstate__": N_("controls its own unpickling"),
+    "__torch_function__": N_("intercepts torch calls (__torch_function__)"),
+    "__torch_dispatch__": N_("intercepts torch calls (__torch_dispatch__)"),
+    "__instancecheck__": N_("fakes isinstance checks"), "__subclasscheck__": N_("fakes issubclass checks"),
+    "__getattribute__": N_("intercepts every attribute access"), "__del__": N_("runs code when garbage collected"),
+    "__init_subclass__": N_("runs code when subclassed"), "__set_name__": N_("runs code at class creation"),
 }
 VALUE_TYPES = {"int", "float", "complex", "bool", "str", "bytes", "tuple", "list", "dict", "Tensor", "Parameter",
                "Size", "ndarray"}
 # Absolute paths to system places: matched where a path starts (``"/tmp/x"``, ``"touch /tmp/x"``), not inside one.
 PATH_NEEDLES = {
-    "/proc": "reads /proc", "/sys": "reads /sys", "/dev": "touches device files or /dev/shm",
-    "/tmp": "uses the shared temporary directory", "/var": "uses /var", "/etc": "reads /etc",
-    "/root": "reads root's home", "/home": "reads home directories", "/run": "uses /run", "/bin/": "runs programs",
-    "/usr": "writes into the system", "/work": "reads the grader's working directories",
+    "/proc": N_("reads /proc"), "/sys": N_("reads /sys"), "/dev": N_("touches device files or /dev/shm"),
+    "/tmp": N_("uses the shared temporary directory"), "/var": N_("uses /var"), "/etc": N_("reads /etc"),
+    "/root": N_("reads root's home"), "/home": N_("reads home directories"), "/run": N_("uses /run"),
+    "/bin/": N_("runs programs"),
+    "/usr": N_("writes into the system"), "/work": N_("reads the grader's working directories"),
 }
 TEXT_NEEDLES = {
-    "autograde_tests": "mentions the hidden tests", "gradebook": "mentions the gradebook",
-    "sitecustomize": "plants sitecustomize", "usercustomize": "plants usercustomize",
-    "site-packages": "writes into site-packages", "dist-packages": "writes into site-packages",
-    ".pth": "plants a .pth file", ".ipython": "plants an IPython startup file", "startup/": "plants a startup file",
-    "matplotlibrc": "plants a matplotlib configuration", "LD_PRELOAD": "preloads native code",
-    "PYTHONSTARTUP": "plants a startup script", "/proc/": "reads /proc",
+    "autograde_tests": N_("mentions the hidden tests"), "gradebook": N_("mentions the gradebook"),
+    "sitecustomize": N_("plants sitecustomize"), "usercustomize": N_("plants usercustomize"),
+    "site-packages": N_("writes into site-packages"), "dist-packages": N_("writes into site-packages"),
+    ".pth": N_("plants a .pth file"), ".ipython": N_("plants an IPython startup file"),
+    "startup/": N_("plants a startup file"),
+    "matplotlibrc": N_("plants a matplotlib configuration"), "LD_PRELOAD": N_("preloads native code"),
+    "PYTHONSTARTUP": N_("plants a startup script"), "/proc/": N_("reads /proc"),
 }
 _PATH_PATTERN = re.compile(r"(?:^|[\s'\"=:;,(])(" + "|".join(re.escape(n) for n in PATH_NEEDLES)
                            + r")(?=/|$|[\s'\";,)])")
@@ -247,7 +259,7 @@ def scan_source(source: str, label: str) -> list[str]:
     in_loop = {id(child) for loop in loops for child in ast.walk(loop) if child is not loop}
 
     def flag(node: ast.AST, why: str) -> None:
-        reasons.append(f"{label}, line {getattr(node, 'lineno', '?')}: {why}")
+        reasons.append(_("{label}, line {line}: {why}", label=label, line=getattr(node, 'lineno', '?'), why=_(why)))
 
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -269,13 +281,14 @@ def scan_source(source: str, label: str) -> list[str]:
                                              or dotted.split(".")[0] in SYSTEM_ROOTS):
                 flag(node, SUSPICIOUS_CALLS[name])
             if name in ("as_subclass", "_make_subclass", "_make_wrapper_subclass"):
-                flag(node, "turns a tensor into a subclass (as_subclass)")
+                flag(node, N_("turns a tensor into a subclass (as_subclass)"))
             if name in WALKERS and node.args and isinstance(node.args[0], ast.Constant) and isinstance(
                     node.args[0].value, str) and node.args[0].value.startswith(("/", "..")):
-                flag(node, f"lists directories outside its own ({name}({node.args[0].value!r}))")
+                call = f"{name}({node.args[0].value!r})"
+                flag(node, _("lists directories outside its own ({call})", call=call))
             if name in ("read_bytes", "read_text", "write_bytes", "write_text", "symlink_to", "hardlink_to",
                         "chmod", "unlink", "rmdir", "touch"):
-                flag(node, f"reads or changes files ({name})")
+                flag(node, _("reads or changes files ({call})", call=name))
         elif isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
             targets = node.targets if isinstance(node, (ast.Assign, ast.Delete)) else [node.target]
             for target in targets:
@@ -283,45 +296,45 @@ def scan_source(source: str, label: str) -> list[str]:
                     dotted = _dotted(part)
                     if isinstance(part, ast.Attribute) and dotted.split(".")[0] in roots and not dotted.startswith(
                             HARMLESS_ASSIGNMENTS):
-                        flag(node, f"assigns to {dotted} (patching a library or the grader)")
+                        flag(node, _("assigns to {name} (patching a library or the grader)", name=dotted))
                     elif isinstance(part, ast.Attribute) and part.attr in ASSIGNED_ATTRIBUTES:
                         flag(node, ASSIGNED_ATTRIBUTES[part.attr])
                     elif isinstance(part, ast.Subscript) and dotted.split(".")[0] in ("__builtins__", "builtins"):
-                        flag(node, "patches builtins")
+                        flag(node, N_("patches builtins"))
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in LYING_METHODS:
             flag(node, LYING_METHODS[node.name])
         elif isinstance(node, ast.ClassDef):
             for base in node.bases:
                 base_name = _dotted(base).split(".")[-1]
                 if base_name in VALUE_TYPES:
-                    flag(node, f"subclasses {base_name} (a value that may not behave like one)")
+                    flag(node, _("subclasses {name} (a value that may not behave like one)", name=base_name))
             for stmt in node.body:  # ``__eq__ = lambda ...`` in a class body
                 if isinstance(stmt, ast.Assign):
                     for target in stmt.targets:
                         if isinstance(target, ast.Name) and target.id in LYING_METHODS:
                             flag(stmt, LYING_METHODS[target.id])
         elif isinstance(node, ast.While) and _loops_forever(node):
-            flag(node, "loops forever (while True without a break)")
+            flag(node, N_("loops forever (while True without a break)"))
         elif isinstance(node, ast.ExceptHandler):
             caught = _catches_everything(node)
             if caught and (caught != "bare" or id(node) in in_loop):
-                flag(node, f"catches {'everything' if caught == 'bare' else caught} "
-                           f"(the grader's time limit is a BaseException)")
+                flag(node, _("catches everything (the grader's time limit is a BaseException)") if caught == "bare"
+                     else _("catches {name} (the grader's time limit is a BaseException)", name=caught))
         elif isinstance(node, ast.Attribute):
             if node.attr in SUSPICIOUS_ATTRIBUTES:
                 flag(node, SUSPICIOUS_ATTRIBUTES[node.attr])
             if _dotted(node) in ("sys.modules", "sys.path", "sys.meta_path", "sys.path_hooks", "sys.excepthook",
                                  "sys.stdout", "sys.stderr", "sys.stdin"):
-                flag(node, f"touches {_dotted(node)}")
+                flag(node, _("touches {name}", name=_dotted(node)))
         elif isinstance(node, ast.Name) and node.id in ("__builtins__", "builtins"):
-            flag(node, "touches builtins")
+            flag(node, N_("touches builtins"))
         elif isinstance(node, ast.BinOp):
             value = _constant_int(node)
             if value is not None and value >= HUGE:
-                flag(node, f"uses a size of {value:,} (4 Gi or more: a memory bomb?)")
+                flag(node, _("uses a size of {size:,} (4 Gi or more: a memory bomb?)", size=value))
         elif isinstance(node, ast.Constant):
             if type(node.value) is int and node.value >= HUGE:
-                flag(node, f"uses a size of {node.value:,} (4 Gi or more: a memory bomb?)")
+                flag(node, _("uses a size of {size:,} (4 Gi or more: a memory bomb?)", size=node.value))
             elif isinstance(node.value, str) and id(node) not in docstrings:
                 for match in _PATH_PATTERN.finditer(node.value[:10_000]):
                     flag(node, PATH_NEEDLES[match.group(1)])

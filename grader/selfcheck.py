@@ -13,6 +13,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from grader.i18n import _
 from grader.notebook import SubmissionError, read_cells
 from grader.pytest_plugin import student_message
 from grader.sandbox.client import SandboxError, StudentRaised, StudentTimeout
@@ -37,32 +38,33 @@ def self_check(path: Path, console: Console | None = None) -> int:
         child, reports = run_cells(cells, fork, settings)
         for report in reports:
             if report["status"] != "ok":
-                console.print(f"[yellow]cell {report['cell']} did not run:[/yellow] {report['message']}")
-        table = Table(title=f"Visible checks in {path.name}")
-        table.add_column("check")
-        table.add_column("result")
+                console.print("[yellow]" + _("cell {cell} did not run:", cell=report['cell']) + "[/yellow] "
+                              + report['message'])
+        table = Table(title=_("Visible checks in {name}", name=path.name))
+        table.add_column(_("check"))
+        table.add_column(_("result"))
         for cell in cells:
             if cell.kind != "test":
                 continue
             try:
                 child.request(request(Op.RUN_CELL, label=cell.label, source=cell.source),
                               timeout=settings.cell_timeout)
-                table.add_row(cell.label, "[green]passed[/green]")
+                table.add_row(cell.label, "[green]" + _("passed") + "[/green]")
             except StudentRaised as err:
                 failed += 1
                 message = err.message if err.type_name == "AssertionError" else student_message(err)
-                table.add_row(cell.label, f"[red]failed[/red]: {message}")
+                table.add_row(cell.label, "[red]" + _("failed") + f"[/red]: {message}")
             except StudentTimeout as err:  # the child lives on: no need to run the cells again
                 failed += 1
-                table.add_row(cell.label, f"[red]failed[/red]: {student_message(err)}")
+                table.add_row(cell.label, "[red]" + _("failed") + f"[/red]: {student_message(err)}")
             except SandboxError as err:
                 failed += 1
-                table.add_row(cell.label, f"[red]stopped[/red]: {err}")
-                child, _ = run_cells(cells, fork, settings)
+                table.add_row(cell.label, "[red]" + _("stopped") + f"[/red]: {err}")
+                child, _reports = run_cells(cells, fork, settings)
         child.close()
         console.print(table)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    console.print("All visible checks pass. The hidden tests check more; see the README." if not failed else
-                  f"{failed} visible check(s) failed.")
+    console.print(_("All visible checks pass. The hidden tests check more; see the README.") if not failed else
+                  _("{failed} visible check(s) failed.", failed=failed))
     return failed

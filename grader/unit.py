@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from grader.course import Assignment, assignment as get_assignment, project_root
-from grader.i18n import language, set_language
+from grader.i18n import _, language, set_language
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
 from grader.pytest_plugin import GradingPlugin, exercise_of, title_of
 from grader.reference import load_reference
@@ -79,7 +79,8 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
             report.update(status="error", message=str(err))
         except StudentTimeout:
             report.update(status="timeout",
-                          message=f"this cell did not finish within {settings.cell_timeout:g} s and was stopped")
+                          message=_("this cell did not finish within {seconds:g} s and was stopped",
+                                    seconds=settings.cell_timeout))
         except SandboxError as err:
             report.update(status="crashed", message=str(err))
             child = fork()

@@ -14,7 +14,8 @@ from typing import Callable
 
 import torch
 
-from grader.checks.failures import fail
+from grader.checks.failures import fail, sandbox_words
+from grader.i18n import N_, _
 from grader.remote import RemoteObject
 from grader.sandbox.client import StudentRaised
 from grader.sandbox.describe import count_calls
@@ -22,8 +23,8 @@ from grader.wire import Op, request
 
 # Words of torch's own messages about a tensor on the wrong device.
 DEVICE_WORDS = ("device", "meta", "cpu", "cuda", "is_pinned", "expected all tensors")
-NOT_ABOUT_DEVICES = ("this error is not about devices: your code fails on this input whatever the device "
-                     "(see the other tests' messages for this {})")
+NOT_ABOUT_DEVICES = N_("this error is not about devices: your code fails on this input whatever the device "
+                       "(see the other tests' messages for this {subject})")
 
 
 def is_not_implemented(err: StudentRaised) -> bool:
@@ -40,12 +41,12 @@ def passes_through(err: StudentRaised) -> bool:
 
 def not_implemented(grade_id: str, detail: str, hint: str = "") -> None:
     """Fail as the released stub of cell ``grade_id`` does: an answer still left as released (e.g. ``= None``)."""
-    fail(f"Not implemented yet: cell {grade_id} {detail}.", hint)
+    fail(_("Not implemented yet: cell {grade_id} {detail}.", grade_id=grade_id, detail=detail), hint)
 
 
 def raised_message(what: str, err: StudentRaised) -> str:
-    return f"{what}: your code raised {err.type_name}: {err.message}" + (f"\n{err.traceback}" if err.traceback
-                                                                         else "")
+    return _("{what}: your code raised {error_type}: {error_message}", what=what, error_type=err.type_name,
+             error_message=sandbox_words(err.message)) + (f"\n{err.traceback}" if err.traceback else "")
 
 
 @contextmanager
@@ -66,14 +67,14 @@ def call(what: str, fn, *args, hint: str = "", **kwargs):
         return fn(*args, **kwargs)
 
 
-def on_meta(what: str, fn: Callable, hint: str, subject: str = "module",
+def on_meta(what: str, fn: Callable, hint: str, subject: str | None = None,
             explain: Callable[[StudentRaised], str] | None = None):
     """Run ``fn()`` (student code on the meta device): an error about devices fails with ``hint``; any other
     error is not about devices, so the failure says so (``explain`` may name its cause instead)."""
     def cause(err: StudentRaised) -> str:
         if any(word in err.message.lower() for word in DEVICE_WORDS):
             return hint
-        return (explain(err) if explain else "") or NOT_ABOUT_DEVICES.format(subject)
+        return (explain(err) if explain else "") or _(NOT_ABOUT_DEVICES, subject=subject or _("module"))
     with explained(what, explain=cause):
         return fn()
 
@@ -112,9 +113,11 @@ def expect_student_error(call_it: Callable, expected: str, what: str, hint: str 
             return err
         if passes_through(err):
             raise
-        fail(f"{what}: expected {expected}, but your code raised {err.type_name}: {err.message}", hint)
+        fail(_("{what}: expected {expected}, but your code raised {error_type}: {error_message}", what=what,
+               expected=expected, error_type=err.type_name, error_message=err.message), hint)
     except Exception as err:  # a local object raising its own Python exception
         if expected in [c.__name__ for c in type(err).__mro__]:
             return StudentRaised(type(err).__name__, [c.__name__ for c in type(err).__mro__], str(err))
         raise
-    fail(f"{what}: expected {expected} to be raised, but nothing was raised.", hint)
+    fail(_("{what}: expected {expected} to be raised, but nothing was raised.", what=what, expected=expected),
+         hint)

@@ -12,6 +12,7 @@ import torch
 
 from grader.checks.failures import fail, fmt
 from grader.checks.tolerance import FLOAT32_CPU, FLOAT64
+from grader.i18n import _
 from grader.remote import RemoteObject
 
 Variants = Iterable[tuple[torch.Tensor | None, str]]   # (output with one mistake, the mistake in words)
@@ -20,23 +21,27 @@ Variants = Iterable[tuple[torch.Tensor | None, str]]   # (output with one mistak
 def assert_equal(what: str, got, expected, hint: str = "") -> None:
     if type(got) is not type(expected) and not (isinstance(got, (int, float)) and isinstance(expected, (int, float))
                                                 and not isinstance(got, bool)):
-        fail(f"{what}: expected {fmt(expected)} ({type(expected).__name__}), got {fmt(got)} ({type(got).__name__}).",
-             hint)
+        fail(_("{what}: expected {expected} ({expected_type}), got {got} ({got_type}).", what=what,
+               expected=fmt(expected), expected_type=type(expected).__name__, got=fmt(got),
+               got_type=type(got).__name__), hint)
     if got != expected:
-        fail(f"{what}: expected {fmt(expected)}, got {fmt(got)}.", hint)
+        fail(_("{what}: expected {expected}, got {got}.", what=what, expected=fmt(expected), got=fmt(got)), hint)
 
 
 def assert_tensor(what: str, got, *, shape=None, dtype=None, device=None, hint: str = "") -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
-        fail(f"{what}: expected a tensor, got {type(got).__name__ if not isinstance(got, RemoteObject) else got!r}.",
-             hint)
+        fail(_("{what}: expected a tensor, got {got}.", what=what,
+               got=type(got).__name__ if not isinstance(got, RemoteObject) else repr(got)), hint)
     if shape is not None and tuple(got.shape) != tuple(shape):
-        fail(f"{what}: expected shape {tuple(shape)}, got {tuple(got.shape)}.", hint)
+        fail(_("{what}: expected shape {expected}, got {got}.", what=what, expected=tuple(shape),
+               got=tuple(got.shape)), hint)
     if dtype is not None and got.dtype != dtype:
-        fail(f"{what}: expected dtype {dtype}, got {got.dtype}.", hint or "keep the input's dtype")
+        fail(_("{what}: expected dtype {expected}, got {got}.", what=what, expected=dtype, got=got.dtype),
+             hint or _("keep the input's dtype"))
     if device is not None and got.device.type != torch.device(device).type:
-        fail(f"{what}: expected a tensor on {torch.device(device).type}, got one on {got.device.type}.",
-             hint or "create new tensors on the input's device (e.g. torch.zeros_like(x) or device=x.device)")
+        fail(_("{what}: expected a tensor on {expected}, got one on {got}.", what=what,
+               expected=torch.device(device).type, got=got.device.type),
+             hint or _("create new tensors on the input's device (e.g. torch.zeros_like(x) or device=x.device)"))
     return got
 
 
@@ -49,8 +54,9 @@ def assert_same_output(got, expected: torch.Tensor, what: str, hint: str = "", a
     if not torch.allclose(got64, exp64, atol=atol, rtol=rtol, equal_nan=True):
         diff = (got64 - exp64).abs()
         where = tuple(int(i) for i in torch.nonzero(diff == diff.max())[0]) if diff.numel() else ()
-        fail(f"{what}: values differ from the reference by up to {diff.max().item():.3g} at index {where} "
-             f"(allowed {atol:g} + {rtol:g}·|reference|).", hint)
+        fail(_("{what}: values differ from the reference by up to {difference:.3g} at index {index} "
+               "(allowed {atol:g} + {rtol:g}·|reference|).", what=what, difference=diff.max().item(), index=where,
+               atol=atol, rtol=rtol), hint)
 
 
 def close(a, b: torch.Tensor, atol: float = FLOAT64["atol"], rtol: float = FLOAT64["rtol"]) -> bool:

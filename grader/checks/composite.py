@@ -24,6 +24,7 @@ from grader.checks.compare import close
 from grader.checks.failures import CheckFailed, fail
 from grader.checks.measure import Layout, state_dict_layout
 from grader.checks.weights import load_weights, strided_weights
+from grader.i18n import N_, _
 from grader.sandbox.client import StudentRaised
 
 _notes: list[str] = []
@@ -40,11 +41,14 @@ def take_notes() -> str:
     return text
 
 
-def carried_forward(composite: str, parts: Iterable[str], what: str = "output") -> str:
+def carried_forward(composite: str, parts: Iterable[str], what: str | None = None) -> str:
+    """The note of a composite credited given its parts; ``what`` (default: its output) is what differs."""
     names = ", ".join(f"`{p}`" for p in sorted(set(parts)))
-    verb = "differ" if what.endswith("s") else "differs"
-    return (f"your {composite} is wired right; its {what} {verb} from the reference only because of {names}, "
-            f"charged in the {names} tests (error carried forward).")
+    words = (N_("your {composite} is wired right; its {what} differ from the reference only because of {names}, "
+                "charged in the {names} tests (error carried forward).") if what is not None and what.endswith("s")
+             else N_("your {composite} is wired right; its {what} differs from the reference only because of "
+                     "{names}, charged in the {names} tests (error carried forward)."))
+    return _(words, composite=composite, what=_("output") if what is None else what, names=names)
 
 
 def part_paths(module: torch.nn.Module, types: Iterable[str]) -> list[str]:
@@ -72,10 +76,12 @@ class PartBroken(Exception):
 
 
 def fix_part_first(composite: str, broken: PartBroken) -> None:
-    fail(f"{composite} cannot be judged yet: your `{broken.part}` at {broken.path} raised {broken.err.type_name} "
-         f"on the input of shape {broken.shape} that {composite} gives it ({broken.err.message.splitlines()[0]}).",
-         f"fix `{broken.part}` first (its own tests say how); {composite}'s tests judge its wiring once its parts "
-         f"run")
+    first_line = (broken.err.message.splitlines() or [""])[0]
+    fail(_("{composite} cannot be judged yet: your `{part}` at {path} raised {error_type} on the input of shape "
+           "{shape} that {composite} gives it ({error_message}).", composite=composite, part=broken.part,
+           path=broken.path, error_type=broken.err.type_name, shape=broken.shape, error_message=first_line),
+         _("fix `{part}` first (its own tests say how); {composite}'s tests judge its wiring once its parts run",
+           part=broken.part, composite=composite))
 
 
 def part_inputs(ref: torch.nn.Module, paths: list[str], x: torch.Tensor) -> dict[str, tuple]:
@@ -170,9 +176,10 @@ def load_given_parts(mine, ref_sd: dict[str, torch.Tensor], parts: dict[str, obj
     own = {k: v for k, v in ref_sd.items() if not _under(k, parts)}
     mine_keys = {k for k, _, _ in state_dict_layout(mine) if not _under(k, parts)}
     if mine_keys != set(own):
-        fail("your model's own layers (outside its blocks) do not line up with the reference's by name "
-             f"(only in the reference: {sorted(set(own) - mine_keys)[:5]}; only in yours: "
-             f"{sorted(mine_keys - set(own))[:5]}).", "keep the reference's names for the layers between the blocks")
+        fail(_("your model's own layers (outside its blocks) do not line up with the reference's by name "
+               "(only in the reference: {missing}; only in yours: {extra}).", missing=sorted(set(own) - mine_keys)[:5],
+               extra=sorted(mine_keys - set(own))[:5]),
+             _("keep the reference's names for the layers between the blocks"))
     mine.load_state_dict(own, strict=False)
     for i, (path, part) in enumerate(parts.items()):
         part_sd = weights_for(part, {k[len(path) + 1:]: v for k, v in ref_sd.items() if k.startswith(path + ".")},

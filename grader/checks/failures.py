@@ -1,7 +1,17 @@
 """How a failed check reads: the message a student sees, what was checked, and its likely cause."""
 from __future__ import annotations
 
+import re
 from typing import NoReturn
+
+from grader.i18n import LANGUAGES, N_, _, translations
+
+LIKELY_CAUSE = N_("Likely cause: {hint}")
+"""The line a failure ends with when the test knows the likely cause (the class report counts them)."""
+NOT_DEFINED = N_("name '{name}' is not defined in your notebook")
+"""The sandbox's answer for a name the notebook lacks (grader/sandbox/runtime.py writes it in English: the
+project, catalogs included, is hidden from the sandbox); ``sandbox_words`` translates it here."""
+_NOT_DEFINED = re.compile(r"name '(?P<name>[^']*)' is not defined in your notebook")
 
 
 class CheckFailed(AssertionError):
@@ -9,7 +19,20 @@ class CheckFailed(AssertionError):
 
 
 def fail(message: str, hint: str = "") -> NoReturn:
-    raise CheckFailed(message + (f"\nLikely cause: {hint}" if hint else ""))
+    raise CheckFailed(message + ("\n" + _(LIKELY_CAUSE, hint=hint) if hint else ""))
+
+
+def sandbox_words(message: str) -> str:
+    """An error message, with the sandbox's own English words (not the student's) in the run's language."""
+    found = _NOT_DEFINED.fullmatch(message)
+    return _(NOT_DEFINED, name=found["name"]) if found else message
+
+
+def likely_cause_prefixes() -> tuple[str, ...]:
+    """How the likely-cause line starts in every language ("Likely cause: ", "예상 원인: "), for code that reads
+    the causes back out of messages written in any of them."""
+    return tuple(dict.fromkeys(translations("grader", lang).gettext(LIKELY_CAUSE).split("{hint}")[0]
+                               for lang in LANGUAGES))
 
 
 def fmt(value) -> str:

@@ -15,9 +15,11 @@ import torch
 
 from grader.checks.failures import fail
 from grader.checks.measure import Layout, state_dict_layout
+from grader.i18n import N_, _, _n
 
 TORCHVISION_DATA = Path(__file__).resolve().parents[2] / "tests" / "data" / "torchvision"
-TORCHVISION, REFERENCE = "torchvision's", "the reference's"
+TORCHVISION, REFERENCE = N_("torchvision's"), N_("the reference's")
+"""What a layout was compared against, in English (compare with ``==``); ``_(against)`` is how a message says it."""
 
 
 @lru_cache(maxsize=None)
@@ -54,22 +56,29 @@ def assert_same_layout(what: str, mine: Layout, expected: Layout, hint_for, orde
     """
     missing, extra, wrong = layout_differences(mine, expected)
     if missing or extra:
-        fail(f"{what}: the state_dict keys differ from {against} ({len(expected)} entries expected, "
-             f"{len(mine)} came). Missing: {missing[:5]}{' …' if len(missing) > 5 else ''}; "
-             f"unexpected: {extra[:5]}{' …' if len(extra) > 5 else ''}.", hint_for(missing, extra, []))
+        fail(_("{what}: the state_dict keys differ from {against} ({n_expected} entries expected, {n_got} came). "
+               "Missing: {missing}{more_missing}; unexpected: {extra}{more_extra}.", what=what, against=_(against),
+               n_expected=len(expected), n_got=len(mine), missing=missing[:5],
+               more_missing=' …' if len(missing) > 5 else '', extra=extra[:5],
+               more_extra=' …' if len(extra) > 5 else ''), hint_for(missing, extra, []))
     if wrong:
-        listed = "; ".join(f"{k}: expected {tuple(e)}, got {tuple(g)}" for k, e, g in wrong[:4])
-        fail(f"{what}: {len(wrong)} state_dict entr{'y has' if len(wrong) == 1 else 'ies have'} the wrong shape "
-             f"({listed}{' …' if len(wrong) > 4 else ''}).", hint_for([], [], wrong))
+        listed = "; ".join(_("{key}: expected {expected}, got {got}", key=k, expected=tuple(e), got=tuple(g))
+                           for k, e, g in wrong[:4])
+        fail(_n("{what}: {n} state_dict entry has the wrong shape ({listed}{more}).",
+                "{what}: {n} state_dict entries have the wrong shape ({listed}{more}).", len(wrong), what=what,
+                listed=listed, more=' …' if len(wrong) > 4 else ''), hint_for([], [], wrong))
     if [k for k, _, _ in mine] != [k for k, _, _ in expected]:
         first = next(i for i, (a, b) in enumerate(zip(mine, expected)) if a[0] != b[0])
-        owner = "torchvision has" if against == TORCHVISION else "the reference has"
-        fail(f"{what}: the state_dict has the right keys but in a different order (entry {first} is "
-             f"{mine[first][0]!r}, {owner} {expected[first][0]!r} there).", order_hint)
+        words = (N_("{what}: the state_dict has the right keys but in a different order (entry {index} is "
+                    "{mine!r}, torchvision has {expected!r} there).") if against == TORCHVISION else
+                 N_("{what}: the state_dict has the right keys but in a different order (entry {index} is "
+                    "{mine!r}, the reference has {expected!r} there)."))
+        fail(_(words, what=what, index=first, mine=mine[first][0], expected=expected[first][0]), order_hint)
 
 
 def assert_same_dtypes(what: str, mine: Layout, expected: Layout, hint: str, expected_words: str) -> None:
     """Same dtypes entry by entry (after the keys matched): e.g. no float64 model, BN counters int64."""
     dtypes = [(k, d) for (k, _, d), (_, _, e) in zip(mine, expected) if d != e]
     if dtypes:
-        fail(f"{what}: {dtypes[0][0]} has dtype {dtypes[0][1]}, torchvision's is {expected_words}.", hint)
+        fail(_("{what}: {key} has dtype {dtype}, torchvision's is {expected}.", what=what, key=dtypes[0][0],
+               dtype=dtypes[0][1], expected=expected_words), hint)

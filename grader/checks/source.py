@@ -4,6 +4,7 @@ from __future__ import annotations
 import ast
 
 from grader.checks.failures import fail
+from grader.i18n import _
 
 
 def calls_in_source(source: str, forbidden: set[str]) -> list[str]:
@@ -27,5 +28,5 @@ def exercise_source(submission: dict | None, grade_id: str, hint: str) -> str:
     """The source of the cell ``grade_id``; a missing cell fails the check (the student deleted or copied it)."""
     source = (submission or {}).get(grade_id)
     if source is None:
-        fail(f"the {grade_id} cell (grade_id '{grade_id}') was not found in your notebook.", hint)
+        fail(_("the {grade_id} cell (grade_id '{grade_id}') was not found in your notebook.", grade_id=grade_id), hint)
     return source

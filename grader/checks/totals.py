@@ -11,11 +11,13 @@ from typing import Callable, Mapping, Sequence
 
 from grader.checks.failures import fail
 from grader.checks.measure import param_count
+from grader.i18n import _
 
 
 def count_failure(what: str, got: int, expected: int, hint: str = "") -> None:
     """The one wording of a wrong parameter count."""
-    fail(f"{what}: parameter count {got:,} ≠ {expected:,} (difference {got - expected:+,}).", hint)
+    fail(_("{what}: parameter count {got:,} ≠ {expected:,} (difference {difference:+,}).", what=what, got=got,
+           expected=expected, difference=got - expected), hint)
 
 
 def assert_total(what: str, got: int, expected: int, known: Mapping[int, str] | Callable[[int], str],

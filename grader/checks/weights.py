@@ -13,6 +13,7 @@ import torch
 from grader.checks.calls import passes_through
 from grader.checks.failures import CheckFailed, fail
 from grader.checks.measure import Layout, state_dict_layout
+from grader.i18n import _
 from grader.sandbox.client import StudentRaised
 
 
@@ -30,10 +31,11 @@ def load_weights(mine, ref) -> str:
                                                   zip(mine_shapes, ref_items)):
         missing = [k for k in ref_sd if k not in {key for key, _ in mine_shapes}][:5]
         extra = [k for k, _ in mine_shapes if k not in ref_sd][:5]
-        fail("your module's parameters and buffers do not line up with the reference's, by name or by shape "
-             f"(reference has {len(ref_items)} entries, yours {len(mine_shapes)}; "
-             f"names only in the reference: {missing}; only in yours: {extra}).",
-             "compare your layers, their order and bias/BatchNorm settings with the description above the exercise")
+        fail(_("your module's parameters and buffers do not line up with the reference's, by name or by shape "
+               "(reference has {n_reference} entries, yours {n_yours}; names only in the reference: {missing}; "
+               "only in yours: {extra}).", n_reference=len(ref_items), n_yours=len(mine_shapes), missing=missing,
+               extra=extra),
+             _("compare your layers, their order and bias/BatchNorm settings with the description above the exercise"))
     mine.load_state_dict({key: tensor for (key, _), (_, tensor) in zip(mine_shapes, ref_items)})
     return "by shape"
 

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 from grader.gradescope.paths import AutograderPaths
+from grader.i18n import _, set_language
 from grader.gradescope.results import not_graded, to_gradescope
 
 DEFAULT_TIMEOUT = 900.0
@@ -32,18 +33,20 @@ DEFAULT_TIMEOUT = 900.0
 def find_notebook(folder: Path) -> tuple[Path | None, str]:
     """The one ``.ipynb`` in the upload, whatever its name; otherwise why there is none to grade."""
     if not folder.is_dir():
-        return None, f"no submission folder ({folder}): nothing was uploaded"
+        return None, _("no submission folder ({folder}): nothing was uploaded", folder=folder)
     notebooks = sorted(p for p in folder.rglob("*.ipynb")
                        if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts
                        and not any(part.startswith("__MACOSX") for part in p.parts))
     if not notebooks:
         others = sorted(p.name for p in folder.rglob("*") if p.is_file())
-        found = f" (found: {', '.join(others[:10])})" if others else " (the upload is empty)"
-        return None, f"no Jupyter notebook (.ipynb) in your upload{found}: upload your .ipynb file"
+        if others:
+            return None, _("no Jupyter notebook (.ipynb) in your upload (found: {files}): upload your .ipynb file",
+                           files=", ".join(others[:10]))
+        return None, _("no Jupyter notebook (.ipynb) in your upload (the upload is empty): upload your .ipynb file")
     if len(notebooks) > 1:
         names = ", ".join(str(p.relative_to(folder)) for p in notebooks)
-        return None, (f"several notebooks in your upload ({names}): upload exactly one .ipynb, "
-                      f"so that the grader knows which one to grade")
+        return None, _("several notebooks in your upload ({names}): upload exactly one .ipynb, so that the grader "
+                       "knows which one to grade", names=names)
     return notebooks[0], ""
 
 
@@ -150,20 +153,20 @@ def _wait_for(process: subprocess.Popen, timeout: float, out: Path) -> tuple[dic
     try:
         code = process.wait(timeout=timeout)
         if code != 0:
-            reason = (f"the grader stopped with exit code {code} before it finished "
-                      f"(a crash or too much memory); your instructor can see the log")
+            reason = _("the grader stopped with exit code {code} before it finished (a crash or too much memory); "
+                       "your instructor can see the log", code=code)
     except subprocess.TimeoutExpired:
-        reason = f"grading did not finish within {timeout:g} s and was stopped"
+        reason = _("grading did not finish within {seconds:g} s and was stopped", seconds=timeout)
     left = stop_all(process)
     if left:  # results.json waits for every process of the run; these would not die
         print(f"warning: processes {left} outlived the worker", flush=True)
-        return None, reason or f"processes of the grading run could not be stopped: {left}"
+        return None, reason or _("processes of the grading run could not be stopped: {pids}", pids=left)
     if reason:
         return None, reason
     try:
         return json.loads(out.read_text(encoding="utf-8")), ""
     except (OSError, ValueError) as err:
-        return None, f"the grader wrote no result ({type(err).__name__})"
+        return None, _("the grader wrote no result ({error_type})", error_type=type(err).__name__)
 
 
 def write_results(paths: AutograderPaths, document: dict) -> None:
@@ -179,6 +182,7 @@ def run(paths: AutograderPaths) -> dict:
     """Grade the upload and return the document written to ``results.json``."""
     started = time.monotonic()
     config = json.loads(paths.config.read_text(encoding="utf-8"))
+    set_language(config.get("lang"))  # the course's language: this process's messages and the worker's (settings)
     assignment_id, visibility = config["assignment"], config.get("visibility", "visible")
     tests = config["tests"]
     notebook, problem = find_notebook(paths.submission)
@@ -187,13 +191,14 @@ def run(paths: AutograderPaths) -> dict:
                           execution_time=time.monotonic() - started)
     print(f"grading {notebook} as {assignment_id}", flush=True)
     result, problem = grade_in_worker(notebook, assignment_id, float(config.get("timeout", DEFAULT_TIMEOUT)),
-                                      config.get("settings", {}))
+                                      {"lang": config.get("lang") or "en", **config.get("settings", {})})
     if result is None:
         return not_graded(assignment_id, problem, tests, visibility=visibility,
                           execution_time=time.monotonic() - started,
-                          sandbox="stopped with the grading run, every process of it ended")
+                          sandbox=_("stopped with the grading run, every process of it ended"))
     if notebook.name != f"{assignment_id}.ipynb":
-        result.setdefault("problems", []).append(f"graded {notebook.name} as the {assignment_id} notebook")
+        result.setdefault("problems", []).append(_("graded {name} as the {assignment} notebook", name=notebook.name,
+                                                   assignment=assignment_id))
     print(f"score {result['score']:g}/{result['max_score']:g}; sandbox: {result.get('sandbox', 'not started')}; "
           f"status: {result['status']}; review: {result.get('review_reasons') or 'none'}", flush=True)
     return to_gradescope(result, visibility=visibility, execution_time=time.monotonic() - started)
@@ -210,8 +215,8 @@ def main() -> int:
             tests, assignment_id = config["tests"], config["assignment"]
         except (OSError, ValueError, KeyError):
             tests, assignment_id = [], "assignment"
-        document = not_graded(assignment_id, f"internal grader error ({type(err).__name__}); your instructor "
-                              f"has the details", tests)
+        document = not_graded(assignment_id, _("internal grader error ({error_type}); your instructor has the "
+                                               "details", error_type=type(err).__name__), tests)
     write_results(paths, document)
     print(f"wrote {paths.results}: score {document['score']}", flush=True)
     return 0

@@ -5,12 +5,13 @@ import argparse
 from pathlib import Path
 
 from grader.course import assignment_ids
+from grader.i18n import LANGUAGES
 
 
 def _run(args) -> int:
     from grader.gradescope.build import CourseOptions, main
 
-    options = CourseOptions(visibility=args.visibility, gpu=args.gpu, timeout=args.timeout)
+    options = CourseOptions(visibility=args.visibility, gpu=args.gpu, timeout=args.timeout, lang=args.lang)
     return main(args.assignment or list(assignment_ids()), Path(args.out), options)
 
 
@@ -29,4 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT,
                         help=f"seconds for one upload in all (default {DEFAULT_TIMEOUT:g}); "
                              f"set Gradescope's own limit above it")
+    parser.add_argument("--lang", choices=LANGUAGES, help="language of the feedback students read "
+                        "(default: the course file's [course] lang, else en)")
     parser.set_defaults(func=_run)

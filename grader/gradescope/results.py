@@ -12,15 +12,21 @@ top level ``score``, ``execution_time`` (seconds), ``output``, ``visibility``,
 """
 from __future__ import annotations
 
+from grader.i18n import N_, _
+from grader.results import status_text
+
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 """Gradescope's visibility values (same specification page, "Controlling test case visibility")."""
+
+OUTCOME_WORDS = {"passed": N_("passed"), "failed": N_("failed"), "error": N_("error"), "skipped": N_("skipped")}
+CELL_STATUS_WORDS = {"error": N_("error"), "timeout": N_("timeout"), "crashed": N_("crashed")}
 
 MAX_OUTPUT_CHARS = 20_000
 """Cap on one ``output`` string: a message longer than this is cut, with a note (Gradescope truncates too)."""
 
 
 def _cut(text: str, limit: int = MAX_OUTPUT_CHARS) -> str:
-    return text if len(text) <= limit else text[:limit] + "\n… (cut: the rest is in your instructor's report)"
+    return text if len(text) <= limit else text[:limit] + "\n" + _("… (cut: the rest is in your instructor's report)")
 
 
 def _number(value):
@@ -33,7 +39,9 @@ def test_entries(tests: list[dict], visibility: str) -> list[dict]:
     entries = []
     for number, test in enumerate(tests, 1):
         passed = test.get("outcome") == "passed"
-        message = test.get("message") or ("passed" if passed else test.get("outcome", "not run"))
+        outcome = test.get("outcome")
+        message = test.get("message") or (_("passed") if passed else _(OUTCOME_WORDS.get(outcome, outcome))
+                                          if outcome else _("not run"))
         entries.append({"name": test.get("title") or test["name"], "number": str(number),
                         "score": _number(test.get("points", 0)), "max_score": _number(test["max_points"]),
                         "status": "passed" if passed else "failed", "output": _cut(message),
@@ -43,18 +51,23 @@ def test_entries(tests: list[dict], visibility: str) -> list[dict]:
 
 def summary(result: dict) -> str:
     """The top-level ``output``: what a student reads first (score, sandbox, why not graded, cells that failed)."""
-    lines = [f"{result['assignment']}: {result['score']:g} of {result['max_score']:g} points."]
+    lines = [_("{assignment}: {score:g} of {max_score:g} points.", assignment=result['assignment'],
+               score=result['score'], max_score=result['max_score'])]
     status = result.get("status", "graded")
     if status != "graded":
+        status = status_text(status)
         lines.append(status[:1].upper() + status[1:] + ("" if status.endswith(".") else "."))
     sandbox = result.get("sandbox")
-    lines.append(f"Sandbox: {sandbox}." if sandbox else "Sandbox: not started (nothing of your code ran).")
+    lines.append(_("Sandbox: {sandbox}.", sandbox=sandbox) if sandbox else
+                 _("Sandbox: not started (nothing of your code ran)."))
     for cell in result.get("cells", []):
         if cell.get("status") != "ok":
-            lines.append(f"Cell {cell['cell']} ({cell['status']}): {cell.get('message', '').strip()[:600]}")
+            lines.append(_("Cell {cell} ({status}): {message}", cell=cell['cell'],
+                           status=_(CELL_STATUS_WORDS.get(cell['status'], cell['status'])),
+                           message=cell.get('message', '').strip()[:600]))
     for problem in result.get("problems", []):
-        lines.append(f"Note: {problem}")
-    lines.append("Each test below says what it checked and, where points were lost, what was expected.")
+        lines.append(_("Note: {problem}", problem=problem))
+    lines.append(_("Each test below says what it checked and, where points were lost, what was expected."))
     return _cut("\n".join(lines))
 
 
@@ -87,5 +100,6 @@ def not_graded(assignment: str, reason: str, tests: list[dict], *, visibility: s
     result = {"assignment": assignment, "score": 0, "max_score": sum(t["max_points"] for t in tests),
               "sandbox": sandbox,
               "status": f"not graded: {reason}", "cells": [], "problems": [],
-              "tests": [{**t, "points": 0, "outcome": "error", "message": f"not graded: {reason}"} for t in tests]}
+              "tests": [{**t, "points": 0, "outcome": "error", "message": _("not graded: {why}", why=reason)}
+                        for t in tests]}
     return to_gradescope(result, visibility=visibility, execution_time=execution_time)

@@ -17,6 +17,9 @@ from pathlib import Path
 
 import nbformat
 
+from grader.i18n import _
+from grader.results import status_text
+
 # What release_feedback and fetch_feedback need beside the notebook (written by nbgrader's exchange).
 EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
 
@@ -27,12 +30,14 @@ def _meta(cell) -> dict:
 
 
 def exercise_report(exercise: str, tests: list[dict], status: str) -> str:
-    """The text shown under an exercise's grade cell: one line per hidden test, then its message, indented."""
+    """The text shown under an exercise's grade cell: one line per hidden test, then its message, indented (in the
+    run's language: the coordinator's, ``grader.i18n.language``)."""
     earned = sum(t["points"] for t in tests)
     possible = sum(t["max_points"] for t in tests)
-    lines = [f"Hidden tests for {exercise}: {earned:g} / {possible:g} points"]
+    lines = [_("Hidden tests for {exercise}: {earned:g} / {possible:g} points", exercise=exercise, earned=earned,
+               possible=possible)]
     if status != "graded":
-        lines.append(f"({status})")
+        lines.append(f"({status_text(status)})")
     for test in tests:
         mark = "✓" if test["outcome"] == "passed" else ("–" if test["outcome"] == "skipped" else "✗")
         lines.append(f"{mark} {test['points']:g}/{test['max_points']:g}  {test.get('title') or test['name']}")

@@ -28,6 +28,7 @@ from grader.nbgrader_course import autograded
 from grader.nbgrader_course.course import Course, course_for
 from grader.nbgrader_course.exercises import grade_cell_of, points_by_exercise
 from grader.course import assignment as kit_assignment
+from grader.i18n import _
 
 
 def read_timestamp(folder: Path | None) -> tuple[datetime | None, str]:
@@ -153,7 +154,7 @@ class CourseGradebook:
             if is_solution(cell) and meta.get("grade_id"):
                 unchanged[meta["grade_id"]] = meta.get("checksum") == compute_checksum(cell)
         for comment in notebook.comments:
-            comment.auto_comment = "No response." if unchanged.get(comment.name, False) else None
+            comment.auto_comment = _("No response.") if unchanged.get(comment.name, False) else None
 
     def _check_grade_cells(self, gb, task: str) -> None:
         """The db's grade cells must carry the hidden tests' points; a stale db is corrected and reported."""

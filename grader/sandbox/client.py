@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from grader import wire
+from grader.i18n import _
 from grader.sandbox.diskwatch import DiskWatch
 from grader.sandbox.limits import DEFAULT_LIMITS, kill_uid
 from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode
@@ -45,7 +46,7 @@ class StudentTimeout(SandboxError):
     """Student code ran past its time limit and was stopped by the child's alarm; the child lives on."""
 
     def __init__(self, seconds: float):
-        super().__init__(f"stopped after {seconds:g} s")
+        super().__init__(_("stopped after {seconds:g} s", seconds=seconds))
         self.seconds = seconds
 
 
@@ -171,20 +172,20 @@ class Child:
             wire.send(self.sock, {**message, "timeout": soft})
             reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes)
         except wire.PeerTimeout:
-            self.kill(f"your code did not finish within {soft:g} s and was stopped")
+            self.kill(_("your code did not finish within {seconds:g} s and was stopped", seconds=soft))
             raise SandboxTimeout(self.dead) from None
         except (wire.PeerGone, BrokenPipeError, ConnectionResetError):
-            self.kill("your code ended the grading process (sys.exit, os._exit, a crash, "
-                      "or more memory than allowed)")
+            self.kill(_("your code ended the grading process (sys.exit, os._exit, a crash, "
+                        "or more memory than allowed)"))
             raise SandboxCrashed(self.dead) from None
         except wire.WireError as err:
-            self.kill(f"your code sent back something that is not plain data: {err}")
+            self.kill(_("your code sent back something that is not plain data: {error}", error=err))
             raise SandboxCrashed(self.dead) from None
         if isinstance(reply, dict) and "setup_failed" in reply:
-            self.kill(f"the grader could not set up the sandbox: {reply['setup_failed']}")
+            self.kill(_("the grader could not set up the sandbox: {why}", why=reply['setup_failed']))
             raise SandboxCrashed(self.dead)
         if not isinstance(reply, dict) or "ok" not in reply:
-            self.kill("your code sent back a malformed answer")
+            self.kill(_("your code sent back a malformed answer"))
             raise SandboxCrashed(self.dead)
         if reply.get("output"):
             self.output.append(str(reply["output"])[:MAX_OUTPUT_CHARS])

@@ -22,6 +22,8 @@ import math
 import torch
 from torch import nn
 
+from grader.i18n import N_, _
+
 _getattr = object.__getattribute__
 
 
@@ -118,7 +120,8 @@ def verify(info) -> None:
     raw = info.get("raw")
     if not isinstance(raw, dict) or not all(isinstance(raw.get(k), (list, tuple)) for k in ("params", "state",
                                                                                             "children")):
-        raise InconsistentDescription("the description of your module is incomplete (was the grader's code changed?)")
+        raise InconsistentDescription(_("the description of your module is incomplete (was the grader's code "
+                                        "changed?)"))
     try:
         params = [(str(n), tuple(int(d) for d in s), bool(g)) for n, s, g in raw["params"]]
         state = [(str(k), tuple(int(d) for d in s), str(t)) for k, s, t in raw["state"]]
@@ -130,7 +133,8 @@ def verify(info) -> None:
             "children": [(str(n), str(t)) for n, t in info["children"]],
         }
     except (KeyError, TypeError, ValueError) as err:
-        raise InconsistentDescription(f"the description of your module is malformed ({type(err).__name__})") from None
+        raise InconsistentDescription(_("the description of your module is malformed ({error_type})",
+                                        error_type=type(err).__name__)) from None
     registered = {
         "num_params": sum(math.prod(s) for _, s, _ in params),
         "num_trainable": sum(math.prod(s) for _, s, g in params if g),
@@ -138,16 +142,17 @@ def verify(info) -> None:
         "state_dict": state,
         "children": children,
     }
-    words = {"num_params": "parameter count", "num_trainable": "trainable parameter count",
-             "parameters": "list of parameters", "state_dict": "state_dict layout", "children": "list of children"}
+    words = {"num_params": N_("parameter count"), "num_trainable": N_("trainable parameter count"),
+             "parameters": N_("list of parameters"), "state_dict": N_("state_dict layout"),
+             "children": N_("list of children")}
     for key, value in registered.items():
         if reported[key] != value:
-            shown = (f"{reported[key]:,} reported, {value:,} registered" if isinstance(value, int)
-                     else "the two lists differ")
-            raise InconsistentDescription(
-                f"your module's {words[key]} as reported by parameters() / named_parameters() / state_dict() does "
-                f"not match the parameters and buffers it actually registers ({shown}): these methods must not be "
-                f"overridden or patched")
+            shown = (_("{reported:,} reported, {registered:,} registered", reported=reported[key], registered=value)
+                     if isinstance(value, int) else _("the two lists differ"))
+            raise InconsistentDescription(_(
+                "your module's {what} as reported by parameters() / named_parameters() / state_dict() does "
+                "not match the parameters and buffers it actually registers ({shown}): these methods must not be "
+                "overridden or patched", what=_(words[key]), shown=shown))
 
 
 def count_calls(fn, names: set[str]):

@@ -13,6 +13,8 @@ import threading
 from pathlib import Path
 from typing import Callable
 
+from grader.i18n import _
+
 MAX_ENTRIES = 20_000  # more files than this counts as over the bound (and keeps each measurement cheap)
 
 
@@ -45,8 +47,8 @@ class DiskWatch:
     def _run(self) -> None:
         while not self.stopped.wait(self.every):
             if usage(self.directory, self.limit) > self.limit:
-                self.on_exceeded(f"your code wrote more than {self.limit // 2**20} MiB of files (or more than "
-                                 f"{MAX_ENTRIES:,} files) and was stopped")
+                self.on_exceeded(_("your code wrote more than {mib} MiB of files (or more than {entries:,} files) "
+                                   "and was stopped", mib=self.limit // 2**20, entries=MAX_ENTRIES))
                 return
 
     def stop(self) -> None:

@@ -117,7 +117,7 @@ class Runtime:
     def target(self, ref):
         if isinstance(ref, str):
             if ref not in self.namespace:
-                raise NameError(f"name '{ref}' is not defined in your notebook")
+                raise NameError(f"name '{ref}' is not defined in your notebook")  # = checks.failures.NOT_DEFINED
             return self.namespace[ref]
         return self.decode(ref)
 
