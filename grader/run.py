@@ -19,6 +19,7 @@ from rich.console import Console
 from grader.backends import make_backend
 from grader.course import Course, assignment, course
 from grader.gradebook import Gradebook
+from grader.i18n import set_language
 from grader.nbgrader_course.gradebook import CourseGradebook
 from grader.outputs import print_summary, write_csv, write_summary, write_unit
 from grader.progress import RunProgress
@@ -210,6 +211,7 @@ class GradeRun:
     _course: CourseGradebook | None = field(default=None, init=False, repr=False)  # set by run() in a course
 
     def run(self) -> list[UnitResult]:
+        set_language(self.settings.lang)  # the coordinator writes feedback pages and the report in it
         backend = make_backend(self.cluster, self.workers, self.console)
         mode = backend.check()  # before anything is graded: a run that cannot sandbox must not record zeros
         if mode is not None:  # a cluster's workers report their own modes as they join
@@ -219,7 +221,7 @@ class GradeRun:
             units = [u for u in units if u.assignment in self.only]
         book = Gradebook(self.out / "gradebook.db")
         self._course = CourseGradebook.for_submissions(self.submissions)  # None unless SUBMISSIONS is a course's
-        hashes = {a: assignment(a).tests_hash() for a in {u.assignment for u in units}}
+        hashes = {a: assignment(a).grading_key(self.settings.lang) for a in {u.assignment for u in units}}
         todo = [u for u in units if self.force or not book.is_current(
             u.student_id, u.assignment, u.content_hash(), hashes[u.assignment])]
         self.console.print(f"{len(units)} submissions found, {len(units) - len(todo)} already graded and unchanged, "

@@ -111,7 +111,7 @@ def test_feedback_page_in_korean(korean_result):
     page = render_feedback(result)
     assert '<html lang="ko">' in page and "s<1>" not in page   # values are escaped in the translated sentences
     for words in ("<title>vgg — s&lt;1&gt; 님의 피드백</title>", "<h1>vgg: s&lt;1&gt; 님의 피드백</h1>", "점수: 0 / ", "상태:", "채점되지 않음: 비어 있음", "<th>검사</th>",
-                  "<th>점수</th>", ">실패<pre>", "예상 원인: ", "조교가 살펴보도록"):
+                  "<th class=\"pts\">점수</th>", ">실패<pre>", "예상 원인: ", "조교가 살펴보도록"):
         assert words in page, words
     assert not any(english in page for english in ("Score:", "feedback for", "Likely cause", ">failed<"))
     set_language("en")
