@@ -30,7 +30,7 @@ import io
 import json
 import shutil
 import statistics
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from functools import partial
 import tempfile
 import time
@@ -107,7 +107,7 @@ def _graded(submissions: Path, out: Path, workers: int, cluster: str | None, tas
     run_module.Recorder = _stamped(recorder or original[1], timed)
     started = time.monotonic()
     try:
-        with redirect_stdout(io.StringIO()):  # the class table
+        with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()):  # the class table, the report's notes
             results = run_module.GradeRun(submissions, out, workers=workers, force=True, cluster=cluster,
                                           console=Console(file=io.StringIO())).run()
     finally:
@@ -449,24 +449,24 @@ def print_capacity(cap: dict, console: Console) -> None:
     old = cap["previous_measured"]
     table = Table(title=f"The coordinator's capacity: units recorded per second, best of {cap['repeat']} "
                         f"alternating runs (target ≥ {TARGETS['capacity_units_per_s']:g}/s)")
-    for column in ("", f"previous ({old['commit']}, its README)", "previous, measured now", "now", "now / previous"):
-        table.add_column(column, justify="right" if column else "left")
-    rows = [(f"alone, {cap['alone_units']} ready results: wall clock", None, "alone", "wall_per_s"),
-            ("alone: per CPU second of the process", None, "alone", "per_cpu_s"),
-            (f"through Dask, {cap['units']} trivial units, {cap['in_flight']} in flight: wall clock",
-             old["dask_wall_per_s"], "dask", "wall_per_s"),
-            ("through Dask: per CPU second of the coordinator's process", old["dask_per_cpu_s"], "dask", "per_cpu_s"),
-            ("through Dask: per CPU second of its main thread", old["dask_per_main_thread_cpu_s"], "dask",
-             "per_main_thread_cpu_s")]
+    for column in ("units/s", f"previous ({old['commit']} README)", "previous now", "now", "ratio"):
+        table.add_column(column, justify="left" if column == "units/s" else "right")
+    rows = [("alone: wall clock", None, "alone", "wall_per_s"),
+            ("alone: per CPU second", None, "alone", "per_cpu_s"),
+            ("Dask: wall clock", old["dask_wall_per_s"], "dask", "wall_per_s"),
+            ("Dask: per CPU second", old["dask_per_cpu_s"], "dask", "per_cpu_s"),
+            ("Dask: per CPU s, main thread", old["dask_per_main_thread_cpu_s"], "dask", "per_main_thread_cpu_s")]
     for label, documented, part, key in rows:
         before, now = cap[part]["previous"][key], cap[part]["now"][key]
         table.add_row(label, "" if documented is None else f"{documented:.0f}", f"{before:.0f}", f"{now:.0f}",
                       f"{now / before:.2f}×")
     console.print(table)
-    console.print(f"  ({cap['what']}; every run: " + "; ".join(
+    console.print(f"  alone: {cap['alone_units']} ready results handed to GradeRun._record; Dask: {cap['units']} "
+                  f"trivial units, {cap['in_flight']} in flight; ratio: now / previous measured now; previous: "
+                  f"the recording before grader/recorder.py ({cap['what']}); every run: " + "; ".join(
         f"{part} {label} " + ", ".join(f"{r['wall_per_s']:.0f}/s ({r['per_cpu_s']:.0f}/CPU s)" for r in
                                        cap[part][label]["runs"])
-        for part in ("alone", "dask") for label in ("previous", "now")) + ")", soft_wrap=True)
+        for part in ("alone", "dask") for label in ("previous", "now")), soft_wrap=True)
 
 
 def main(argv: list[str] | None = None) -> int:
