@@ -1,8 +1,10 @@
-"""The gradebook: one SQLite file, written only by the coordinator, one commit per graded unit.
+"""The gradebook: one SQLite file, written only by the coordinator (its writer thread during a run).
 
 Each unit's row carries the content hashes of the submission and of the
 tests, so a second run grades only what is missing or changed, and a run
-killed midway loses nothing that was already committed.
+killed midway loses nothing that was already committed. A unit is saved
+whole or not at all (a savepoint); units saved inside ``batch()`` share one
+commit (grader/recorder.py commits by the batch).
 """
 from __future__ import annotations
 
@@ -55,7 +57,9 @@ FINAL_NOTE = (f"(failed {MAX_GRADER_FAILURES} runs in a row: not graded again un
 class Gradebook:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path)
+        # One connection, used by one thread at a time: the coordinator's, then its writer thread, then again the
+        # coordinator's once the writer has stopped (grader/recorder.py).
+        self.db = sqlite3.connect(path, check_same_thread=False)
         self.db.executescript(SCHEMA)
         self._batching = 0
 
@@ -89,9 +93,16 @@ class Gradebook:
             with self.db:  # one transaction: the unit is either fully recorded or not at all
                 self._insert(result, submission_hash, tests_hash, now)
             return
-        self.db.execute("SAVEPOINT unit")  # inside the batch's transaction: still all of the unit or nothing
-        try:
+        with self.unit():  # inside the batch's transaction: still all of the unit or nothing
             self._insert(result, submission_hash, tests_hash, now)
+
+    @contextmanager
+    def unit(self) -> Iterator[None]:
+        """Inside ``batch()``: what is saved in the block is kept only if all of it succeeds (a savepoint); the
+        recorder writes a unit's files inside it, so a unit whose files could not be written leaves no row."""
+        self.db.execute("SAVEPOINT unit")
+        try:
+            yield
         except BaseException:
             self.db.execute("ROLLBACK TO unit")
             raise

@@ -21,8 +21,9 @@ from grader.course import Course, assignment, course
 from grader.gradebook import Gradebook
 from grader.i18n import set_language
 from grader.nbgrader_course.gradebook import CourseGradebook
-from grader.outputs import print_summary, write_csv, write_summary, write_unit
+from grader.outputs import print_summary, write_csv, write_summary
 from grader.progress import RunProgress
+from grader.recorder import Recorder
 from grader.results import UnitResult, not_graded, sandbox_mode
 from grader.sandbox.modes import SandboxMode
 from grader.settings import DEFAULTS, Settings
@@ -36,8 +37,16 @@ class Unit:
     path: Path | None
     problems: list[str] = field(default_factory=list)
     timestamp: str | None = None
+    _hash: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def content_hash(self) -> str:
+        """The submission's hash, read once: the file as the run found it (a file changed during the run is then
+        graded again by the next one)."""
+        if self._hash is None:
+            self._hash = self._read_hash()
+        return self._hash
+
+    def _read_hash(self) -> str:
         digest = hashlib.sha256(self.assignment.encode())
         if self.path is not None and self.path.is_file() and not self.path.is_symlink():
             digest.update(self.path.name.encode())
@@ -226,13 +235,15 @@ class GradeRun:
             u.student_id, u.assignment, u.content_hash(), hashes[u.assignment])]
         self.console.print(f"{len(units)} submissions found, {len(units) - len(todo)} already graded and unchanged, "
                            f"{len(todo)} to grade")
-        for unit in [u for u in todo if u.path is None]:  # nothing to run: recorded here, not on a worker
-            self._record(book, unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"), hashes)
-        todo = [u for u in todo if u.path is not None]
         try:
-            with RunProgress(self.console, len(todo)) as progress:
-                backend.grade(todo, self.settings, lambda unit, result: self._record(book, unit, result, hashes),
-                              progress, batch=book.batch)
+            with Recorder(book, self.out, self.console, self._course) as recorder:  # drained even on an error
+                for unit in [u for u in todo if u.path is None]:  # nothing to run: recorded here, not on a worker
+                    self._record(recorder, unit, _not_graded(unit, "; ".join(unit.problems) or "no notebook found"),
+                                 hashes)
+                todo = [u for u in todo if u.path is not None]
+                with RunProgress(self.console, len(todo)) as progress:
+                    backend.grade(todo, self.settings,
+                                  lambda unit, result: self._record(recorder, unit, result, hashes), progress)
         finally:
             backend.close()
         current = {(u.student_id, u.assignment) for u in units}
@@ -255,13 +266,6 @@ class GradeRun:
         print_summary(results, problems, Console())
         return results
 
-    def _record(self, book: Gradebook, unit: Unit, result: UnitResult, hashes: dict) -> None:
-        book.save(result, unit.content_hash(), hashes[unit.assignment])
-        write_unit(self.out, result)
-        if self._course is not None:
-            self._course.record(unit, result)
-        self.console.print(f"  {unit.student_id}/{unit.assignment}: {result.score:g}/{result.max_score:g}"
-                           + (f"  ({result.seconds:.2f} s)" if result.seconds else "")
-                           + ("  ⚑ needs review" if result.needs_review else "")
-                           + ("" if result.status == "graded" else f"  [{result.status[:80]}]"),
-                           markup=False, highlight=False)  # plain text: a student's status is not rich markup
+    def _record(self, recorder: Recorder, unit: Unit, result: UnitResult, hashes: dict) -> None:
+        """Hand a graded unit to the run's recorder (grader/recorder.py), which writes it to grades/."""
+        recorder.record(unit, result, unit.content_hash(), hashes[unit.assignment])

@@ -275,3 +275,122 @@ def test_admission_policy_sandbox_and_transport():
     assert refusal(auto, "tls://10.1.2.3:4000", report) is None
     for open_mode in ("limits", "none"):
         assert "leaves the network open" in refusal(auto, "tls://10.1.2.3:4000", {**report, "mode": open_mode})
+
+
+# -- beyond one machine: TLS with mutual authentication, certificates made by the README's own commands -------------
+
+def _readme_certificate_commands() -> str:
+    """The shell block of the README's 'Beyond one machine' section that makes the CA and the certificates."""
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    first = lines.index("mkdir -p tls && cd tls")
+    last = next(i for i in range(first, len(lines)) if lines[i].startswith("chmod 600"))
+    return "\n".join(lines[first:last + 1])
+
+
+@pytest.fixture(scope="module")
+def certificates(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("certificates")
+    subprocess.run(["bash", "-euo", "pipefail", "-c", _readme_certificate_commands()], cwd=folder, check=True,
+                   capture_output=True, timeout=300)
+    return folder / "tls"
+
+
+def _tls_env(tls: Path) -> dict[str, str]:
+    """The coordinator's certificates, as the README sets them (dask reads its configuration from these)."""
+    return {"DASK_DISTRIBUTED__COMM__TLS__CA_FILE": str(tls / "ca.pem"),
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__CERT": str(tls / "client.pem"),
+            "DASK_DISTRIBUTED__COMM__TLS__CLIENT__KEY": str(tls / "client.key")}
+
+
+@pytest.fixture(scope="module")
+def tls_cluster(certificates, tmp_path_factory):
+    """``dask scheduler --protocol tls`` and one ``dask worker``, with the README's options and certificates."""
+    from distributed.security import Security
+
+    tls, folder = certificates, tmp_path_factory.mktemp("tls-cluster")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
+    scheduler_file = folder / "scheduler.json"
+    processes = [subprocess.Popen(
+        [sys.executable, "-m", "distributed.cli.dask_scheduler", "--protocol", "tls", "--host", "127.0.0.1",
+         "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file), "--tls-ca-file", str(tls / "ca.pem"),
+         "--tls-cert", str(tls / "scheduler.pem"), "--tls-key", str(tls / "scheduler.key")],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        deadline = time.monotonic() + 120
+        while not scheduler_file.exists():
+            assert time.monotonic() < deadline and processes[0].poll() is None, "the TLS scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(scheduler_file.read_text())["address"]
+        assert address.startswith("tls://127.0.0.1:"), address
+        processes.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "1",
+             "--memory-limit", "0", "--no-dashboard", "--tls-ca-file", str(tls / "ca.pem"),
+             "--tls-cert", str(tls / "worker.pem"), "--tls-key", str(tls / "worker.key")],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        security = Security(tls_ca_file=str(tls / "ca.pem"), tls_client_cert=str(tls / "client.pem"),
+                            tls_client_key=str(tls / "client.key"), require_encryption=True)
+        with Client(address, security=security, timeout=60) as client:
+            client.wait_for_workers(1, timeout=180)
+        yield address
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _grade_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader", "grade", *args], cwd=ROOT, env={**os.environ, **env},
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_a_tls_cluster_with_certificates_grades_as_the_local_pool_does(certificates, tls_cluster, local_pool, tmp_path):
+    pool_out, _ = local_pool
+    submissions, out = tmp_path / "submitted", tmp_path / "grades"
+    units = [("alice", "vgg"), ("bob", "vgg")]  # every exercise right; the release submitted untouched
+    for student, task in units:
+        shutil.copytree(EXAMPLES / student / task, submissions / student / task)
+    done = _grade_cli(str(submissions), "--out", str(out), "--cluster", tls_cluster, env=_tls_env(certificates))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stderr.count("admitted: kit") == 1 and "refused" not in done.stderr, done.stderr[-3000:]
+    for student, task in units:
+        for relative in (f"results/{student}/{task}.json", f"feedback/{student}/{task}.html"):
+            assert (out / relative).read_bytes() == (pool_out / relative).read_bytes(), relative
+    book = Gradebook(out / "gradebook.db")
+    scores = [(r["student_id"], r["score"], r["max_score"]) for r in book.results()]
+    book.close()
+    assert scores == [(student, *EXPECTED[f"{student}/{task}"][:2]) for student, task in units]
+
+
+def test_a_tls_cluster_refuses_whoever_has_no_certificate_of_the_course(certificates, tls_cluster, tmp_path):
+    import socket
+    import ssl
+    from urllib.parse import urlsplit
+
+    from distributed.security import Security
+
+    host, port = urlsplit(tls_cluster).hostname, urlsplit(tls_cluster).port
+    # A TLS client that trusts the course's CA but shows no certificate: the scheduler ends the handshake.
+    context = ssl.create_default_context(cafile=str(certificates / "ca.pem"))
+    context.check_hostname = False
+    with socket.create_connection((host, port), timeout=10) as raw:
+        with pytest.raises(ssl.SSLError, match="(?i)certificate"):
+            with context.wrap_socket(raw) as tls_socket:
+                tls_socket.recv(1)  # TLS 1.3: the server's verdict on the client arrives after the handshake
+    # A certificate of its own, not signed by the course's CA: refused too.
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=intruder",
+                    "-keyout", "intruder.key", "-out", "intruder.pem"], cwd=tmp_path, check=True, capture_output=True)
+    intruder = Security(tls_ca_file=str(certificates / "ca.pem"), tls_client_cert=str(tmp_path / "intruder.pem"),
+                        tls_client_key=str(tmp_path / "intruder.key"), require_encryption=True)
+    with pytest.raises(OSError):  # TimeoutError included: the handshake never completes
+        Client(tls_cluster, security=intruder, timeout=10)
+    with pytest.raises(OSError):  # nor does plain tcp:// reach a TLS scheduler
+        Client(tls_cluster.replace("tls://", "tcp://"), timeout=10)
+    # The grader itself, asked for a tls:// cluster without the certificates' settings, stops before grading.
+    write_submission(tmp_path / "submitted", "vgg", student="a")
+    done = _grade_cli(str(tmp_path / "submitted"), "--out", str(tmp_path / "grades"), "--cluster", tls_cluster, env={})
+    assert done.returncode == 2 and "tls:// needs a CA and a client certificate" in done.stderr, done.stderr[-2000:]
+    assert not (tmp_path / "grades" / "results").exists()

@@ -8,8 +8,7 @@ the same on each (timings aside).
 """
 from __future__ import annotations
 
-from contextlib import nullcontext
-from typing import TYPE_CHECKING, Callable, ContextManager, Protocol, Sequence
+from typing import TYPE_CHECKING, Callable, Protocol, Sequence
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -21,7 +20,6 @@ if TYPE_CHECKING:
     from grader.unit import Settings
 
 Record = Callable[["Unit", dict], None]
-Batch = Callable[[], ContextManager]  # results recorded inside one share a commit (Gradebook.batch)
 
 
 class ClusterError(RuntimeError):
@@ -33,10 +31,10 @@ class Backend(Protocol):
         """Before anything is graded: raise if this backend cannot grade with the sandbox asked for; the mode its
         workers will use where it is known now (a cluster's workers report theirs as they join: None)."""
 
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
-              batch: Batch = nullcontext) -> None:
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
         """Grade every unit, calling ``record(unit, result)`` once per unit, in the coordinator's process, and
-        ``progress.advance()`` after it; results that arrive together are recorded inside one ``batch()``."""
+        ``progress.advance()`` after it; ``record`` only hands the result to the run's writer thread
+        (grader/recorder.py), so the backend is soon back to its workers."""
 
     def close(self) -> None:
         """Release the workers (and a cluster this backend started)."""

@@ -29,7 +29,6 @@ import tempfile
 import time
 import uuid
 from collections import deque
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -37,7 +36,7 @@ from urllib.parse import urlsplit
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from grader.backends import Batch, ClusterError, Record, complete
+from grader.backends import ClusterError, Record, complete
 from grader.backends.kit import KitHash, kit_hash
 
 if TYPE_CHECKING:
@@ -316,8 +315,7 @@ class DaskBackend:
             self.console.print(f"[bold red]refused:[/bold red] {why}", highlight=False, soft_wrap=True)
 
     # -- grading ---------------------------------------------------------------------------------------------
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
-              batch: Batch = nullcontext) -> None:
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
         from grader.run import _not_graded
         from grader.unit import grade_unit
 
@@ -352,7 +350,7 @@ class DaskBackend:
                         if time.monotonic() - lost_since > 10:
                             raise ClusterError(f"lost the scheduler {self.address}")
                     continue
-                while True:  # everything that is ready now is recorded with one commit
+                while True:  # everything that is ready now: its results fetched in one round trip
                     try:
                         events.append(self._events.get_nowait())
                     except queue.Empty:
@@ -368,15 +366,14 @@ class DaskBackend:
                     for future, unit in finished:
                         self._retry(future, unit, settings, err, deliver)
                     finished, values = [], []
-                with batch():
-                    for kind, item in events:
-                        if kind == "worker":
-                            self._on_report(item)
-                    for (future, unit), value in zip(finished, values):
-                        deliver(unit, complete(unit, value))
-                    for future, unit in done:
-                        if future.status != "finished":
-                            self._finish(future, unit, deliver, progress)
+                for kind, item in events:
+                    if kind == "worker":
+                        self._on_report(item)
+                for (future, unit), value in zip(finished, values):
+                    deliver(unit, complete(unit, value))
+                for future, unit in done:
+                    if future.status != "finished":
+                        self._finish(future, unit, deliver, progress)
         except ClusterError as err:
             recorded = progress.done
             raise ClusterError(f"{err}: the run stopped; the {recorded} units recorded are kept and the next "

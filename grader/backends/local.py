@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-from contextlib import nullcontext
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Sequence
 
-from grader.backends import Batch, Record, complete
+from grader.backends import Record, complete
 
 if TYPE_CHECKING:
     from grader.progress import RunProgress
@@ -55,8 +54,7 @@ class LocalPool:
     def close(self) -> None:
         """Each pool closes itself at the end of ``grade``."""
 
-    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress",
-              batch: Batch = nullcontext) -> None:
+    def grade(self, units: Sequence["Unit"], settings: "Settings", record: Record, progress: "RunProgress") -> None:
         def deliver(unit: "Unit", result: dict) -> None:
             record(unit, result)
             progress.advance()
@@ -72,8 +70,7 @@ class LocalPool:
                 broken = False
                 while futures:
                     done, _ = wait(futures, return_when=FIRST_COMPLETED)
-                    with batch():
-                        broken = self._collect(done, futures, attempts, pending, deliver) or broken
+                    broken = self._collect(done, futures, attempts, pending, deliver) or broken
                     if broken:
                         break
                 if broken:

@@ -1,0 +1,115 @@
+"""The coordinator's writer thread (grader/recorder.py): fast, and what it leaves on disk is always consistent.
+
+No grading here: ready-made results (a real assignment's tests, not run) are
+handed to a Recorder as the backends hand theirs over. The capacity figures
+themselves are measured by ``python -m bench.cluster --capacity-only``.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from grader.course import project_root
+from grader.gradebook import Gradebook
+from grader.recorder import Recorder, RecordingError
+from grader.run import Unit, _not_graded
+
+TASK = "vgg"
+
+
+def _ready(student: str):
+    unit = Unit(student, TASK, None, [f"{student}: a note from discovery"])
+    return unit, _not_graded(unit, "no notebook found")
+
+
+def _recorded(out: Path) -> list[tuple[str, str]]:
+    with sqlite3.connect(out / "gradebook.db", timeout=30) as db:
+        return db.execute("SELECT student_id, result_json FROM results ORDER BY student_id").fetchall()
+
+
+def test_a_unit_handed_over_is_committed_with_its_files_as_soon_as_the_writer_catches_up(tmp_path):
+    out = tmp_path / "grades"
+    book = Gradebook(out / "gradebook.db")
+    console = Console(file=io.StringIO(), width=200)
+    with Recorder(book, out, console) as recorder:
+        unit, result = _ready("s1")
+        recorder.record(unit, result, "sub", "tests")
+        deadline = time.monotonic() + 10
+        while not _recorded(out):  # another connection sees it while the run goes on
+            assert time.monotonic() < deadline, "a lone unit was not committed while the recorder was open"
+            time.sleep(0.05)
+        assert (out / "results" / "s1" / f"{TASK}.json").is_file() and (out / "feedback" / "s1" / f"{TASK}.html").is_file()
+        for student in ("s2", "s3"):
+            recorder.record(*_ready(student), "sub", "tests")
+    assert [student for student, _ in _recorded(out)] == ["s1", "s2", "s3"]
+    assert book.is_current("s3", TASK, "sub", "tests")
+    book.close()
+    assert [line.split(":")[0].strip() for line in console.file.getvalue().splitlines()] == ["s1/vgg", "s2/vgg", "s3/vgg"]
+
+
+def test_a_unit_whose_files_cannot_be_written_leaves_no_row_and_stops_the_run(tmp_path):
+    out = tmp_path / "grades"
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "s2").write_text("a file where the student's folder should be")
+    book = Gradebook(out / "gradebook.db")
+    with pytest.raises(RecordingError, match=str(out)):
+        with Recorder(book, out, Console(file=io.StringIO())) as recorder:
+            for student in ("s1", "s2", "s3"):
+                recorder.record(*_ready(student), "sub", "tests")
+    recorded = [student for student, _ in _recorded(out)]
+    assert "s2" not in recorded and recorded in (["s1"], ["s1", "s3"])  # s3 only if it was written with s1
+    for student in recorded:
+        assert (out / "results" / student / f"{TASK}.json").is_file()
+    book.close()
+
+
+KILLED_WRITER = """
+import sys
+from pathlib import Path
+from rich.console import Console
+from grader.gradebook import Gradebook
+from grader.recorder import Recorder
+from grader.run import Unit, _not_graded
+
+out = Path(sys.argv[1])
+with Recorder(Gradebook(out / "gradebook.db"), out, Console(file=open("/dev/null", "w")), commit_every=20) as recorder:
+    for i in range(100_000):
+        unit = Unit(f"s{i:06d}", "vgg", None, [])
+        recorder.record(unit, _not_graded(unit, "no notebook found"), "sub", "tests")
+"""
+
+
+def test_a_coordinator_killed_while_it_records_leaves_every_committed_unit_with_its_files(tmp_path):
+    out = tmp_path / "grades"
+    env = {**os.environ, "PYTHONPATH": str(project_root())}
+    child = subprocess.Popen([sys.executable, "-c", KILLED_WRITER, str(out)], cwd=project_root(), env=env)
+    try:
+        deadline = time.monotonic() + 120
+        while True:  # kill it once some units are committed and more are on their way
+            assert child.poll() is None and time.monotonic() < deadline, "the recording process ended early"
+            try:
+                if len(_recorded(out)) >= 40:
+                    break
+            except sqlite3.OperationalError:  # no database yet
+                pass
+            time.sleep(0.05)
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.kill()
+        child.wait()
+    rows = _recorded(out)
+    assert 40 <= len(rows) < 100_000
+    for student, result_json in rows:
+        public = json.loads((out / "results" / student / f"{TASK}.json").read_text(encoding="utf-8"))
+        assert public["student_id"] == student and public["status"] == json.loads(result_json)["status"]
+        assert (out / "feedback" / student / f"{TASK}.html").read_text(encoding="utf-8").endswith("</html>")
