@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from grader import profiling
 from grader.course import Assignment, assignment as get_assignment, project_root
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
 from grader.pytest_plugin import GradingPlugin, exercise_of
@@ -103,7 +104,7 @@ def _collected(task: Assignment, tests_hash: str) -> tuple[dict, ...]:
                   "outcome": "error", "message": ""} for name, title, points, exercise in plugin.collected)
 
 
-def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False) -> int:
+def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False, extra: tuple = ()) -> int:
     args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS,
             "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
             "-W", "ignore"]
@@ -123,15 +124,20 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
                         plugin.collected.append((name, doc[0] if doc else "", marker.args[0] if marker else 0,
                                                  exercise_of(item)))
 
-        extra = [Collector()]
-    else:
-        extra = []
+        extra = (*extra, Collector())
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return pytest.main(args, plugins=[plugin, *extra])
 
 
 def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> UnitResult:
-    settings = settings or DEFAULTS
+    if not profiling.enabled():
+        return _grade_unit(path, assignment_id, student_id, settings or DEFAULTS, None)
+    with profiling.profiling(assignment_id, student_id) as profile:  # grader.profiling: where the time goes
+        return _grade_unit(path, assignment_id, student_id, settings or DEFAULTS, profile)
+
+
+def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings,
+                profile: profiling.UnitProfile | None) -> UnitResult:
     task = get_assignment(assignment_id)
     started = time.monotonic()
     tests = collect_tests(task)
@@ -147,12 +153,14 @@ def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settin
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
-        child, result.cells = run_cells(cells, fork, settings)
+        with profile.cells() if profile else contextlib.nullcontext():
+            child, result.cells = run_cells(cells, profile.timed_fork(fork) if profile else fork, settings)
         result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
         plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
                                submission={c.label: c.source for c in cells})
-        _run_pytest(task, plugin)
+        with profile.hidden_tests() if profile else contextlib.nullcontext():
+            _run_pytest(task, plugin, extra=(profiling.ProfilePlugin(profile),) if profile else ())
         result.tests = [TestOutcome.from_dict(t) for t in plugin.results()] or tests
         result.student_output = "".join(child.output)[-4000:]
         if child.dead and child.dead != "finished":

@@ -154,8 +154,35 @@ def _loads_json(payload: bytes):
 
 
 def send(sock: socket.socket, obj) -> None:
+    sock.sendall(frame(obj))
+
+
+def frame(obj) -> bytes:
+    """One message as it travels: the length header, then ``dumps(obj)``."""
     payload = dumps(obj)
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+    return HEADER.pack(len(payload)) + payload
+
+
+class Meter:
+    """The trusted side's round trips with its children, counted while profiling (``grader.profiling``).
+
+    ``Child.request`` adds to the one in ``meter`` when it is set; unset (the default) it costs one
+    global lookup per request. Encoding, sending and decoding are the wire's seconds; ``wait_s`` runs
+    from the request sent to the answer's last byte received: the sandbox's side (its own decoding of
+    the request and encoding of the answer included).
+    """
+
+    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s")
+
+    def __init__(self) -> None:
+        self.requests = self.bytes_sent = self.bytes_received = 0
+        self.wire_s = self.wait_s = 0.0
+
+    def snapshot(self) -> tuple[int, int, int, float, float]:
+        return self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s
+
+
+meter: Meter | None = None
 
 
 def _recv_exactly(sock: socket.socket, count: int, deadline: float | None) -> bytes:
@@ -200,7 +227,11 @@ def check_archive(payload: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
 
 def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
     """Receive from the untrusted side: archive check, restricted unpickling, then a strict type walk."""
-    frame = recv_raw(sock, deadline=deadline, max_bytes=max_bytes)
+    return decode_trusted(recv_raw(sock, deadline=deadline, max_bytes=max_bytes), max_bytes)
+
+
+def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES):
+    """One frame from the untrusted side, decoded (``recv_trusted`` without the socket, so it can be timed)."""
     kind, payload = frame[:1], frame[1:]
     if kind == JSON_FRAME:
         return validate(_loads_json(payload))
