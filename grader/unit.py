@@ -18,6 +18,7 @@ import pytest
 import torch
 
 from grader import profiling
+from grader.checks.cache import use_kit
 from grader.course import Assignment, assignment as get_assignment, project_root
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
 from grader.pytest_plugin import GradingPlugin, exercise_of
@@ -91,9 +92,9 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
     return child, reports
 
 
-def collect_tests(task: Assignment) -> list[TestOutcome]:
+def collect_tests(task: Assignment, tests_hash: str | None = None) -> list[TestOutcome]:
     """The hidden tests and their points, without running them (for max scores and unreadable files)."""
-    return [TestOutcome.from_dict(t) for t in _collected(task, task.tests_hash())]
+    return [TestOutcome.from_dict(t) for t in _collected(task, tests_hash or task.tests_hash())]
 
 
 @lru_cache(maxsize=None)
@@ -129,6 +130,12 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
         return pytest.main(args, plugins=[plugin, *extra])
 
 
+@lru_cache(maxsize=None)
+def _reference(assignment_id: str, tests_hash: str):
+    """The reference solution, loaded again when the kit's hash changes (a changed solution notebook)."""
+    return load_reference.__wrapped__(assignment_id)
+
+
 def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> UnitResult:
     if not profiling.enabled():
         return _grade_unit(path, assignment_id, student_id, settings or DEFAULTS, None)
@@ -140,7 +147,9 @@ def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Setti
                 profile: profiling.UnitProfile | None) -> UnitResult:
     task = get_assignment(assignment_id)
     started = time.monotonic()
-    tests = collect_tests(task)
+    kit = task.tests_hash()
+    use_kit(kit)  # reference results cached by the hidden tests belong to this kit (grader/checks/cache.py)
+    tests = collect_tests(task, kit)
     try:
         cells = read_cells(path, max_file_bytes=settings.max_file_bytes, max_source_bytes=settings.max_source_bytes)
     except SubmissionError as err:
@@ -157,7 +166,7 @@ def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Setti
             child, result.cells = run_cells(cells, profile.timed_fork(fork) if profile else fork, settings)
         result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
-        plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
+        plugin = GradingPlugin(StudentNamespace(session), _reference(task.id, kit),
                                submission={c.label: c.source for c in cells})
         with profile.hidden_tests() if profile else contextlib.nullcontext():
             _run_pytest(task, plugin, extra=(profiling.ProfilePlugin(profile),) if profile else ())

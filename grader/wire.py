@@ -29,6 +29,7 @@ import time
 import zipfile
 from collections import OrderedDict
 from enum import Enum
+from typing import Any, Callable
 
 import torch
 
@@ -225,16 +226,27 @@ def check_archive(payload: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         raise WireError("the answer's archive is over the size limit or has no data.pkl")
 
 
-def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                 handle: Callable[[dict], Any] | None = None):
     """Receive from the untrusted side: archive check, restricted unpickling, then a strict type walk."""
-    return decode_trusted(recv_raw(sock, deadline=deadline, max_bytes=max_bytes), max_bytes)
+    return decode_trusted(recv_raw(sock, deadline=deadline, max_bytes=max_bytes), max_bytes, handle=handle)
 
 
-def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES):
-    """One frame from the untrusted side, decoded (``recv_trusted`` without the socket, so it can be timed)."""
+def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES, *, handle: Callable[[dict], Any] | None = None):
+    """One frame from the untrusted side, decoded (``recv_trusted`` without the socket, so it can be timed).
+
+    ``handle``, if given, replaces each ``{HANDLE_KEY: n, ...}`` dict inside the answer's ``value`` (after
+    that dict passed the checks) with what it returns: the caller's proxy, built in the same walk.
+    """
     kind, payload = frame[:1], frame[1:]
     if kind == JSON_FRAME:
-        return validate(_loads_json(payload))
+        tree = _json_tree(payload)
+        try:
+            return _answer(tree, _untag_checked, _Guarded(handle) if handle else None)
+        except _HandleFailed as failed:
+            raise failed.error from None  # the caller's own error, as if it had wrapped the value itself
+        except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
+            raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
     if kind != TORCH_FRAME:
         raise WireError("the answer is not a message of the grader's protocol")
     check_archive(payload, max_bytes)
@@ -242,7 +254,82 @@ def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES):
         obj = torch.load(io.BytesIO(payload), weights_only=True)
     except Exception as err:  # the restricted loader raises several types
         raise WireError(f"the answer was not plain data ({type(err).__name__})") from None
-    return validate(obj)
+    return _answer(obj, validate, handle)
+
+
+class _HandleFailed(Exception):
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+class _Guarded:
+    """``handle``, with its own errors kept apart from the decoding's (which mean "not valid data")."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: Callable[[dict], Any]):
+        self.handle = handle
+
+    def __call__(self, value: dict):
+        try:
+            return self.handle(value)
+        except Exception as err:
+            raise _HandleFailed(err) from None
+
+
+def _answer(obj, walk, handle):
+    """``walk(obj)``, with ``handle`` applied only inside an answer's ``value``: the rest of the envelope (its
+    error, its output) stays data."""
+    if handle is None or type(obj) not in (dict, OrderedDict) or "value" not in obj:
+        return walk(obj)
+    budget = [MAX_ITEMS - 1]
+    out = {}
+    for key, value in obj.items():
+        if type(key) not in (str, int):
+            raise WireError("the answer holds a dict with a key that is not a string or integer")
+        out[key] = walk(value, 1, budget, handle if key == "value" else None)
+    return out
+
+
+def _json_tree(payload: bytes):
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
+        raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
+
+
+def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=None):
+    """``validate(_untag(obj))`` in one walk over a decoded JSON tree (whose only types are JSON's and the
+    tagged ones), with ``handle`` applied to handle dicts: three walks of a large answer cost three times one."""
+    budget = budget if budget is not None else [MAX_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise WireError("the answer is nested too deeply or holds too many items")
+    kind = type(obj)
+    if kind is list:
+        return [_untag_checked(item, depth + 1, budget, handle) for item in obj]
+    if kind is not dict:
+        return obj  # str, int, float, bool, None: JSON's scalars
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        if key == "~t" and type(value) is list:
+            return tuple(_untag_checked(item, depth + 1, budget, handle) for item in value)
+        if key == "~d" and type(value) is list:
+            out = {}
+            for pair in value:
+                if type(pair) is list and len(pair) == 2:
+                    name = _untag(pair[0])
+                    hash(name)  # an unhashable key: TypeError, "not valid data" as in _untag
+                    if type(name) not in (str, int):
+                        raise WireError("the answer holds a dict with a key that is not a string or integer")
+                    out[name] = _untag_checked(pair[1], depth + 1, budget, handle)
+            return out
+        if key in ("~s", "~dt", "~dev", "~c", "~b"):
+            budget[0] += 1  # counted again by validate
+            return validate(_untag(obj), depth, budget)  # a leaf of the tagged kinds: untag, then check
+    inner = None if HANDLE_KEY in obj else handle  # a handle's own fields stay data
+    out = {key: _untag_checked(value, depth + 1, budget, inner) for key, value in obj.items()}
+    return handle(out) if handle is not None and HANDLE_KEY in out else out
 
 
 def recv_plain(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
@@ -256,8 +343,9 @@ def recv_plain(sock: socket.socket, *, deadline: float | None = None, max_bytes:
 _SCALARS = (bool, int, float, str, bytes, type(None))
 
 
-def validate(obj, depth: int = 0, budget: list[int] | None = None):
-    """Return ``obj`` rebuilt from exact built-in types; raise WireError on anything else."""
+def validate(obj, depth: int = 0, budget: list[int] | None = None, handle: Callable[[dict], Any] | None = None):
+    """Return ``obj`` rebuilt from exact built-in types; raise WireError on anything else (``handle``: see
+    ``decode_trusted``)."""
     budget = budget if budget is not None else [MAX_ITEMS]
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
@@ -274,14 +362,15 @@ def validate(obj, depth: int = 0, budget: list[int] | None = None):
     if kind in (torch.dtype, torch.Size, torch.device):
         return obj
     if kind in (list, tuple):
-        return kind(validate(item, depth + 1, budget) for item in obj)
+        return kind(validate(item, depth + 1, budget, handle) for item in obj)
     if kind in (dict, OrderedDict):
         out = {}
+        inner = None if HANDLE_KEY in obj else handle  # a handle's own fields stay data
         for key, value in obj.items():
             if type(key) not in (str, int):
                 raise WireError("the answer holds a dict with a key that is not a string or integer")
-            out[key] = validate(value, depth + 1, budget)
-        return out
+            out[key] = validate(value, depth + 1, budget, inner)
+        return handle(out) if handle is not None and HANDLE_KEY in out else out
     raise WireError(f"the answer holds a {kind.__name__}, which is not plain data")
 
 

@@ -19,6 +19,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from grader import wire
 from grader.sandbox.diskwatch import DiskWatch
@@ -161,18 +162,25 @@ class Child:
     dead: str | None = None
     output: list[str] = field(default_factory=list)
 
-    def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES):
-        """Send one request and return its value, raising StudentRaised or SandboxError."""
+    def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES,
+                handle: Callable[[dict], Any] | None = None):
+        """Send one request and return its value, raising StudentRaised or SandboxError.
+
+        ``handle`` turns each numbered handle in the value into the caller's proxy while the answer is
+        decoded (``grader.wire.decode_trusted``), instead of in a second walk over it.
+        """
         if self.dead:
             raise SandboxCrashed(self.dead)
         soft = max(0.05, timeout)
         deadline = time.monotonic() + soft + 2.0  # the child's own alarm fires first; this is the hard stop
         try:
+            if message.get("op") == Op.DESCRIBE:
+                handle = None  # a description is verified as plain data (below); it holds no handles
             if wire.meter is None:
                 wire.send(self.sock, {**message, "timeout": soft})
-                reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes)
+                reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes, handle=handle)
             else:
-                reply = self._metered({**message, "timeout": soft}, deadline, max_bytes, wire.meter)
+                reply = self._metered({**message, "timeout": soft}, deadline, max_bytes, wire.meter, handle)
         except wire.PeerTimeout:
             self.kill(f"your code did not finish within {soft:g} s and was stopped")
             raise SandboxTimeout(self.dead) from None
@@ -211,7 +219,7 @@ class Child:
                             str(error.get("message", ""))[:MAX_MESSAGE_CHARS],
                             str(error.get("traceback", ""))[:MAX_MESSAGE_CHARS])
 
-    def _metered(self, message: dict, deadline: float, max_bytes: int, meter: wire.Meter):
+    def _metered(self, message: dict, deadline: float, max_bytes: int, meter: wire.Meter, handle):
         """``request``'s round trip, timed part by part into ``meter`` (profiling only)."""
         clock = time.perf_counter
         started = clock()
@@ -221,7 +229,7 @@ class Child:
         frame = wire.recv_raw(self.sock, deadline=deadline, max_bytes=max_bytes)
         received = clock()
         try:
-            return wire.decode_trusted(frame, max_bytes)
+            return wire.decode_trusted(frame, max_bytes, handle=handle)
         finally:
             meter.requests += 1
             meter.bytes_sent += len(data)
