@@ -51,6 +51,7 @@ def summarise(profiles: list[dict], slowest: int = 10) -> dict:
                  for key in ("trusted_s", "sandbox_s", "wire_s", "bytes_sent", "bytes_received", "requests")}
         assignments[task] = {"units": len(units), **{key: med(key) for key in (
             "total_s", "sandbox_start_s", "cells_s", "tests_s", "pytest_overhead_s", "other_s")},
+            **{key: med(key) if all(key in u for u in units) else None for key in ("prepare_s", "finish_s")},
             "tests": split, "test_count": len(tests)}
     tests_all.sort(key=lambda t: t["seconds"], reverse=True)
     return {"assignments": assignments, "slowest": tests_all[:slowest], "units": len(profiles)}
@@ -67,16 +68,19 @@ def _kb(count: float) -> str:
 def print_profile(summary: dict, console: Console, title: str = "") -> None:
     table = Table(title=title or f"Where a unit's time goes (median per unit, ms; {summary['units']} units)",
                   caption="tests = hidden tests' time: trusted side + sandbox side + wire; pytest = its own "
-                          "session around them; other = reading, scanning, fingerprinting the notebook")
+                          "session around them; other = the rest: before = reading, scanning, fingerprinting the "
+                          "notebook; after = closing the child, cleaning up; and loading the reference once")
     for column in ("assignment", "units", "total", "sandbox start", "cells", "tests", "trusted", "sandbox",
-                   "wire", "KiB sent / received", "requests", "pytest", "other"):
+                   "wire", "KiB sent / received", "requests", "pytest", "other", "before", "after"):
         table.add_column(column, justify="left" if column == "assignment" else "right")
     for task, row in summary["assignments"].items():
         split = row["tests"]
         table.add_row(task, str(row["units"]), _ms(row["total_s"]), _ms(row["sandbox_start_s"]), _ms(row["cells_s"]),
                       _ms(row["tests_s"]), _ms(split["trusted_s"]), _ms(split["sandbox_s"]), _ms(split["wire_s"]),
                       f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}", f"{split['requests']:.0f}",
-                      _ms(row["pytest_overhead_s"]), _ms(row["other_s"]))
+                      _ms(row["pytest_overhead_s"]), _ms(row["other_s"]),
+                      "—" if row.get("prepare_s") is None else _ms(row["prepare_s"]),
+                      "—" if row.get("finish_s") is None else _ms(row["finish_s"]))
     console.print(table)
     slow = Table(title="The slowest ten hidden tests (median over the units that ran them, ms)")
     for column in ("assignment", "test", "total", "trusted", "sandbox", "wire", "KiB sent / received", "requests"):

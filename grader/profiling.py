@@ -46,6 +46,8 @@ class UnitProfile:
         self.cells_s = 0.0
         self.cells_meter: tuple = (0, 0, 0, 0.0, 0.0)
         self.pytest_s = 0.0
+        self.prepare_s = 0.0  # start → first fork: collecting, reading, scanning, fingerprinting the notebook
+        self.finished = 0.0  # when the hidden tests were done: what follows is closing the child, cleaning up
         self.tests: list[dict[str, Any]] = []
 
     def timed_fork(self, fork: Callable):
@@ -65,6 +67,7 @@ class UnitProfile:
     @contextmanager
     def cells(self) -> Iterator[None]:
         began = time.perf_counter()
+        self.prepare_s = began - self.started
         yield
         self.cells_s = time.perf_counter() - began - self.start_s
         self.cells_meter = self.meter.snapshot()
@@ -73,12 +76,15 @@ class UnitProfile:
     def hidden_tests(self) -> Iterator[None]:
         began = time.perf_counter()
         yield
-        self.pytest_s = time.perf_counter() - began
+        self.finished = time.perf_counter()
+        self.pytest_s = self.finished - began
 
     def as_dict(self, assignment: str, student_id: str) -> dict[str, Any]:
         total = time.perf_counter() - self.started
         tests_s = sum(t["seconds"] for t in self.tests)
+        finish = time.perf_counter() - self.finished if self.finished else 0.0
         return {"assignment": assignment, "student_id": student_id, "total_s": total,
+                "prepare_s": self.prepare_s, "finish_s": finish,
                 "sandbox_start_s": self.start_s, "forks": self.forks, "cells_s": self.cells_s,
                 "cells_requests": self.cells_meter[0], "tests_s": tests_s,
                 "pytest_overhead_s": max(0.0, self.pytest_s - tests_s),

@@ -32,6 +32,8 @@ def test_profile_has_sandbox_start_cells_and_each_test_split(profiled):
     assert profile["cells_s"] > 0 and profile["cells_requests"] >= 1
     parts = profile["sandbox_start_s"] + profile["cells_s"] + profile["tests_s"] + profile["pytest_overhead_s"]
     assert parts + profile["other_s"] == pytest.approx(profile["total_s"], rel=0.02)
+    assert 0 < profile["prepare_s"] and 0 < profile["finish_s"]
+    assert profile["prepare_s"] + profile["finish_s"] <= profile["other_s"] + 0.002  # + loading the reference
 
     tests = profile["tests"]
     assert {t["test"].split("[")[0] for t in tests} == {t.name for t in result.tests}
