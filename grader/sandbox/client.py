@@ -9,6 +9,7 @@ child's own caps are student-controlled.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -116,6 +117,7 @@ class Zygote:
         return self.mode.description
 
     def fork(self, config: dict) -> "Child":
+        finish_closing()
         wire.send(self.control, {"op": FORK, "config": config})
         message, fds, _flags, _addr = socket.recv_fds(self.control, 8, 1)
         if len(message) != 8 or len(fds) != 1:
@@ -151,6 +153,27 @@ def _is_namespace_init(pid: int) -> bool:
     except OSError:
         pass
     return False
+
+
+_closing: list[tuple["Child", float]] = []
+
+
+def finish_closing(block: bool = False) -> None:
+    """The middle processes of closed children (``Child.close`` does not wait for them): each that is gone, or
+    past its deadline, gets the kill the original wait ended with; the others are left for the next call,
+    unless ``block`` (at exit)."""
+    still = []
+    for child, deadline in _closing:
+        while block and child._middle_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if child._middle_alive() and time.monotonic() < deadline:
+            still.append((child, deadline))
+        else:
+            child._kill_middle()
+    _closing[:] = still
+
+
+atexit.register(finish_closing, True)
 
 
 @dataclass
@@ -254,26 +277,42 @@ class Child:
             self.dead = reason
         if self.watch is not None:
             self.watch.stop()
-        self._kill_processes()
+        self._kill_processes(wait=reason != "finished")
         try:
             self.sock.close()
         except OSError:
             pass
 
-    def _kill_processes(self) -> None:
+    def _kill_processes(self, wait: bool = True) -> None:
+        """PID 1, then the middle process and its group, then the slot uid.
+
+        Without ``wait`` (a child that finished its work) the middle process, which reaps PID 1 and then
+        exits by itself, is not waited for here: ``finish_closing`` (at the next fork, at exit) kills it if
+        it is still there after its second. Everything of the student's (PID 1's namespace, the slot uid)
+        is killed now either way.
+        """
         inits = [pid for pid in sandbox_pid_of(self.pid) if _is_namespace_init(pid)]
         for pid in inits:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        if inits:  # let the middle process reap PID 1 and exit by itself: killed first, PID 1 would be a zombie of init
-            deadline = time.monotonic() + 1.0
-            while os.path.exists(f"/proc/{self.pid}/task") and time.monotonic() < deadline:
-                time.sleep(0.002)
+        deadline = time.monotonic() + 1.0
+        if inits and not wait:
+            _closing.append((self, deadline))
+        else:
+            if inits:  # let the middle process reap PID 1 and exit by itself: killed first, PID 1 would be a zombie
+                while self._middle_alive() and time.monotonic() < deadline:
+                    time.sleep(0.002)
+            self._kill_middle()
+        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
+            kill_uid(self.uid)
+
+    def _middle_alive(self) -> bool:
+        return os.path.exists(f"/proc/{self.pid}/task")
+
+    def _kill_middle(self) -> None:
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 target()
-        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
-            kill_uid(self.uid)
 
     def close(self) -> None:
         if not self.dead:
