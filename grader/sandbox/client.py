@@ -134,6 +134,7 @@ class Zygote:
 
     def close(self) -> None:
         """Closing the control socket makes the zygote clean up (kill its sandbox uid) and exit; else it is killed."""
+        finish_closing(block=True)  # its closed children's middle processes first, while it can still reap them
         self.control.close()
         try:
             self.process.wait(timeout=5)
