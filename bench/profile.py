@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"CPU time of the grading process per unit: {cpu * 1000:.0f} ms (the sandboxed children's "
                   "CPU is not in it)")
     if args.json:
-        Path(args.json).write_text(json.dumps({"summary": summary, "profiles": profiles}, indent=1), "utf-8")
+        Path(args.json).write_text(json.dumps({"summary": summary, "cpu_per_unit_s": cpu, "profiles": profiles},
+                                              indent=1), "utf-8")
     return 0
 
 
