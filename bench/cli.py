@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--skip-report", action="store_true", help="skip the class-report bench (bench.report_bench; "
                         "it runs only with every assignment, i.e. without --assignments)")
     parser.add_argument("--skip-cluster", action="store_true", help="skip the Dask figures (bench/cluster.py)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="grade with the kit this many times (and the class, see --class) and judge the "
+                             "median of the runs' medians (default 1; the targets are judged on 3)")
+    parser.add_argument("--class", dest="class_size", type=int, default=None, metavar="N",
+                        help="also grade a generated class of N students × every assignment benchmarked, timed "
+                             "whole, beside nbgrader's time for it extrapolated from this run (default 300 when "
+                             "every assignment runs, else 0 = skip)")
+    parser.add_argument("--no-profile", action="store_true",
+                        help="leave out where the time goes (grader.profiling; bench/profile.py)")
     return parser
 
 
@@ -183,9 +192,16 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         console.print(f"  ready in {time.monotonic() - started:.1f} s")
 
         only = [x for task in wanted for x in ("--assignment", task)]
-        kit_cmd = [sys.executable, "-m", "bench.kit_driver", str(root / "submitted"), str(work / "kit-grades"),
-                   str(work / "kit.json"), "--workers", str(args.workers), *only]
-        kit, kit_run = _run_tool("kit", kit_cmd, env, work, args.timeout, console)
+
+        def kit_cmd(name: str, submitted: Path, profile: bool) -> list[str]:
+            return [sys.executable, "-m", "bench.kit_driver", str(submitted), str(work / f"{name}-grades"),
+                    str(work / f"{name}.json"), "--workers", str(args.workers), *only,
+                    *(["--profile"] if profile else [])]
+
+        kit, kit_run = _run_tool("kit", kit_cmd("kit", root / "submitted", not args.no_profile), env, work,
+                                 args.timeout, console)
+        repeats = [kit] + [_run_tool(f"kit-{i + 1}", kit_cmd(f"kit-{i + 1}", root / "submitted", False), env, work,
+                                     args.timeout, console)[0] for i in range(1, max(1, args.repeat))]
         if args.cuda and not kit["cuda_available"]:
             raise BenchError("--cuda: the kit's grading process did not see CUDA")
         nbg = nbg_run = None
@@ -211,6 +227,20 @@ def run(args: argparse.Namespace, console: Console) -> dict:
                          "isolated_p90_ms": round(rep.percentile(raw["isolated_ms"], 90), 2),
                          "plain_p90_ms": round(rep.percentile(raw["plain_ms"], 90), 2),
                          "overhead_ms": round(iso_med - plain_med, 2)}
+        class_size = args.class_size if args.class_size is not None else (0 if args.assignments else 300)
+        class_runs: list[dict] = []
+        if class_size > 0:
+            (root / "submitted").rename(root / "submitted-bench")
+            started = time.monotonic()
+            make_submissions(root, wanted, class_size, seed=args.seed)
+            console.print(f"class of {class_size} × {len(wanted)} generated in {time.monotonic() - started:.1f} s")
+            for i in range(max(1, args.repeat)):
+                data, measured = _run_tool(f"class-{i + 1}", kit_cmd(f"class-{i + 1}", root / "submitted", False),
+                                           env, work, args.timeout, console)
+                class_runs.append({"wall_s": measured["wall_s"], "grading_wall_s": data["grading_wall_s"],
+                                   "units": len(data["units"]),
+                                   "cpu_median_s": rep.summary([u.get("cpu_s") for u in data["units"]])["median_s"],
+                                   "median_s": rep.summary([u["seconds"] for u in data["units"]])["median_s"]})
     except BaseException:
         keep = True  # the logs explain what went wrong
         raise
@@ -227,8 +257,12 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     for task in wanted:
         subs = [s for s in submissions if s.assignment == task]
         k = [kit_units.get((s.student_id, task)) for s in subs]
+        run_medians = [rep.summary([u["seconds"] for u in again["units"] if u["assignment"] == task])["median_s"]
+                       for again in repeats]
         entry = {"n": len(subs), "mix": dict(Counter(s.kind for s in subs)),
                  "kit": {**rep.summary([u["seconds"] for u in k if u]),
+                         "median_s": rep.median_of(run_medians), "run_medians_s": run_medians,
+                         "cpu_median_s": rep.summary([u.get("cpu_s") for u in k if u])["median_s"],
                          "warm": rep.summary([u["seconds"] for u in k if u and not u.get("cold")]),
                          "cold_units": sum(1 for u in k if u and u.get("cold"))},
                  "full_at_max": {"kit": _full_at_max(subs, kit_units), "nbgrader": None}}
@@ -243,6 +277,10 @@ def run(args: argparse.Namespace, console: Console) -> dict:
     kit_summary = _tool_summary(kit["units"], kit_run,
                                 f"grader.run.GradeRun (make grade's engine), {kit['workers']} workers, force=True; "
                                 "per unit: the seconds grade_unit measured")
+    kit_summary["run_medians_s"] = [rep.summary([u["seconds"] for u in again["units"]])["median_s"]
+                                    for again in repeats]
+    kit_summary["median_s"] = rep.median_of(kit_summary["run_medians_s"])
+    kit_summary["cpu_median_s"] = rep.summary([u.get("cpu_s") for u in kit["units"]])["median_s"]
     kit_summary["worker_start_s"] = kit.get("worker_start_s", [])
     kit_summary["warm"] = rep.summary([u["seconds"] for u in kit["units"] if not u.get("cold")])
     kit_summary["cold"] = rep.summary([u["seconds"] for u in kit["units"] if u.get("cold")])
@@ -269,9 +307,35 @@ def run(args: argparse.Namespace, console: Console) -> dict:
         "ratio": (round(nbg_summary["median_s"] / kit_summary["median_s"], 2)
                   if nbg_summary and kit_summary["median_s"] and nbg_summary["median_s"] else None),
         "isolation": isolation, "submissions": per_sub, "notes": notes,
+        "profile": _profile(kit["units"]), "class": _class(class_size, wanted, class_runs, nbg_units),
     }
     result["targets"] = rep.targets(result)
     return result
+
+
+def _profile(units: list[dict]) -> dict | None:
+    """Where the time of the first run's units went (its workers' first unit of an assignment left out)."""
+    from bench.profile import summarise
+
+    profiles = [u["profile"] for u in units if u.get("profile") and not u.get("cold")]
+    return summarise(profiles) if profiles else None
+
+
+def _class(size: int, wanted: list[str], runs: list[dict], nbg_units: dict) -> dict | None:
+    """The generated class's wall time (median of the runs) beside nbgrader's for the same class, extrapolated
+    from this run: ``size`` × its mean seconds per unit of each assignment, one unit after another."""
+    if not runs:
+        return None
+    per_task = {}
+    for task in wanted:
+        seconds = [u["seconds"] for (_, a), u in nbg_units.items() if a == task and u.get("seconds")]
+        per_task[task] = sum(seconds) / len(seconds) if seconds else None
+    nbgrader = (round(sum(size * mean for mean in per_task.values()), 1)
+                if per_task and all(v is not None for v in per_task.values()) else None)
+    wall = rep.median_of([r["wall_s"] for r in runs])
+    return {"students": size, "assignments": len(wanted), "units": size * len(wanted), "runs": runs,
+            "wall_s": wall, "nbgrader_extrapolated_s": nbgrader,
+            "ratio": round(nbgrader / wall, 1) if nbgrader and wall else None}
 
 
 def _full_at_max(subs, units: dict) -> str:
@@ -327,6 +391,10 @@ def main(argv: list[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1, ensure_ascii=False), encoding="utf-8")
     rep.print_report(result, console)
+    if result.get("profile"):
+        from bench.profile import print_profile
+
+        print_profile(result["profile"], console)
     if not args.skip_report and not args.assignments:  # the class report and similar-code pairs, 300 and 2,000
         from bench import report_bench
 

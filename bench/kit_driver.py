@@ -40,13 +40,20 @@ _seen: set[str] = set()
 
 
 def timed_grade(unit, settings):
-    """The engine's own unit function, plus which worker ran it and whether it was that worker's first unit of
-    its assignment (which pays pytest's collection and loading the reference solution)."""
+    """The engine's own unit function, plus which worker ran it, whether it was that worker's first unit of
+    its assignment (which pays pytest's collection and loading the reference solution), its CPU seconds in
+    this worker and, with --profile, where its time went (grader.profiling)."""
+    from grader import profiling
     from grader.backends import local as run
 
     cold = unit.assignment not in _seen
     _seen.add(unit.assignment)
-    return run._grade(unit, settings), {"worker": os.getpid(), "cold": cold}
+    cpu = time.process_time()
+    result = run._grade(unit, settings)
+    extra = {"worker": os.getpid(), "cold": cold, "cpu_s": round(time.process_time() - cpu, 4)}
+    if profiling.enabled():
+        extra["profile"] = profiling.take()
+    return result, extra
 
 
 def main() -> int:
@@ -56,7 +63,10 @@ def main() -> int:
     parser.add_argument("json")
     parser.add_argument("--workers", type=int, default=0)
     parser.add_argument("--assignment", action="append", default=[])
+    parser.add_argument("--profile", action="store_true", help="carry each unit's profile (grader.profiling)")
     args = parser.parse_args()
+    if args.profile:
+        os.environ["GRADER_PROFILE"] = "1"  # before the pool spawns its workers, which inherit it
 
     started = time.monotonic()
     import torch

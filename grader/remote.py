@@ -42,11 +42,13 @@ class Session:
             raise SandboxTimeout(self.child.dead)
         try:
             limit = AFTER_A_TIMEOUT if self.struck else (timeout or self.call_timeout)
-            value = self.child.request(self.encode(message), timeout=min(limit, left))
+            value = self.child.request(self.encode(message), timeout=min(limit, left), handle=self.handle)
         except (StudentTimeout, SandboxTimeout):
             self.strike()
             raise
-        return self.wrap(value)
+        if message.get("op") == Op.DESCRIBE:  # decoded without handles (it is verified as plain data first)
+            return self.wrap(value)
+        return value
 
     def strike(self) -> None:
         """After one call ran out of time, later calls get a short limit: one endless loop, called by every
@@ -62,11 +64,16 @@ class Session:
             return type(value)(self.encode(item) for item in value)
         return value
 
+    def handle(self, value: dict) -> "RemoteObject":
+        """A handle the child sent (``{HANDLE_KEY: n, "type": ..., "mro": [...], "callable": ...}``) as a proxy;
+        ``Child.request`` calls it while it decodes an answer."""
+        return RemoteObject(self, value[wire.HANDLE_KEY], str(value.get("type", "?")),
+                            [str(m) for m in value.get("mro", [])], bool(value.get("callable")))
+
     def wrap(self, value):
         if isinstance(value, dict):
             if wire.HANDLE_KEY in value:
-                return RemoteObject(self, value[wire.HANDLE_KEY], str(value.get("type", "?")),
-                                    [str(m) for m in value.get("mro", [])], bool(value.get("callable")))
+                return self.handle(value)
             return {key: self.wrap(item) for key, item in value.items()}
         if isinstance(value, list):
             return [self.wrap(item) for item in value]

@@ -17,6 +17,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from grader import profiling
+from grader.checks.cache import use_kit
 from grader.course import Assignment, assignment as get_assignment, project_root
 from grader.i18n import _, language, set_language
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
@@ -92,9 +94,9 @@ def run_cells(cells: list[Cell], fork, settings: Settings) -> tuple[Child, list[
     return child, reports
 
 
-def collect_tests(task: Assignment) -> list[TestOutcome]:
+def collect_tests(task: Assignment, tests_hash: str | None = None) -> list[TestOutcome]:
     """The hidden tests and their points, without running them (for max scores and unreadable files)."""
-    return [TestOutcome.from_dict(t) for t in _collected(task, task.tests_hash(), language())]
+    return [TestOutcome.from_dict(t) for t in _collected(task, tests_hash or task.tests_hash(), language())]
 
 
 @lru_cache(maxsize=None)
@@ -105,7 +107,7 @@ def _collected(task: Assignment, tests_hash: str, lang: str) -> tuple[dict, ...]
                   "outcome": "error", "message": ""} for name, title, points, exercise in plugin.collected)
 
 
-def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False) -> int:
+def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False, extra: tuple = ()) -> int:
     args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS,
             "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
             "-W", "ignore"]
@@ -124,19 +126,33 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
                         plugin.collected.append((name, title_of(item), marker.args[0] if marker else 0,
                                                  exercise_of(item)))
 
-        extra = [Collector()]
-    else:
-        extra = []
+        extra = (*extra, Collector())
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return pytest.main(args, plugins=[plugin, *extra])
+
+
+@lru_cache(maxsize=None)
+def _reference(assignment_id: str, tests_hash: str):
+    """The reference solution, loaded again when the kit's hash changes (a changed solution notebook)."""
+    return load_reference.__wrapped__(assignment_id)
 
 
 def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings | None = None) -> UnitResult:
     settings = settings or DEFAULTS
     set_language(settings.lang)
+    if not profiling.enabled():
+        return _grade_unit(path, assignment_id, student_id, settings, None)
+    with profiling.profiling(assignment_id, student_id) as profile:  # grader.profiling: where the time goes
+        return _grade_unit(path, assignment_id, student_id, settings, profile)
+
+
+def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settings,
+                profile: profiling.UnitProfile | None) -> UnitResult:
     task = get_assignment(assignment_id)
     started = time.monotonic()
-    tests = collect_tests(task)
+    kit = task.tests_hash()
+    use_kit(kit)  # reference results cached by the hidden tests belong to this kit (grader/checks/cache.py)
+    tests = collect_tests(task, kit)
     try:
         cells = read_cells(path, max_file_bytes=settings.max_file_bytes, max_source_bytes=settings.max_source_bytes)
     except SubmissionError as err:
@@ -149,12 +165,14 @@ def grade_unit(path: Path, assignment_id: str, student_id: str, settings: Settin
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
-        child, result.cells = run_cells(cells, fork, settings)
+        with profile.cells() if profile else contextlib.nullcontext():
+            child, result.cells = run_cells(cells, profile.timed_fork(fork) if profile else fork, settings)
         result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
-        plugin = GradingPlugin(StudentNamespace(session), load_reference(task.id),
+        plugin = GradingPlugin(StudentNamespace(session), _reference(task.id, kit),
                                submission={c.label: c.source for c in cells})
-        _run_pytest(task, plugin)
+        with profile.hidden_tests() if profile else contextlib.nullcontext():
+            _run_pytest(task, plugin, extra=(profiling.ProfilePlugin(profile),) if profile else ())
         result.tests = [TestOutcome.from_dict(t) for t in plugin.results()] or tests
         result.student_output = "".join(child.output)[-4000:]
         if child.dead and child.dead != "finished":

@@ -29,6 +29,7 @@ import time
 import zipfile
 from collections import OrderedDict
 from enum import Enum
+from typing import Any, Callable
 
 import torch
 
@@ -73,28 +74,37 @@ class PeerTimeout(WireError):
     """No complete message arrived before the deadline."""
 
 
-JSON_FRAME, TORCH_FRAME = b"J", b"T"
+JSON_FRAME, TORCH_FRAME, RAW_FRAME = b"J", b"T", b"R"
 
 
 class _NeedsTorch(Exception):
     pass
 
 
-def _tag(obj):
-    """Plain data as JSON, with the few non-JSON types tagged; a tensor (or anything else) needs torch.save."""
+def _tag(obj, tensors: list | None = None):
+    """Plain data as JSON, with the few non-JSON types tagged. A tensor needs torch.save, unless ``tensors``
+    is given and the tensor is one that ``_raw_tensor`` takes: then it is appended there and tagged by index
+    (and an OrderedDict keeps its type and a state_dict's ``_metadata``, as through torch.save)."""
     kind = type(obj)
     if obj is None or kind in (bool, int, str):
         return obj
     if kind is float:
         return obj
     if kind is list:
-        return [_tag(item) for item in obj]
+        return [_tag(item, tensors) for item in obj]
     if kind is tuple:
-        return {"~t": [_tag(item) for item in obj]}
+        return {"~t": [_tag(item, tensors) for item in obj]}
+    if kind is OrderedDict and tensors is not None:
+        extra = vars(obj)
+        if set(extra) - {"_metadata"}:
+            raise _NeedsTorch
+        metadata = extra.get("_metadata")
+        return {"~od": [[[_tag(key, tensors), _tag(value, tensors)] for key, value in obj.items()],
+                        None if metadata is None else _tag(metadata, tensors)]}
     if kind in (dict, OrderedDict):
         if all(type(key) is str and not key.startswith("~") for key in obj):
-            return {key: _tag(value) for key, value in obj.items()}
-        return {"~d": [[_tag(key), _tag(value)] for key, value in obj.items()]}
+            return {key: _tag(value, tensors) for key, value in obj.items()}
+        return {"~d": [[_tag(key, tensors), _tag(value, tensors)] for key, value in obj.items()]}
     if kind is torch.Size:
         return {"~s": [int(n) for n in obj]}
     if kind is torch.dtype:
@@ -105,20 +115,108 @@ def _tag(obj):
         return {"~c": [obj.real, obj.imag]}
     if kind is bytes:
         return {"~b": obj.hex()}
+    if tensors is not None and kind is torch.Tensor and _raw_tensor(obj, tensors):
+        tensors.append(obj)
+        return {"~T": len(tensors) - 1}
     raise _NeedsTorch
 
 
-def _untag(obj):
+# Raw tensor frames: dtypes sent as bytes (anything else goes through torch.save), by name as the tag "~dt".
+RAW_DTYPES = {str(d).removeprefix("torch."): d for d in (
+    torch.float16, torch.bfloat16, torch.float32, torch.float64, torch.complex64, torch.complex128, torch.uint8,
+    torch.int8, torch.int16, torch.int32, torch.int64, torch.bool)}
+RAW_ALIGN = 64
+
+
+def _raw_tensor(tensor: torch.Tensor, seen: list) -> bool:
+    """Can this tensor travel as its bytes and come out the same as through torch.save: a dense CPU tensor of a
+    common dtype that owns exactly its storage, laid out contiguously, sharing it with no other tensor of the
+    message (torch.save would keep that sharing, the strides and the rest of a storage)."""
+    if (tensor.layout != torch.strided or tensor.device.type != "cpu" or tensor.is_quantized
+            or tensor.is_conj() or tensor.is_neg() or not tensor.is_contiguous() or tensor.storage_offset()
+            or str(tensor.dtype).removeprefix("torch.") not in RAW_DTYPES):
+        return False
+    storage = tensor.untyped_storage()
+    if storage.nbytes() != tensor.numel() * tensor.element_size() or not storage.nbytes():
+        return False
+    pointer = storage.data_ptr()
+    return all(other.untyped_storage().data_ptr() != pointer for other in seen)
+
+
+def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytes:
+    """RAW_FRAME: a 4-byte header length, the header (JSON: the tagged tree and each tensor's dtype, shape,
+    offset, byte count and requires_grad), padding to RAW_ALIGN, then each tensor's bytes at its offset."""
+    specs, offset = [], 0
+    for tensor in tensors:
+        size = tensor.numel() * tensor.element_size()
+        specs.append([str(tensor.dtype).removeprefix("torch."), list(tensor.shape), offset, size,
+                      bool(tensor.requires_grad)])
+        offset += -(-size // RAW_ALIGN) * RAW_ALIGN
+    header = json.dumps({"tree": tree, "tensors": specs}, separators=(",", ":")).encode()
+    start = -(-(1 + 4 + len(header)) // RAW_ALIGN) * RAW_ALIGN
+    out = bytearray(start + offset)
+    out[0:1] = RAW_FRAME
+    out[1:5] = len(header).to_bytes(4, "big")
+    out[5:5 + len(header)] = header
+    if offset:
+        flat = torch.frombuffer(out, dtype=torch.uint8)
+        for tensor, (_, _, at, size, _) in zip(tensors, specs):
+            flat[start + at:start + at + size].copy_(tensor.detach().reshape(-1).view(torch.uint8))
+    return bytes(out)
+
+
+def _raw_tensors(payload: bytes, max_bytes: int, restore_grad: bool) -> tuple[object, list[torch.Tensor]]:
+    """The tree and the tensors of a RAW_FRAME's payload (the frame less its kind byte), every field checked:
+    known dtypes, sane shapes, each tensor's bytes inside the frame, aligned, in order and not overlapping."""
+    if len(payload) < 4:
+        raise WireError("the answer's raw frame is truncated")
+    length = int.from_bytes(payload[:4], "big")
+    if length > min(len(payload) - 4, MAX_PICKLE_BYTES):
+        raise WireError("the answer's raw frame has a header over its size")
+    header = json.loads(payload[4:4 + length].decode("utf-8"))
+    if type(header) is not dict or type(header.get("tensors")) is not list or "tree" not in header:
+        raise WireError("the answer's raw frame has no tree or tensor list")
+    start = -(-(1 + 4 + length) // RAW_ALIGN) * RAW_ALIGN - 1
+    buffer = bytearray(memoryview(payload)[start:]) if start <= len(payload) else bytearray()
+    data = buffer  # writable, so torch.frombuffer reads it without a warning
+    tensors, end = [], 0
+    for spec in header["tensors"][:MAX_ITEMS]:
+        if type(spec) is not list or len(spec) != 5:
+            raise WireError("the answer's raw frame has a malformed tensor entry")
+        name, shape, at, size, grad = spec
+        dtype = RAW_DTYPES.get(name) if type(name) is str else None
+        if (dtype is None or type(shape) is not list or len(shape) > MAX_DIMS
+                or not all(type(n) is int and 0 <= n <= max_bytes for n in shape)
+                or type(at) is not int or type(size) is not int or at < end or at % RAW_ALIGN
+                or at + size > len(data) or type(grad) is not bool):
+            raise WireError("the answer's raw frame has a tensor entry out of bounds or of an unknown dtype")
+        numel = 1
+        for n in shape:
+            numel *= n
+        itemsize = torch.empty((), dtype=dtype).element_size()
+        if numel * itemsize != size or size == 0:
+            raise WireError("the answer's raw frame has a tensor whose size does not match its shape")
+        tensor = torch.empty(shape, dtype=dtype)  # its own resizable storage, as torch.load would give
+        tensor.reshape(-1).copy_(torch.frombuffer(buffer, dtype=dtype, count=numel, offset=at))
+        if grad and restore_grad:  # the child gets what torch.save would give it; the grader detaches anyway
+            tensor.requires_grad_(True)
+        tensors.append(tensor)
+        end = at + size
+    return header["tree"], tensors
+
+
+def _untag(obj, tensors: list | None = None):
     if isinstance(obj, list):
-        return [_untag(item) for item in obj]
+        return [_untag(item, tensors) for item in obj]
     if not isinstance(obj, dict):
         return obj
     if len(obj) == 1:
         ((key, value),) = obj.items()
         if key == "~t" and isinstance(value, list):
-            return tuple(_untag(item) for item in value)
+            return tuple(_untag(item, tensors) for item in value)
         if key == "~d" and isinstance(value, list):
-            return {_untag(pair[0]): _untag(pair[1]) for pair in value if isinstance(pair, list) and len(pair) == 2}
+            return {_untag(pair[0], tensors): _untag(pair[1], tensors)
+                    for pair in value if isinstance(pair, list) and len(pair) == 2}
         if key == "~s" and isinstance(value, list) and all(type(n) is int for n in value):
             return torch.Size(value)
         if key == "~dt" and isinstance(value, str):
@@ -132,14 +230,36 @@ def _untag(obj):
             return complex(float(value[0]), float(value[1]))
         if key == "~b" and isinstance(value, str):
             return bytes.fromhex(value)
-    return {key: _untag(value) for key, value in obj.items()}
+        if tensors is not None:  # only inside a raw frame
+            if key == "~T" and type(value) is int:
+                return _take_tensor(tensors, value)
+            if key == "~od" and isinstance(value, list) and len(value) == 2 and isinstance(value[0], list):
+                out = OrderedDict((_untag(pair[0], tensors), _untag(pair[1], tensors))
+                                  for pair in value[0] if isinstance(pair, list) and len(pair) == 2)
+                if value[1] is not None:
+                    out._metadata = _untag(value[1], tensors)
+                return out
+    return {key: _untag(value, tensors) for key, value in obj.items()}
+
+
+def _take_tensor(tensors: list, index: int) -> torch.Tensor:
+    """Tensor ``index`` of a raw frame, once: no two places of a message may share one tensor's memory."""
+    if not 0 <= index < len(tensors) or tensors[index] is None:
+        raise WireError("the answer's raw frame names a tensor it does not hold, or one twice")
+    tensor, tensors[index] = tensors[index], None
+    return tensor
 
 
 def dumps(obj) -> bytes:
     """Tensor-free messages (most of them: handles, numbers, descriptions) go as JSON, ten times cheaper
-    than a torch.save archive; anything with a tensor goes through torch.save."""
+    than a torch.save archive; dense CPU tensors in plain containers as a raw frame (JSON plus their bytes,
+    no zip archive, no pickle: several times cheaper again); anything else through torch.save."""
+    tensors: list[torch.Tensor] = []
     try:
-        return JSON_FRAME + json.dumps(_tag(obj), separators=(",", ":")).encode()
+        tree = _tag(obj, tensors)
+        if not tensors:  # tagged again without raw mode: an OrderedDict stays as plain JSON, as it always was
+            return JSON_FRAME + json.dumps(_tag(obj), separators=(",", ":")).encode()
+        return _raw_frame(tree, tensors)
     except (_NeedsTorch, RecursionError):
         buffer = io.BytesIO()
         torch.save(obj, buffer)
@@ -154,8 +274,35 @@ def _loads_json(payload: bytes):
 
 
 def send(sock: socket.socket, obj) -> None:
+    sock.sendall(frame(obj))
+
+
+def frame(obj) -> bytes:
+    """One message as it travels: the length header, then ``dumps(obj)``."""
     payload = dumps(obj)
-    sock.sendall(HEADER.pack(len(payload)) + payload)
+    return HEADER.pack(len(payload)) + payload
+
+
+class Meter:
+    """The trusted side's round trips with its children, counted while profiling (``grader.profiling``).
+
+    ``Child.request`` adds to the one in ``meter`` when it is set; unset (the default) it costs one
+    global lookup per request. Encoding, sending and decoding are the wire's seconds; ``wait_s`` runs
+    from the request sent to the answer's last byte received: the sandbox's side (its own decoding of
+    the request and encoding of the answer included).
+    """
+
+    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s")
+
+    def __init__(self) -> None:
+        self.requests = self.bytes_sent = self.bytes_received = 0
+        self.wire_s = self.wait_s = 0.0
+
+    def snapshot(self) -> tuple[int, int, int, float, float]:
+        return self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s
+
+
+meter: Meter | None = None
 
 
 def _recv_exactly(sock: socket.socket, count: int, deadline: float | None) -> bytes:
@@ -198,12 +345,32 @@ def check_archive(payload: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         raise WireError("the answer's archive is over the size limit or has no data.pkl")
 
 
-def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
+def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES,
+                 handle: Callable[[dict], Any] | None = None):
     """Receive from the untrusted side: archive check, restricted unpickling, then a strict type walk."""
-    frame = recv_raw(sock, deadline=deadline, max_bytes=max_bytes)
+    return decode_trusted(recv_raw(sock, deadline=deadline, max_bytes=max_bytes), max_bytes, handle=handle)
+
+
+def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES, *, handle: Callable[[dict], Any] | None = None):
+    """One frame from the untrusted side, decoded (``recv_trusted`` without the socket, so it can be timed).
+
+    ``handle``, if given, replaces each ``{HANDLE_KEY: n, ...}`` dict inside the answer's ``value`` (after
+    that dict passed the checks) with what it returns: the caller's proxy, built in the same walk.
+    """
     kind, payload = frame[:1], frame[1:]
-    if kind == JSON_FRAME:
-        return validate(_loads_json(payload))
+    if kind in (JSON_FRAME, RAW_FRAME):
+        try:
+            if kind == JSON_FRAME:
+                tree, walk = _json_tree(payload), _untag_checked
+            else:
+                tree, tensors = _raw_tensors(payload, max_bytes, restore_grad=False)
+                walk = lambda obj, depth=0, budget=None, inner=None: _untag_checked(  # noqa: E731
+                    obj, depth, budget, inner, tensors)
+            return _answer(tree, walk, _Guarded(handle) if handle else None)
+        except _HandleFailed as failed:
+            raise failed.error from None  # the caller's own error, as if it had wrapped the value itself
+        except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
+            raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
     if kind != TORCH_FRAME:
         raise WireError("the answer is not a message of the grader's protocol")
     check_archive(payload, max_bytes)
@@ -211,7 +378,87 @@ def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_byte
         obj = torch.load(io.BytesIO(payload), weights_only=True)
     except Exception as err:  # the restricted loader raises several types
         raise WireError(f"the answer was not plain data ({type(err).__name__})") from None
-    return validate(obj)
+    return _answer(obj, validate, handle)
+
+
+class _HandleFailed(Exception):
+    def __init__(self, error: Exception):
+        self.error = error
+
+
+class _Guarded:
+    """``handle``, with its own errors kept apart from the decoding's (which mean "not valid data")."""
+
+    __slots__ = ("handle",)
+
+    def __init__(self, handle: Callable[[dict], Any]):
+        self.handle = handle
+
+    def __call__(self, value: dict):
+        try:
+            return self.handle(value)
+        except Exception as err:
+            raise _HandleFailed(err) from None
+
+
+def _answer(obj, walk, handle):
+    """``walk(obj)``, with ``handle`` applied only inside an answer's ``value``: the rest of the envelope (its
+    error, its output) stays data."""
+    if handle is None or type(obj) not in (dict, OrderedDict) or "value" not in obj:
+        return walk(obj)
+    budget = [MAX_ITEMS - 1]
+    out = {}
+    for key, value in obj.items():
+        if type(key) not in (str, int):
+            raise WireError("the answer holds a dict with a key that is not a string or integer")
+        out[key] = walk(value, 1, budget, handle if key == "value" else None)
+    return out
+
+
+def _json_tree(payload: bytes):
+    try:
+        return json.loads(payload.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
+        raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
+
+
+def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=None, tensors: list | None = None):
+    """``validate(_untag(obj))`` in one walk over a decoded JSON tree (whose only types are JSON's and the
+    tagged ones), with ``handle`` applied to handle dicts: three walks of a large answer cost three times one."""
+    budget = budget if budget is not None else [MAX_ITEMS]
+    budget[0] -= 1
+    if budget[0] < 0 or depth > MAX_DEPTH:
+        raise WireError("the answer is nested too deeply or holds too many items")
+    kind = type(obj)
+    if kind is list:
+        return [_untag_checked(item, depth + 1, budget, handle, tensors) for item in obj]
+    if kind is not dict:
+        return obj  # str, int, float, bool, None: JSON's scalars
+    if len(obj) == 1:
+        ((key, value),) = obj.items()
+        if key == "~t" and type(value) is list:
+            return tuple(_untag_checked(item, depth + 1, budget, handle, tensors) for item in value)
+        pairs = value if key == "~d" and type(value) is list else None
+        if tensors is not None and key == "~T" and type(value) is int:
+            return _plain_tensor(_take_tensor(tensors, value))  # validate's check of a tensor
+        if tensors is not None and key == "~od" and type(value) is list and len(value) == 2 and type(value[0]) is list:
+            pairs = value[0]  # an OrderedDict becomes a plain dict here, as validate makes it
+        if pairs is not None:
+            out = {}
+            for pair in pairs:
+                if type(pair) is list and len(pair) == 2:
+                    name = _untag(pair[0], tensors)
+                    hash(name)  # an unhashable key: TypeError, "not valid data" as in _untag
+                    if type(name) not in (str, int):
+                        raise WireError("the answer holds a dict with a key that is not a string or integer")
+                    out[name] = _untag_checked(pair[1], depth + 1, budget, handle, tensors)
+            return out
+        if key in ("~s", "~dt", "~dev", "~c", "~b"):
+            budget[0] += 1  # counted again by validate
+            return validate(_untag(obj), depth, budget)  # a leaf of the tagged kinds: untag, then check
+    inner = None if HANDLE_KEY in obj else handle  # a handle's own fields stay data
+    out = {key: _untag_checked(value, depth + 1, budget, inner, tensors) for key, value in obj.items()}
+    return handle(out) if handle is not None and HANDLE_KEY in out else out
 
 
 def recv_plain(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
@@ -219,14 +466,18 @@ def recv_plain(sock: socket.socket, *, deadline: float | None = None, max_bytes:
     frame = recv_raw(sock, deadline=deadline, max_bytes=max_bytes)
     if frame[:1] == JSON_FRAME:
         return _loads_json(frame[1:])
+    if frame[:1] == RAW_FRAME:
+        tree, tensors = _raw_tensors(frame[1:], max_bytes, restore_grad=True)
+        return _untag(tree, tensors)
     return torch.load(io.BytesIO(frame[1:]), weights_only=True)
 
 
 _SCALARS = (bool, int, float, str, bytes, type(None))
 
 
-def validate(obj, depth: int = 0, budget: list[int] | None = None):
-    """Return ``obj`` rebuilt from exact built-in types; raise WireError on anything else."""
+def validate(obj, depth: int = 0, budget: list[int] | None = None, handle: Callable[[dict], Any] | None = None):
+    """Return ``obj`` rebuilt from exact built-in types; raise WireError on anything else (``handle``: see
+    ``decode_trusted``)."""
     budget = budget if budget is not None else [MAX_ITEMS]
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
@@ -243,14 +494,15 @@ def validate(obj, depth: int = 0, budget: list[int] | None = None):
     if kind in (torch.dtype, torch.Size, torch.device):
         return obj
     if kind in (list, tuple):
-        return kind(validate(item, depth + 1, budget) for item in obj)
+        return kind(validate(item, depth + 1, budget, handle) for item in obj)
     if kind in (dict, OrderedDict):
         out = {}
+        inner = None if HANDLE_KEY in obj else handle  # a handle's own fields stay data
         for key, value in obj.items():
             if type(key) not in (str, int):
                 raise WireError("the answer holds a dict with a key that is not a string or integer")
-            out[key] = validate(value, depth + 1, budget)
-        return out
+            out[key] = validate(value, depth + 1, budget, inner)
+        return handle(out) if handle is not None and HANDLE_KEY in out else out
     raise WireError(f"the answer holds a {kind.__name__}, which is not plain data")
 
 

@@ -1,18 +1,36 @@
-"""Values a hidden-test module computes once: per grading run, or per submission."""
+"""Values a hidden-test module computes once: per grading run (per kit), or per submission."""
 from __future__ import annotations
+
+_kit: str | None = None
+
+
+def use_kit(digest: str) -> None:
+    """The content hash of what grades the next units (``grader.unit`` sets the assignment's ``tests_hash``:
+    hidden tests, reference solution, grader code). Run-wide values computed under another hash are dropped,
+    so a worker never answers a changed solution or hidden test from its cache."""
+    global _kit
+    _kit = digest
+
+
+def current_kit() -> str | None:
+    return _kit
 
 
 class ResultCache:
     """One per hidden-test module: values computed once per grading run (reference modules and outputs,
-    reused for every student) and values computed once per submission (a student's model built on meta
-    and shared by several tests), dropped when the next submission comes."""
+    reused for every student, for as long as the kit's hash stays the same) and values computed once per
+    submission (a student's model built on meta and shared by several tests), dropped when the next
+    submission comes."""
 
     def __init__(self) -> None:
         self.run: dict = {}
+        self.kit = _kit
         self.student = None
         self.submission: dict = {}
 
     def once(self, key, build):
+        if self.kit != _kit:
+            self.run, self.kit = {}, _kit
         if key not in self.run:
             self.run[key] = build()
         return self.run[key]

@@ -9,6 +9,7 @@ child's own caps are student-controlled.
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import signal
@@ -19,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
 from grader import wire
 from grader.i18n import _
@@ -116,6 +118,7 @@ class Zygote:
         return self.mode.description
 
     def fork(self, config: dict) -> "Child":
+        finish_closing()
         wire.send(self.control, {"op": FORK, "config": config})
         message, fds, _flags, _addr = socket.recv_fds(self.control, 8, 1)
         if len(message) != 8 or len(fds) != 1:
@@ -132,6 +135,7 @@ class Zygote:
 
     def close(self) -> None:
         """Closing the control socket makes the zygote clean up (kill its sandbox uid) and exit; else it is killed."""
+        finish_closing(block=True)  # its closed children's middle processes first, while it can still reap them
         self.control.close()
         try:
             self.process.wait(timeout=5)
@@ -153,6 +157,27 @@ def _is_namespace_init(pid: int) -> bool:
     return False
 
 
+_closing: list[tuple["Child", float]] = []
+
+
+def finish_closing(block: bool = False) -> None:
+    """The middle processes of closed children (``Child.close`` does not wait for them): each that is gone, or
+    past its deadline, gets the kill the original wait ended with; the others are left for the next call,
+    unless ``block`` (at exit)."""
+    still = []
+    for child, deadline in _closing:
+        while block and child._middle_alive() and time.monotonic() < deadline:
+            time.sleep(0.002)
+        if child._middle_alive() and time.monotonic() < deadline:
+            still.append((child, deadline))
+        else:
+            child._kill_middle()
+    _closing[:] = still
+
+
+atexit.register(finish_closing, True)
+
+
 @dataclass
 class Child:
     pid: int
@@ -162,15 +187,25 @@ class Child:
     dead: str | None = None
     output: list[str] = field(default_factory=list)
 
-    def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES):
-        """Send one request and return its value, raising StudentRaised or SandboxError."""
+    def request(self, message: dict, *, timeout: float, max_bytes: int = wire.DEFAULT_MAX_BYTES,
+                handle: Callable[[dict], Any] | None = None):
+        """Send one request and return its value, raising StudentRaised or SandboxError.
+
+        ``handle`` turns each numbered handle in the value into the caller's proxy while the answer is
+        decoded (``grader.wire.decode_trusted``), instead of in a second walk over it.
+        """
         if self.dead:
             raise SandboxCrashed(self.dead)
         soft = max(0.05, timeout)
         deadline = time.monotonic() + soft + 2.0  # the child's own alarm fires first; this is the hard stop
         try:
-            wire.send(self.sock, {**message, "timeout": soft})
-            reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes)
+            if message.get("op") == Op.DESCRIBE:
+                handle = None  # a description is verified as plain data (below); it holds no handles
+            if wire.meter is None:
+                wire.send(self.sock, {**message, "timeout": soft})
+                reply = wire.recv_trusted(self.sock, deadline=deadline, max_bytes=max_bytes, handle=handle)
+            else:
+                reply = self._metered({**message, "timeout": soft}, deadline, max_bytes, wire.meter, handle)
         except wire.PeerTimeout:
             self.kill(_("your code did not finish within {seconds:g} s and was stopped", seconds=soft))
             raise SandboxTimeout(self.dead) from None
@@ -209,6 +244,24 @@ class Child:
                             str(error.get("message", ""))[:MAX_MESSAGE_CHARS],
                             str(error.get("traceback", ""))[:MAX_MESSAGE_CHARS])
 
+    def _metered(self, message: dict, deadline: float, max_bytes: int, meter: wire.Meter, handle):
+        """``request``'s round trip, timed part by part into ``meter`` (profiling only)."""
+        clock = time.perf_counter
+        started = clock()
+        data = wire.frame(message)
+        self.sock.sendall(data)
+        sent = clock()
+        frame = wire.recv_raw(self.sock, deadline=deadline, max_bytes=max_bytes)
+        received = clock()
+        try:
+            return wire.decode_trusted(frame, max_bytes, handle=handle)
+        finally:
+            meter.requests += 1
+            meter.bytes_sent += len(data)
+            meter.bytes_received += len(frame) + wire.HEADER.size
+            meter.wait_s += received - sent
+            meter.wire_s += (sent - started) + (clock() - received)
+
     def stop(self, reason: str) -> None:
         """Kill the child's processes, from any thread; the pending request then fails with ``reason``."""
         if not self.dead:
@@ -226,26 +279,42 @@ class Child:
             self.dead = reason
         if self.watch is not None:
             self.watch.stop()
-        self._kill_processes()
+        self._kill_processes(wait=reason != "finished")
         try:
             self.sock.close()
         except OSError:
             pass
 
-    def _kill_processes(self) -> None:
+    def _kill_processes(self, wait: bool = True) -> None:
+        """PID 1, then the middle process and its group, then the slot uid.
+
+        Without ``wait`` (a child that finished its work) the middle process, which reaps PID 1 and then
+        exits by itself, is not waited for here: ``finish_closing`` (at the next fork, at exit) kills it if
+        it is still there after its second. Everything of the student's (PID 1's namespace, the slot uid)
+        is killed now either way.
+        """
         inits = [pid for pid in sandbox_pid_of(self.pid) if _is_namespace_init(pid)]
         for pid in inits:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
-        if inits:  # let the middle process reap PID 1 and exit by itself: killed first, PID 1 would be a zombie of init
-            deadline = time.monotonic() + 1.0
-            while os.path.exists(f"/proc/{self.pid}/task") and time.monotonic() < deadline:
-                time.sleep(0.002)
+        deadline = time.monotonic() + 1.0
+        if inits and not wait:
+            _closing.append((self, deadline))
+        else:
+            if inits:  # let the middle process reap PID 1 and exit by itself: killed first, PID 1 would be a zombie
+                while self._middle_alive() and time.monotonic() < deadline:
+                    time.sleep(0.002)
+            self._kill_middle()
+        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
+            kill_uid(self.uid)
+
+    def _middle_alive(self) -> bool:
+        return os.path.exists(f"/proc/{self.pid}/task")
+
+    def _kill_middle(self) -> None:
         for target in (lambda: os.killpg(self.pid, signal.SIGKILL), lambda: os.kill(self.pid, signal.SIGKILL)):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 target()
-        if self.uid is not None:  # without a PID namespace (the uid sandbox) a daemon escapes both: not its uid
-            kill_uid(self.uid)
 
     def close(self) -> None:
         if not self.dead:

@@ -1,0 +1,88 @@
+"""The profile of a unit (grader.profiling, bench/profile.py) and the run-wide cache keyed by the kit's hash."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench.profile import summarise
+from grader import profiling, wire
+from grader.checks import cache as result_cache
+from grader.checks.cache import ResultCache
+from grader.course import assignment
+from grader.unit import grade_unit
+from tests.conftest import write_submission
+
+
+@pytest.fixture(scope="module")
+def profiled(tmp_path_factory):
+    """One solution of vgg graded with GRADER_PROFILE=1: (result, profile)."""
+    folder = tmp_path_factory.mktemp("profiled")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(profiling.ENV, "1")
+        result = grade_unit(write_submission(folder, "vgg"), "vgg", "student")
+    return result, profiling.take()
+
+
+def test_profile_has_sandbox_start_cells_and_each_test_split(profiled):
+    result, profile = profiled
+    assert wire.meter is None and profiling.take() is None  # counting stops with the unit; take() hands it out once
+    assert profile["assignment"] == "vgg" and profile["forks"] == 1
+    assert 0 < profile["sandbox_start_s"] < profile["total_s"]
+    assert profile["cells_s"] > 0 and profile["cells_requests"] >= 1
+    parts = profile["sandbox_start_s"] + profile["cells_s"] + profile["tests_s"] + profile["pytest_overhead_s"]
+    assert parts + profile["other_s"] == pytest.approx(profile["total_s"], rel=0.02)
+    assert 0 < profile["prepare_s"] and 0 < profile["finish_s"]
+    assert profile["prepare_s"] + profile["finish_s"] <= profile["other_s"] + 0.002  # + loading the reference
+
+    tests = profile["tests"]
+    assert {t["test"].split("[")[0] for t in tests} == {t.name for t in result.tests}
+    for test in tests:
+        assert min(test["trusted_s"], test["sandbox_s"], test["wire_s"]) >= 0
+        assert test["trusted_s"] + test["sandbox_s"] + test["wire_s"] == pytest.approx(test["seconds"], abs=1e-6)
+    talking = [t for t in tests if t["requests"]]
+    assert talking and all(t["bytes_sent"] > 0 and t["bytes_received"] > 0 for t in talking)
+    assert all(t["sandbox_s"] > 0 and t["wire_s"] > 0 for t in talking)
+    assert any(t["bytes_sent"] > 100_000 for t in tests)  # weights loaded into the student's model travel
+    assert "profile" not in json.dumps(result.public()) and "profile" not in json.dumps(result.to_dict())
+
+
+def test_profile_summary_per_assignment_and_slowest_ten(profiled):
+    _, profile = profiled
+    summary = summarise([profile, profile])
+    row = summary["assignments"]["vgg"]
+    assert row["units"] == 2 and row["test_count"] == len({t["test"] for t in profile["tests"]})
+    assert set(row["tests"]) == {"trusted_s", "sandbox_s", "wire_s", "bytes_sent", "bytes_received", "requests"}
+    slowest = summary["slowest"]
+    assert len(slowest) == min(10, row["test_count"])
+    assert [t["seconds"] for t in slowest] == sorted((t["seconds"] for t in slowest), reverse=True)
+    assert slowest[0]["seconds"] == max(t["seconds"] for t in profile["tests"])
+
+
+def test_unprofiled_unit_leaves_no_profile(profiled, tmp_path, monkeypatch):
+    monkeypatch.delenv(profiling.ENV, raising=False)
+    grade_unit(write_submission(tmp_path, "vgg", {"conv_params": "def conv_params(*args, **kwargs):\n"
+                                                                  "    return 0\n"}), "vgg", "student")
+    assert profiling.take() is None and wire.meter is None
+
+
+def test_grading_keys_the_run_wide_cache_by_the_assignments_hash(profiled):
+    assert result_cache.current_kit() == assignment("vgg").tests_hash()
+
+
+def test_run_wide_results_are_dropped_when_the_kit_hash_changes(monkeypatch):
+    monkeypatch.setattr(result_cache, "_kit", None)
+    cache, builds = ResultCache(), []
+
+    def build():
+        builds.append(result_cache.current_kit())
+        return len(builds)
+
+    result_cache.use_kit("kit-a")
+    assert cache.once("reference output", build) == 1
+    assert cache.once("reference output", build) == 1  # computed once per worker for the same kit
+    result_cache.use_kit("kit-b")  # a changed solution or hidden test
+    assert cache.once("reference output", build) == 2
+    result_cache.use_kit("kit-a")
+    assert cache.once("reference output", build) == 3  # only the current kit's values are kept
+    assert builds == ["kit-a", "kit-b", "kit-a"]
