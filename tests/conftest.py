@@ -101,6 +101,16 @@ def submit(tmp_path):
 
 
 @pytest.fixture(scope="session")
+def graded_examples(tmp_path_factory) -> tuple[Path, list]:
+    """The bundled examples graded once per test session by the local pool (2 workers), as `make grade` does:
+    tests/test_examples.py reads its files, tests/test_dask.py compares every backend with it."""
+    from grader.run import GradeRun
+
+    out = tmp_path_factory.mktemp("examples-graded")
+    return out, GradeRun(project_root() / "examples" / "submissions", out, workers=2).run()
+
+
+@pytest.fixture(scope="session")
 def solution_results() -> dict[str, dict]:
     """Each reference solution, submitted as a notebook and graded once per test session."""
     class Lazy(dict):

@@ -45,9 +45,8 @@ def _run(out: Path, **kwargs) -> tuple[list[dict], str]:
 
 
 @pytest.fixture(scope="module")
-def local_pool(tmp_path_factory):
-    out = tmp_path_factory.mktemp("pool")
-    return out, _run(out, workers=2)[0]
+def local_pool(graded_examples):
+    return graded_examples  # conftest: the examples graded once per session by the local pool, 2 workers
 
 
 @pytest.fixture(scope="module")

@@ -12,17 +12,14 @@ import pytest
 
 from grader.course import project_root
 from grader.outputs import CSV_COLUMNS
-from grader.run import GradeRun
 
 ROOT = project_root()
 EXPECTED = json.loads((ROOT / "examples" / "expected_scores.json").read_text(encoding="utf-8"))
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory) -> tuple[Path, list[dict]]:
-    out = tmp_path_factory.mktemp("grades")
-    results = GradeRun(ROOT / "examples" / "submissions", out, workers=2).run()
-    return out, results
+def graded(graded_examples) -> tuple[Path, list[dict]]:
+    return graded_examples  # conftest: graded once per session, shared with tests/test_dask.py
 
 
 def test_every_example_gets_the_documented_score(graded):
