@@ -607,8 +607,8 @@ def _vgg_count_hint(name, got, num_classes) -> str:
     return causes.get(got) or _(
         "{convs} biased 3x3 convs ({per_block} per block, {channels} channels) + Linear(25088, 4096), "
         "Linear(4096, 4096), Linear(4096, num_classes), all with biases",
-        convs=sum(n for n, _c in cfg), per_block="-".join(str(n) for n, _c in cfg),
-        channels=", ".join(str(c) for _n, c in cfg))
+        convs=sum(n for n, _width in cfg), per_block="-".join(str(n) for n, _width in cfg),
+        channels=", ".join(str(width) for _count, width in cfg))  # no `_n` here: Babel reads it as ngettext
 
 
 @pytest.mark.points(3)
