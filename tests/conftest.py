@@ -128,6 +128,25 @@ def solution_results() -> dict[str, dict]:
 
 # Assertions shared by the tests/test_grading_*.py files.
 
+HANGUL = re.compile(r"[\uac00-\ud7a3]")
+NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+
+def assert_korean_like_english(english: dict, korean: dict) -> None:
+    """The Korean result grades as the English one; every title is Korean, and every failure message is Korean
+    and keeps the English message's numbers ("Not credited yet" alone is the grader's own wording)."""
+    assert [(t["name"], t["points"]) for t in korean["tests"]] == \
+        [(t["name"], t["points"]) for t in english["tests"]]
+    for en, ko in zip(english["tests"], korean["tests"]):
+        assert HANGUL.search(ko["title"]), (ko["name"], ko["title"])
+        if en["outcome"] == "passed":
+            continue
+        assert set(NUMBER.findall(en["message"])) <= set(NUMBER.findall(ko["message"])), \
+            (en["message"], ko["message"])
+        if not en["message"].startswith("Not credited yet"):
+            assert HANGUL.search(ko["message"]), (ko["name"], ko["message"][:300])
+
+
 def assert_full_marks(result: dict) -> None:
     """A reference solution's result: graded, every hidden test passed, every cell ran."""
     assert result["status"] == "graded", result["status"]

@@ -5,12 +5,11 @@ Wrong implementations that touch different cells (and fail different hidden test
 """
 from __future__ import annotations
 
-import re
 from textwrap import dedent
 
 import pytest
 
-from conftest import by_name, carried_forward, grade_released_stub
+from conftest import assert_korean_like_english, by_name, carried_forward, grade_released_stub
 
 ASSIGNMENT = "alexnet"
 
@@ -241,25 +240,6 @@ def assert_failed_exactly(result: dict, expected: set[str]) -> None:
     details = {t["name"]: t["message"][:300] for t in result["tests"] if t["name"] in got ^ expected}
     assert got == expected, f"failed {sorted(got)}, expected {sorted(expected)}; {details}"
     assert result["score"] == result["max_score"] - sum(by_name(result)[n]["max_points"] for n in expected)
-
-
-HANGUL = re.compile(r"[\uac00-\ud7a3]")
-NUMBER = re.compile(r"\d[\d,.]*\d|\d")
-
-
-def assert_korean_like_english(english: dict, korean: dict) -> None:
-    """The Korean result grades as the English one; every title is Korean, and every failure message is Korean
-    and keeps the English message's numbers ("Not credited yet" alone is the grader's own wording)."""
-    assert [(t["name"], t["points"]) for t in korean["tests"]] == \
-        [(t["name"], t["points"]) for t in english["tests"]]
-    for en, ko in zip(english["tests"], korean["tests"]):
-        assert HANGUL.search(ko["title"]), (ko["name"], ko["title"])
-        if en["outcome"] == "passed":
-            continue
-        assert set(NUMBER.findall(en["message"])) <= set(NUMBER.findall(ko["message"])), \
-            (en["message"], ko["message"])
-        if not en["message"].startswith("Not credited yet"):
-            assert HANGUL.search(ko["message"]), (ko["name"], ko["message"][:300])
 
 
 # ---------------------------------------------------------------- tests
