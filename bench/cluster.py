@@ -218,6 +218,17 @@ class PreviousRecorder:
 
 
 @contextmanager
+def stop_processes(processes: list[subprocess.Popen]) -> None:
+    """Stop a scheduler and its workers: SIGTERM, workers first, so each leaves cleanly; SIGKILL after 30 s."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def separate_cluster(workers: int, folder: Path):
     """A scheduler and workers in processes of their own (``dask scheduler``, ``dask worker``), as on a real
     cluster: the coordinator's process then does only the coordinator's work."""
@@ -245,13 +256,7 @@ def separate_cluster(workers: int, folder: Path):
             client.wait_for_workers(workers, timeout=300)
         yield address
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
 
 
 def _capacity_class(units: int, work: Path, assignment_id: str) -> Path:

@@ -422,13 +422,20 @@ def _json_tree(payload: bytes):
         raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
 
 
-def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=None, tensors: list | None = None):
-    """``validate(_untag(obj))`` in one walk over a decoded JSON tree (whose only types are JSON's and the
-    tagged ones), with ``handle`` applied to handle dicts: three walks of a large answer cost three times one."""
+def _spend_item(budget: list[int] | None, depth: int) -> list[int]:
+    """One more item of an answer: the budget shared by ``validate`` and ``_untag_checked`` (a fresh one for a
+    new answer), refused past ``MAX_ITEMS`` items or ``MAX_DEPTH`` levels."""
     budget = budget if budget is not None else [MAX_ITEMS]
     budget[0] -= 1
     if budget[0] < 0 or depth > MAX_DEPTH:
         raise WireError("the answer is nested too deeply or holds too many items")
+    return budget
+
+
+def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=None, tensors: list | None = None):
+    """``validate(_untag(obj))`` in one walk over a decoded JSON tree (whose only types are JSON's and the
+    tagged ones), with ``handle`` applied to handle dicts: three walks of a large answer cost three times one."""
+    budget = _spend_item(budget, depth)
     kind = type(obj)
     if kind is list:
         return [_untag_checked(item, depth + 1, budget, handle, tensors) for item in obj]
@@ -478,10 +485,7 @@ _SCALARS = (bool, int, float, str, bytes, type(None))
 def validate(obj, depth: int = 0, budget: list[int] | None = None, handle: Callable[[dict], Any] | None = None):
     """Return ``obj`` rebuilt from exact built-in types; raise WireError on anything else (``handle``: see
     ``decode_trusted``)."""
-    budget = budget if budget is not None else [MAX_ITEMS]
-    budget[0] -= 1
-    if budget[0] < 0 or depth > MAX_DEPTH:
-        raise WireError("the answer is nested too deeply or holds too many items")
+    budget = _spend_item(budget, depth)
     kind = type(obj)
     if kind in _SCALARS:
         return obj

@@ -23,6 +23,7 @@ import pytest
 from distributed import Client, LocalCluster
 from rich.console import Console
 
+from bench.cluster import stop_processes
 from conftest import solution_notebook, write_submission
 from grader.backends.dask import ALLOWED_FAILURES, DaskBackend, grade_task
 from grader.backends.kit import KitHash, _hash_tree, kit_hash
@@ -334,13 +335,7 @@ def tls_cluster(certificates, tmp_path_factory):
             client.wait_for_workers(1, timeout=180)
         yield address
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)  # bench/cluster.py: SIGTERM, workers first; SIGKILL after 30 s
 
 
 def _grade_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
