@@ -104,12 +104,13 @@ class Recorder:
 
     # -- the writer thread ----------------------------------------------------------------------------------
     def _write_all(self) -> None:
+        stop = False  # set once close()'s _STOP has been taken from the queue
         try:
-            while True:
+            while not stop:
                 item = self._queue.get()
                 if item is _STOP:
                     return
-                batch, stop = [item], False
+                batch = [item]
                 started = time.monotonic()
                 while len(batch) < self.commit_every and time.monotonic() - started < self.commit_seconds:
                     try:
@@ -121,11 +122,10 @@ class Recorder:
                         break
                     batch.append(item)
                 self._write_batch(batch)
-                if stop:
-                    return
         except BaseException as err:  # told to the coordinator's thread at its next record() or at close()
             self._error = err
-            self._drain()
+            if not stop:  # close() is waiting in join(): nothing more will be put, and its _STOP is taken
+                self._drain()
 
     def _write_batch(self, batch: list[tuple]) -> None:
         """One transaction: each unit's row, then its files; committed once all of them are written."""
@@ -142,11 +142,7 @@ class Recorder:
         self.console.print("\n".join(lines), markup=False, highlight=False)  # one print per batch, not per unit
 
     def _drain(self) -> None:
-        """After a failure: take what is queued (unrecorded: graded again next run) so no put() waits forever."""
-        while True:
-            try:
-                if self._queue.get(timeout=1.0) is _STOP:
-                    return
-            except queue.Empty:
-                if self._thread is None:
-                    return
+        """After a failure: take what is queued (unrecorded: graded again next run) so no put() waits forever,
+        until close()'s _STOP."""
+        while self._queue.get() is not _STOP:
+            pass

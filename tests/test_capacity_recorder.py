@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -70,6 +71,47 @@ def test_a_unit_whose_files_cannot_be_written_leaves_no_row_and_stops_the_run(tm
     assert "s2" not in recorded and recorded in (["s1"], ["s1", "s3"])  # s3 only if it was written with s1
     for student in recorded:
         assert (out / "results" / student / f"{TASK}.json").is_file()
+    book.close()
+
+
+class _HeldConsole(io.StringIO):
+    """A console file whose first write waits until ``release`` is set: holds the writer after its first batch."""
+
+    def __init__(self, release: threading.Event):
+        super().__init__()
+        self.release = release
+
+    def write(self, text: str) -> int:
+        self.release.wait(timeout=10)
+        return super().write(text)
+
+
+def test_a_failing_unit_in_the_last_batch_still_lets_the_run_stop(tmp_path):
+    """The last unit fails while close() waits: its stop signal shared that batch, so the writer must not wait
+    for another (CI once hung here for an hour)."""
+    out = tmp_path / "grades"
+    (out / "results").mkdir(parents=True)
+    (out / "results" / "s2").write_text("a file where the student's folder should be")
+    book = Gradebook(out / "gradebook.db")
+    release = threading.Event()
+
+    raised: list[BaseException] = []
+
+    def run_and_close() -> None:
+        try:
+            with Recorder(book, out, Console(file=_HeldConsole(release))) as recorder:
+                recorder.record(*_ready("s1"), "sub", "tests")  # the writer prints it, then is held
+                recorder.record(*_ready("s2"), "sub", "tests")  # queued, then close() queues the stop signal
+                threading.Timer(0.5, release.set).start()  # s2 and the stop signal now make one batch
+        except BaseException as err:
+            raised.append(err)
+
+    closing = threading.Thread(target=run_and_close, daemon=True)  # a hung writer fails the test, not the suite
+    closing.start()
+    closing.join(timeout=30)
+    assert not closing.is_alive(), "close() still waits for a writer that failed on the last batch"
+    assert len(raised) == 1 and isinstance(raised[0], RecordingError) and str(out) in str(raised[0])
+    assert [student for student, _ in _recorded(out)] == ["s1"]
     book.close()
 
 
