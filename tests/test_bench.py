@@ -107,3 +107,22 @@ def test_cuda_flag_without_a_gpu_fails_clearly(tmp_path):
     assert proc.returncode != 0
     assert "CUDA is unavailable" in proc.stderr
     assert not (tmp_path / "x.json").exists()
+
+
+def test_stop_processes_stops_them_and_the_cluster_helper_is_a_context_manager():
+    """Both are shared with tests/test_dask.py's TLS fixture; a misplaced decorator once made stop_processes a
+    context manager that, called plainly, stopped nothing."""
+    from bench.cluster import separate_cluster, stop_processes
+
+    stubborn = [sys.executable, "-c", "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+                                      "print('ready', flush=True); time.sleep(600)"]
+    processes = [subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"]),
+                 subprocess.Popen(stubborn, stdout=subprocess.PIPE, text=True)]
+    assert processes[1].stdout.readline() == "ready\n"  # its SIGTERM handler is in place
+    try:
+        stop_processes(processes, grace_s=1)
+        assert [p.poll() for p in processes] == [-15, -9]  # SIGTERM first; SIGKILL for the one that ignores it
+    finally:
+        for process in processes:
+            process.kill()
+    assert hasattr(separate_cluster(1, Path("/nonexistent")), "__enter__")
