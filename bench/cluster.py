@@ -206,10 +206,12 @@ PREVIOUS = {"commit": "640f31c", "dask_per_cpu_s": 477.0, "dask_per_main_thread_
 
 
 def trivial_unit(ready: dict, name, data, assignment_id, student_id, settings) -> "UnitResult":
-    """A worker's answer at once: the ready-made result of a real unit, for this student and assignment."""
+    """A worker's answer at once: the ready-made result of a real unit, for this student and assignment, with
+    its feedback page rendered, as a worker renders it."""
+    from grader.outputs import with_page
     from grader.results import UnitResult
 
-    return UnitResult.from_dict({**ready, "student_id": student_id, "assignment": assignment_id})
+    return with_page(UnitResult.from_dict({**ready, "student_id": student_id, "assignment": assignment_id}))
 
 
 class PreviousRecorder:
@@ -242,6 +244,7 @@ class PreviousRecorder:
             self._batch.__enter__()
         read_again = unit._read_hash() if hasattr(unit, "_read_hash") else submission_hash
         self.book.save(result, read_again, tests_hash)
+        result.page = None  # the previous recording rendered every feedback page here, in the coordinator
         write_unit(self.out, result)
         if self.course is not None:
             self.course.record(unit, result)
@@ -326,14 +329,15 @@ def record_alone(submissions: Path, work: Path, sample: dict, recorder: type, la
     """The coordinator's recording without Dask: ``units`` ready results through GradeRun._record and
     ``recorder``, from the first hand-over until the last unit is committed."""
     from grader.gradebook import Gradebook
+    from grader.outputs import with_page
     from grader.results import UnitResult
     from grader.run import GradeRun, discover
 
     todo = discover(submissions)[0]
     units = len(todo)
     ready = _ready(sample)
-    results = [UnitResult.from_dict({**ready, "student_id": unit.student_id, "assignment": unit.assignment})
-               for unit in todo]
+    results = [with_page(UnitResult.from_dict({**ready, "student_id": unit.student_id,  # pages: as workers
+                                               "assignment": unit.assignment})) for unit in todo]  # deliver them
     out = work / f"alone-{label}"
     shutil.rmtree(out, ignore_errors=True)
     run = GradeRun(submissions, out, console=Console(file=io.StringIO()))

@@ -88,11 +88,20 @@ def _write_atomic(path: Path, text: str) -> None:
 
 
 def write_unit(out: Path, result: UnitResult) -> None:
-    """The per-unit JSON (docs/results-format.md) and the student's feedback page."""
+    """The per-unit JSON (docs/results-format.md) and the student's feedback page: the one its worker rendered,
+    else rendered here (a unit the coordinator answered itself, or one whose page was made stale)."""
     _write_atomic(out / "results" / result.student_id / f"{result.assignment}.json",
                   json.dumps(result.public(), ensure_ascii=False))  # compact: the C encoder, not the indenting one
-    page = render_feedback(result)
+    page = result.page if result.page is not None and not result.grader_failure else render_feedback(result)
+    result.page = None  # written: a class's pages are not held for the rest of the run
     _write_atomic(out / "feedback" / result.student_id / f"{result.assignment}.html", page)
+
+
+def with_page(result: UnitResult) -> UnitResult:
+    """Render the feedback page where the unit was graded: the workers render in parallel what the
+    coordinator's one writer thread would otherwise render one unit after another."""
+    result.page = render_feedback(result)
+    return result
 
 
 def render_feedback(result: UnitResult) -> str:

@@ -120,6 +120,9 @@ class UnitResult(_ReadByKey):
     """Grader failures in a row on this same submission and kit; the run after the limit stops retrying it."""
     fingerprints: dict | None = None
     """Winnowed fingerprints of the student's own code per exercise (grader.similarity), for the class report."""
+    page: str | None = field(default=None, repr=False, compare=False)
+    """The student's feedback page, rendered by the worker that graded the unit (``grader.outputs.with_page``),
+    so the coordinator's writer only writes it; never saved in the gradebook or the results JSON."""
 
     PUBLIC_KEYS: ClassVar[tuple[str, ...]] = ("student_id", "assignment", "score", "max_score", "status",
                                               "needs_review", "review_reasons", "cells", "tests")

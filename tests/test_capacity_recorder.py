@@ -74,6 +74,35 @@ def test_a_unit_whose_files_cannot_be_written_leaves_no_row_and_stops_the_run(tm
     book.close()
 
 
+def test_the_writer_writes_the_page_its_worker_rendered_unless_the_coordinator_changed_the_unit(tmp_path):
+    """Workers render feedback pages (grader.outputs.with_page) so the one writer only writes them; a page made
+    stale on the coordinator's side (discovery's notes added, a grader failure) is rendered again."""
+    from grader.backends import complete
+    from grader.outputs import render_feedback, with_page, write_unit
+
+    out = tmp_path / "grades"
+    unit, result = _ready("s1")
+    assert with_page(result).page == render_feedback(result)
+    result.page = "<html>the page its worker rendered</html>"
+    write_unit(out, result)
+    assert (out / "feedback" / "s1" / f"{TASK}.html").read_text(encoding="utf-8") == \
+        "<html>the page its worker rendered</html>"
+    assert result.page is None, "a written page is not held for the rest of the run"
+    assert "page" not in result.to_dict() and "page" not in result.public()
+
+    unit, result = _ready("s2")  # discovery noted something about this submission: the worker never saw it
+    result.problems, result.page = [], "<html>rendered without discovery's note</html>"
+    complete(unit, result)
+    write_unit(out, result)
+    page = (out / "feedback" / "s2" / f"{TASK}.html").read_text(encoding="utf-8")
+    assert "s2: a note from discovery" in page and page == render_feedback(result)
+
+    unit, result = _ready("s3")
+    result.grader_failure, result.page = True, "<html>stale</html>"
+    write_unit(out, result)
+    assert (out / "feedback" / "s3" / f"{TASK}.html").read_text(encoding="utf-8") == render_feedback(result)
+
+
 class _HeldConsole(io.StringIO):
     """A console file whose first write waits until ``release`` is set: holds the writer after its first batch."""
 

@@ -24,6 +24,7 @@ from distributed import Client, LocalCluster
 from rich.console import Console
 
 from bench.cluster import stop_processes
+from grader.outputs import render_feedback
 from conftest import solution_notebook, write_submission
 from grader.backends.dask import ALLOWED_FAILURES, DaskBackend, grade_task
 from grader.backends.kit import KitHash, _hash_tree, kit_hash
@@ -75,6 +76,9 @@ def test_a_local_cluster_grades_the_examples_as_the_local_pool_does(local_pool, 
         for relative in pool_files:
             assert (dask_out / relative).read_bytes() == (pool_out / relative).read_bytes(), relative
     assert (dask_out / "grades.csv").read_bytes() == (pool_out / "grades.csv").read_bytes()
+    for result in on_dask:  # each page was rendered by the worker that graded it, as the coordinator renders it
+        page = dask_out / "feedback" / result.student_id / f"{result.assignment}.html"
+        assert page.read_text(encoding="utf-8") == render_feedback(result), page
 
 
 def test_the_run_shows_progress_without_a_terminal(local_cluster_run):

@@ -54,6 +54,8 @@ def make_backend(cluster: str | None, workers: int, console: "Console") -> Backe
 
 def complete(unit: "Unit", result: "UnitResult") -> "UnitResult":
     """What the coordinator knows about a unit and a worker does not: discovery's notes and the timestamp."""
+    if unit.problems:  # a page rendered without discovery's notes: the writer renders it again
+        result.page = None
     result.problems = unit.problems + result.problems
     result.timestamp = unit.timestamp
     return result

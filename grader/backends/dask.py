@@ -181,6 +181,7 @@ def grade_task(name: str, data: bytes, assignment_id: str, student_id: str, sett
     """The unit on a worker: the notebook's bytes in a private folder, then the same grade_unit as everywhere."""
     from distributed import get_worker
 
+    from grader.outputs import with_page
     from grader.unit import grade_unit
 
     plugin = get_worker().plugins.get(PLUGIN_NAME)
@@ -190,7 +191,7 @@ def grade_task(name: str, data: bytes, assignment_id: str, student_id: str, sett
     try:
         path = folder / name
         path.write_bytes(data)
-        return grade_unit(path, assignment_id, student_id, settings)
+        return with_page(grade_unit(path, assignment_id, student_id, settings))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

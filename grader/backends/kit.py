@@ -3,7 +3,7 @@
 Three parts decide a grade: the hidden tests (``autograde_tests/``), the
 reference solutions (``solutions/``) and the grader's own code and message
 catalogs (``grader/``); the versions of the libraries that compute (torch,
-numpy, pytest) are a fourth. Each part is hashed separately so a refusal can
+numpy, pytest; jinja2 and markupsafe, which render the feedback pages) are a fourth. Each part is hashed separately so a refusal can
 say which one differs.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from grader.course import project_root
 
 PARTS = ("autograde_tests", "solutions", "grader")
-PACKAGES = ("torch", "numpy", "pytest")
+PACKAGES = ("torch", "numpy", "pytest", "jinja2", "markupsafe")  # the last two: workers render feedback pages
 _SKIP_DIRS = {"__pycache__", ".ipynb_checkpoints"}
 
 

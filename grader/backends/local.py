@@ -31,12 +31,13 @@ def _worker_init() -> None:
 
 
 def _grade(unit: "Unit", settings: "Settings") -> dict:
+    from grader.outputs import with_page
     from grader.run import _not_graded
     from grader.unit import grade_unit
 
     if unit.path is None:
         return _not_graded(unit, "; ".join(unit.problems) or "no notebook found")
-    return complete(unit, grade_unit(unit.path, unit.assignment, unit.student_id, settings))
+    return with_page(complete(unit, grade_unit(unit.path, unit.assignment, unit.student_id, settings)))
 
 
 class LocalPool:
