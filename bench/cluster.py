@@ -519,7 +519,8 @@ def print_capacity(cap: dict, console: Console) -> None:
     console.print(table)
     console.print(f"  alone: {cap['alone_units']} ready results handed to GradeRun._record; Dask: {cap['units']} "
                   f"trivial units, {cap['in_flight']} in flight; both: students × {len(ASSIGNMENTS)} assignments; "
-                  f"previous (README): 2,000 students × 1 assignment, a new student's folders for every unit; ratio: now / previous measured now; previous: "
+                  f"previous (README): 2,000 students × 1 assignment, a new student's folders for every unit; "
+                  f"ratio: now / previous measured now; previous: "
                   f"the recording before grader/recorder.py ({cap['what']}); every run: " + "; ".join(
         f"{part} {label} " + ", ".join(f"{r['wall_per_s']:.0f}/s ({r['per_cpu_s']:.0f}/CPU s)" for r in
                                        cap[part][label]["runs"])

@@ -3,8 +3,8 @@
 Three parts decide a grade: the hidden tests (``autograde_tests/``), the
 reference solutions (``solutions/``) and the grader's own code and message
 catalogs (``grader/``); the versions of the libraries that compute (torch,
-numpy, pytest; jinja2 and markupsafe, which render the feedback pages) are a fourth. Each part is hashed separately so a refusal can
-say which one differs.
+numpy, pytest; jinja2 and markupsafe, which render the feedback pages) are a
+fourth. Each part is hashed separately so a refusal can say which one differs.
 """
 from __future__ import annotations
 
