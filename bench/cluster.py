@@ -326,18 +326,16 @@ def _rates(units: int, wall_s: float, cpu_s: float, main_cpu_s: float | None = N
 
 
 def record_alone(submissions: Path, work: Path, sample: dict, recorder: type, label: str) -> dict:
-    """The coordinator's recording without Dask: ``units`` ready results through GradeRun._record and
-    ``recorder``, from the first hand-over until the last unit is committed."""
+    """The coordinator's recording without Dask: ``units`` ready results (as ``trivial_unit``'s workers deliver
+    them, pages rendered) through GradeRun._record and ``recorder``, from the first hand-over until the last unit
+    is committed."""
     from grader.gradebook import Gradebook
-    from grader.outputs import with_page
-    from grader.results import UnitResult
     from grader.run import GradeRun, discover
 
     todo = discover(submissions)[0]
     units = len(todo)
     ready = _ready(sample)
-    results = [with_page(UnitResult.from_dict({**ready, "student_id": unit.student_id,  # pages: as workers
-                                               "assignment": unit.assignment})) for unit in todo]  # deliver them
+    results = [trivial_unit(ready, None, None, unit.assignment, unit.student_id, None) for unit in todo]
     out = work / f"alone-{label}"
     shutil.rmtree(out, ignore_errors=True)
     run = GradeRun(submissions, out, console=Console(file=io.StringIO()))

@@ -24,12 +24,12 @@ from distributed import Client, LocalCluster
 from rich.console import Console
 
 from bench.cluster import stop_processes
-from grader.outputs import render_feedback
 from conftest import solution_notebook, write_submission
 from grader.backends.dask import ALLOWED_FAILURES, DaskBackend, grade_task
 from grader.backends.kit import KitHash, _hash_tree, kit_hash
 from grader.course import project_root
 from grader.gradebook import FINAL_NOTE, Gradebook
+from grader.outputs import render_feedback
 from grader.run import GradeRun
 
 ROOT = project_root()
