@@ -103,6 +103,36 @@ def test_the_writer_writes_the_page_its_worker_rendered_unless_the_coordinator_c
     assert (out / "feedback" / "s3" / f"{TASK}.html").read_text(encoding="utf-8") == render_feedback(result)
 
 
+def test_a_new_unit_file_is_created_in_place_and_a_regraded_one_replaced_whole(tmp_path, monkeypatch):
+    """New files skip the temporary file and its rename (the writer's costliest step); a file already there (a
+    re-grade, or one cut short by a killed run) is replaced by a rename, so a reader never sees half of it."""
+    import grader.outputs as outputs
+
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+    monkeypatch.setattr(outputs.os, "replace", lambda a, b: (renames.append((Path(a).name, Path(b).name)),
+                                                             real_replace(a, b))[1])
+    out = tmp_path / "grades"
+    unit, result = _ready("s1")
+    outputs.write_unit(out, result)
+    json_file = out / "results" / "s1" / f"{TASK}.json"
+    first = json_file.read_text(encoding="utf-8")
+    assert renames == [] and json.loads(first)["student_id"] == "s1"
+    assert json_file.stat().st_mode & 0o777 == 0o666 & ~_umask()
+
+    json_file.write_text(first[:10])  # what a run killed mid-write leaves behind
+    outputs.write_unit(out, result)
+    assert json_file.read_text(encoding="utf-8") == first
+    assert renames == [(f".{TASK}.json.tmp", f"{TASK}.json"), (f".{TASK}.html.tmp", f"{TASK}.html")]
+    assert sorted(p.name for p in json_file.parent.iterdir()) == [f"{TASK}.json"]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 class _HeldConsole(io.StringIO):
     """A console file whose first write waits until ``release`` is set: holds the writer after its first batch."""
 

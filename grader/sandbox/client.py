@@ -25,7 +25,8 @@ from typing import Any, Callable
 from grader import wire
 from grader.i18n import _
 from grader.sandbox.diskwatch import DiskWatch
-from grader.sandbox.limits import DEFAULT_LIMITS, kill_uid
+from grader.sandbox.limits import DEFAULT_LIMITS
+from grader.sandbox.uid_killer import kill_uid
 from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode
 from grader.sandbox.namespaces import sandbox_pid_of
 from grader.sandbox.zygote import FORK

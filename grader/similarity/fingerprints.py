@@ -68,11 +68,17 @@ def winnow(grams: list[tuple[int, int, int]], w: int = W) -> list[tuple[int, int
 def fingerprint_source(source: str, stub: str = "") -> dict:
     """The fingerprints of one exercise's code, with the stub's lines (and any k-gram of the stub) left out."""
     skip = stub_lines(source, stub) if stub else set()
-    base = {h for h, _, _ in kgrams(normalised_tokens(stub))} if stub else set()
+    base = _stub_hashes(stub) if stub else frozenset()
     tokens = normalised_tokens(source, skip)
     prints = [(h, a, b) for h, a, b in winnow(kgrams(tokens)) if h not in base]
     return {"code": source[:MAX_CODE_CHARS], "stub_lines": sorted(skip), "tokens": len(tokens),
             "prints": pack_prints(prints)}
+
+
+@lru_cache(maxsize=256)
+def _stub_hashes(stub: str) -> frozenset[int]:
+    """The k-gram hashes of a released cell: the same for every student, so tokenised once per worker."""
+    return frozenset(h for h, _, _ in kgrams(normalised_tokens(stub)))
 
 
 @lru_cache(maxsize=32)
