@@ -98,6 +98,7 @@ def _tag(obj, tensors: list | None = None):
         extra = vars(obj)
         if set(extra) - {"_metadata"}:
             raise _NeedsTorch
+        tensors.ordered_dicts = True
         metadata = extra.get("_metadata")
         return {"~od": [[[_tag(key, tensors), _tag(value, tensors)] for key, value in obj.items()],
                         None if metadata is None else _tag(metadata, tensors)]}
@@ -250,15 +251,23 @@ def _take_tensor(tensors: list, index: int) -> torch.Tensor:
     return tensor
 
 
+class _RawTensors(list):
+    """The tensors a raw frame carries, and whether the walk tagged an OrderedDict as one (``~od``)."""
+
+    ordered_dicts = False
+
+
 def dumps(obj) -> bytes:
     """Tensor-free messages (most of them: handles, numbers, descriptions) go as JSON, ten times cheaper
     than a torch.save archive; dense CPU tensors in plain containers as a raw frame (JSON plus their bytes,
     no zip archive, no pickle: several times cheaper again); anything else through torch.save."""
-    tensors: list[torch.Tensor] = []
+    tensors = _RawTensors()
     try:
         tree = _tag(obj, tensors)
-        if not tensors:  # tagged again without raw mode: an OrderedDict stays as plain JSON, as it always was
-            return JSON_FRAME + json.dumps(_tag(obj), separators=(",", ":")).encode()
+        if not tensors:  # a JSON frame: an OrderedDict stays plain JSON there, as it always was (tagged again
+            if tensors.ordered_dicts:  # without raw mode only where the raw walk tagged one as "~od")
+                tree = _tag(obj)
+            return JSON_FRAME + json.dumps(tree, separators=(",", ":")).encode()
         return _raw_frame(tree, tensors)
     except (_NeedsTorch, RecursionError):
         buffer = io.BytesIO()

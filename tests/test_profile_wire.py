@@ -88,3 +88,25 @@ def test_a_raw_answer_wraps_handles_in_the_same_walk():
                         "output": ""})
     reply = wire.decode_trusted(frame, handle=lambda h: ("proxy", h[wire.HANDLE_KEY]))
     assert torch.equal(reply["value"][0], X) and reply["value"][1] == ("proxy", 7) and reply["output"] == ""
+
+
+def test_a_tensor_free_answer_is_tagged_once_and_keeps_its_json(monkeypatch):
+    """JSON frames (most answers: descriptions, numbers, handles) are walked once; only a raw walk that tagged
+    an OrderedDict as ``~od`` walks again, so that an OrderedDict still travels as plain JSON."""
+    shapes = {"ok": True, "value": {"state_dict": [("w", (4, 3), "float32")], "size": torch.Size([2, 3])}}
+    ordered = {"v": OrderedDict(a=1, b=(2, 3))}
+    walks = []  # one entry per walk over a whole message: was it the raw walk (tensors collected)?
+    real_tag = wire._tag
+
+    def counted(obj, tensors=None):
+        if obj is shapes or obj is ordered:
+            walks.append(tensors is not None)
+        return real_tag(obj, tensors)
+
+    monkeypatch.setattr(wire, "_tag", counted)
+    assert wire.dumps(shapes) == (b'J{"ok":true,"value":{"state_dict":[{"~t":["w",{"~t":[4,3]},"float32"]}],'
+                                  b'"size":{"~s":[2,3]}}}')
+    assert walks == [True]
+    walks.clear()
+    assert wire.dumps(ordered) == b'J{"v":{"a":1,"b":{"~t":[2,3]}}}' and walks == [True, False]
+    assert wire.decode_trusted(wire.dumps(shapes))["value"]["state_dict"] == [("w", (4, 3), "float32")]
