@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -104,3 +105,32 @@ def test_no_zygote_or_sandboxed_child_holds_the_helpers_pipes(killer, two_slot_u
             child.close()
     finally:
         zygote.close()
+
+
+CONTAINER_CHECK = r'''
+import subprocess, sys, time
+sys.path.insert(0, sys.argv[1])
+from grader.sandbox import limits
+from grader.sandbox.uid_killer import UidKiller
+
+def no_fallback(uid):
+    raise SystemExit("the helper failed: the worker forked itself")
+
+limits.kill_uid = no_fallback
+uid = limits.slot_uid_range()[1] - 4
+victim = subprocess.Popen(["sleep", "60"], user=uid, group=uid, extra_groups=[])
+time.sleep(0.3)
+killer = UidKiller()
+killer.kill_uid(uid)
+print("killed" if victim.wait(timeout=5) == -9 else "alive")
+killer.close()
+'''
+
+
+@pytest.mark.parametrize("kind", ["container", "container-no-userns"])
+def test_the_helper_works_in_a_container_as_root_without_cap_sys_admin(kind):
+    """Docker's default capabilities (and, for the second kind, its seccomp profile) are all the helper needs."""
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, str(root / "tests" / "container.py"), "exec", kind, sys.executable,
+                           "-c", CONTAINER_CHECK, str(root)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "killed", done.stderr[-2000:]
