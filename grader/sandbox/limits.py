@@ -99,17 +99,27 @@ def claim_slot_uid(pid: int) -> tuple[int, int]:
     raise OSError(f"all {span} slot uids are taken")
 
 
+def kill_all_as(uid: int) -> None:
+    """In a forked process about to exit: take ``uid`` for good, then SIGKILL every process of it (kill(-1)
+    reaches exactly the processes this uid may signal, however many were forked meanwhile). Also the body of
+    ``grader.sandbox.uid_killer``'s helper, which runs this function's source."""
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:  # no process of the uid was left
+        pass
+
+
 def kill_uid(uid: int) -> None:
-    """SIGKILL every process running as ``uid``, from a helper that takes that uid (kill(-1) then reaches just them)."""
+    """SIGKILL every process running as ``uid``, from a forked child that takes that uid (``kill_all_as``)."""
     if not is_sandbox_uid(uid) or os.geteuid() != 0:
         return
     pid = os.fork()
     if pid == 0:
         try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
+            kill_all_as(uid)
         except BaseException:
             pass
         os._exit(0)

@@ -14,6 +14,7 @@ answer in time) falls back to forking the worker (``limits.kill_uid``): slower, 
 """
 from __future__ import annotations
 
+import inspect
 import os
 import select
 import struct
@@ -23,10 +24,13 @@ import threading
 
 from grader.sandbox import limits
 
-# The helper's whole program (``python -I -S -c``): read a uid, fork a killer that takes it and kill(-1)s,
-# reap the killer, answer one byte. EOF on stdin (its worker is gone) ends it.
-HELPER = r"""
-import os, signal, struct, sys
+# The helper's whole program (``python -I -S -c``): read a uid, fork a killer that runs ``limits.kill_all_as``
+# (its source, the one function both use), reap it, answer one byte. EOF on stdin (its worker is gone) ends it.
+try:
+    _KILL_ALL_AS = inspect.getsource(limits.kill_all_as)
+except (OSError, TypeError):  # installed without its sources: every kill forks the worker, as before
+    _KILL_ALL_AS = None
+HELPER = "import os, signal, struct, sys\n" + (_KILL_ALL_AS or "") + r"""
 first, end = int(sys.argv[1]), int(sys.argv[2])
 read, write = sys.stdin.buffer.raw, sys.stdout.buffer.raw
 while True:
@@ -43,12 +47,7 @@ while True:
     pid = os.fork()
     if pid == 0:
         try:
-            os.setgroups([])
-            os.setresgid(uid, uid, uid)
-            os.setresuid(uid, uid, uid)
-            os.kill(-1, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+            kill_all_as(uid)
         except BaseException:
             os._exit(1)
         os._exit(0)
@@ -70,7 +69,7 @@ class UidKiller:
         if not limits.is_sandbox_uid(uid) or os.geteuid() != 0:
             return
         with self._lock:
-            if self._ask(uid):
+            if _KILL_ALL_AS is not None and self._ask(uid):
                 return
         limits.kill_uid(uid)  # the helper failed: fork the worker, as before
 
