@@ -84,21 +84,19 @@ def _write_unit_file(path: Path, text: str) -> None:
     committed, so the next run grades that unit again and replaces the file."""
     data = text.encode("utf-8")
     try:
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+        _create(path, data)
     except FileExistsError:
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_bytes(data)
         os.replace(tmp, path)
-        return
     except FileNotFoundError:  # a student's first unit: only then the folder is made (mkdir is costly on ext4,
         path.parent.mkdir(parents=True, exist_ok=True)  # even for a folder that exists)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(handle, view):]
-    finally:
-        os.close(handle)
+        _create(path, data)
+
+
+def _create(path: Path, data: bytes) -> None:
+    with open(path, "xb") as handle:  # "x": O_CREAT | O_EXCL, FileExistsError where a file is already there
+        handle.write(data)
 
 
 def write_unit(out: Path, result: UnitResult) -> None:
