@@ -194,22 +194,25 @@ def compare_backends(submissions: Path, workers: int, work: Path, repeat: int = 
     pool = runs["pool"][0][0]
     units = len(pool)
     same = all(_outcomes(results) == _outcomes(pool) for results, _, _ in runs["pool"] + runs["dask"])
-    seconds = [r["seconds"] for results, _, _ in runs["dask"] for r in results if r.get("seconds") is not None]
+    seconds = {name: [r["seconds"] for results, _, _ in runs[name] for r in results if r.get("seconds") is not None]
+               for name in runs}  # grade_unit's own time, measured in the worker
     overhead = median["dask"] - median["pool"]
 
     def backend(name: str, start_s: float) -> dict:
         return {"start_s": round(start_s, 2), "per_unit_s": round(median[name], 4),
                 "runs_per_unit_s": [round(x, 4) for x in steady[name]],
                 "grading_s": [round(timed.grade_s, 2) for _, timed, _ in runs[name]],
-                "wall_s": [round(wall, 2) for _, _, wall in runs[name]]}
+                "wall_s": [round(wall, 2) for _, _, wall in runs[name]],
+                "unit_seconds_mean": round(statistics.fmean(seconds[name]), 3) if seconds[name] else None,
+                "unit_seconds_median": round(statistics.median(seconds[name]), 3) if seconds[name] else None}
 
     return {"units": units, "workers": workers, "repeat": repeat, "copies": copies, "same_results": same,
             "pool": backend("pool", statistics.median(starts)),
             "dask": backend("dask", statistics.median(timed.check_s for _, timed, _ in runs["dask"])),
             "overhead_per_unit_s": round(overhead, 4),
             "overhead_pct": round(100 * overhead / median["pool"], 1),
-            "unit_seconds_mean": round(statistics.fmean(seconds), 3) if seconds else None,
-            "unit_seconds_median": round(statistics.median(seconds), 3) if seconds else None}
+            "unit_seconds_mean": round(statistics.fmean(seconds["dask"]), 3) if seconds["dask"] else None,
+            "unit_seconds_median": round(statistics.median(seconds["dask"]), 3) if seconds["dask"] else None}
 
 
 # -- 2. the coordinator's capacity ------------------------------------------------------------------------------
@@ -496,8 +499,9 @@ def print_report(result: dict, console: Console) -> None:
         console.print(table)
         console.print(f"Dask overhead per unit: {c['overhead_per_unit_s']:+.3f} s ({c['overhead_pct']:+.1f}% of the "
                       f"pool's time per unit; steady state: first result to last, over the units between); "
-                      f"grade_unit's own time per unit: mean {c['unit_seconds_mean']} s, median "
-                      f"{c['unit_seconds_median']} s")
+                      f"grade_unit's own time per unit, in the worker: pool mean {c['pool']['unit_seconds_mean']} s "
+                      f"(median {c['pool']['unit_seconds_median']} s), Dask mean {c['dask']['unit_seconds_mean']} s "
+                      f"(median {c['dask']['unit_seconds_median']} s)")
     print_capacity(result["capacity"], console)
     if c is not None:
         paper = Table(title=f"On paper: {CLASS[0]:,} students × {CLASS[1]} assignments at "

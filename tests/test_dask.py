@@ -158,6 +158,29 @@ def test_a_worker_killed_mid_unit_loses_nothing_and_records_nothing_twice(cluste
         assert db.execute("SELECT COUNT(*) FROM results").fetchone() == (3,)
 
 
+def test_a_grading_worker_is_quietened_while_it_grades_and_given_back_as_it_was(cluster):
+    """Dask's sampling profiler (100 stack samples a second) and its 20 ms tick wake the worker's event loop, which
+    takes the GIL from the grading thread: paused and slowed while the kit's plugin is on a worker, as they were
+    once the plugin leaves a standing cluster."""
+    from grader.backends.dask import PAUSED_CALLBACKS, PLUGIN_NAME, TICK_INTERVAL_MS, Admission, KitPlugin
+
+    local, client = cluster
+    _wait_for_workers(client, 2)
+
+    def event_loop(dask_worker) -> tuple:
+        callbacks = dask_worker.periodic_callbacks
+        return tuple(callbacks[name].is_running() for name in PAUSED_CALLBACKS), callbacks["tick"].callback_time
+
+    dask_default = ((True, True), 20)
+    assert list(client.run(event_loop).values()) == [dask_default] * 2
+    client.register_plugin(KitPlugin(Admission(kit_hash().parts)), name=PLUGIN_NAME)
+    try:
+        assert list(client.run(event_loop).values()) == [((False, False), TICK_INTERVAL_MS)] * 2
+    finally:
+        client.unregister_worker_plugin(PLUGIN_NAME)
+    assert list(client.run(event_loop).values()) == [dask_default] * 2
+
+
 def test_a_grader_failure_is_retried_by_one_later_run_not_forever(tmp_path):
     from grader.run import Unit, _grader_failure
 

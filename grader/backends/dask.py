@@ -118,6 +118,39 @@ def refusal(admission: Admission, worker: str, report: dict) -> str | None:
 _warmed_up = False
 
 
+# What a grading worker's event loop does beside its work, slowed or paused while the kit's plugin is on it. A unit
+# spends most of its time in Python in the worker's task thread (pytest, the hidden tests' trusted side, the wire),
+# so every wake-up of the event loop takes the GIL from it. Measured on 2 cores (bench/cluster.py prints the
+# comparison with the local pool):
+# - Dask's statistical profiler (the dashboard's "Profile" page) samples every thread's stack 100 times a second:
+#   a worker's event loop used 2.0-2.4 s of CPU in a 54-unit run with it, 0.7 s without, and the worker's time per
+#   unit fell by ~5%;
+# - the event loop's tick (distributed.admin.tick.interval, 20 ms) wakes it 50 times a second only to measure its
+#   own lag: 21 ms of CPU per second on an idle worker, 5 ms at 500 ms, and the lag is still logged past
+#   distributed.admin.tick.limit (3 s).
+PAUSED_CALLBACKS = ("profile", "profile-cycle")
+TICK_INTERVAL_MS = 500
+
+
+def quieten(worker) -> Callable[[], None]:
+    """Pause the sampling profiler and slow the tick of a grading worker; returns what undoes it (at teardown)."""
+    paused = [worker.periodic_callbacks[name] for name in PAUSED_CALLBACKS
+              if name in worker.periodic_callbacks and worker.periodic_callbacks[name].is_running()]
+    for callback in paused:
+        callback.stop()
+    tick = worker.periodic_callbacks.get("tick")
+    tick_ms = tick.callback_time if tick is not None else None
+    if tick is not None:
+        tick.callback_time = max(tick_ms, TICK_INTERVAL_MS)  # tornado reads it when it schedules the next one
+
+    def undo() -> None:
+        for callback in paused:
+            callback.start()
+        if tick is not None:
+            tick.callback_time = tick_ms
+    return undo
+
+
 class KitPlugin(WorkerPlugin):
     """Admits a worker (same kit, the sandbox asked for) and starts its zygote, before it gets any work."""
 
@@ -126,6 +159,7 @@ class KitPlugin(WorkerPlugin):
     def __init__(self, admission: Admission):
         self.admission = admission
         self.admitted = False
+        self.undo_quieten: Callable[[], None] | None = None
 
     def _prepare(self) -> dict:
         """Hash this worker's kit; if it matches, start the zygote here (this thread outlives every task)."""
@@ -157,6 +191,7 @@ class KitPlugin(WorkerPlugin):
         report["worker"] = worker.address
         report["refused"] = refusal(self.admission, worker.address, report)
         if report["refused"] is None:
+            self.undo_quieten = quieten(worker)
             await worker.set_resources(**{self.admission.resource: 1})
             self.admitted = True
             if worker.status == Status.running:  # the scheduler re-offers waiting tasks on a change to running
@@ -172,6 +207,9 @@ class KitPlugin(WorkerPlugin):
         if self.admitted:
             self.admitted = False
             await worker.set_resources(**{self.admission.resource: 0})
+        if self.undo_quieten is not None:  # a standing cluster's worker gets its profiler and tick back
+            self.undo_quieten()
+            self.undo_quieten = None
         if unit._zygote is not None:
             unit._zygote.close()
             unit._zygote = None
@@ -263,10 +301,13 @@ class DaskBackend:
                 count = 0
             if count < 1:
                 raise ClusterError(f"--cluster {self.address}: expected local:N with N ≥ 1 worker processes")
-            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES}):
+            # The scheduler, the nannies and the client share this process with the recorder: their event loops
+            # tick at the workers' slower pace too (43 → 14 ms of CPU per second here, idle).
+            with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
+                                  "distributed.admin.tick.interval": f"{TICK_INTERVAL_MS}ms"}):
                 self.cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True,
                                             dashboard_address=None, memory_limit=0, silence_logs=logging.ERROR)
-            self.client = Client(self.cluster)
+                self.client = Client(self.cluster)
             return
         scheme = urlsplit(self.address).scheme if "://" in self.address else "tcp"
         if scheme != "tls" and not is_local_address(self.address):
