@@ -476,10 +476,14 @@ def run(workers: int, capacity_units: int, submissions: Path, repeat: int = 2, c
             ("coordinator alone: units recorded per second, wall clock (ready results; gradebook, result JSON, "
              "feedback page, log line)", cap["alone"]["now"]["wall_per_s"]),
             ("through Dask: units recorded per CPU second of the coordinator's process (trivial unit)",
-             cap["dask"]["now"]["per_cpu_s"]),
-            ("through Dask: units recorded per second, wall clock (trivial unit; scheduler and workers share this "
-             "machine's cores)", cap["dask"]["now"]["wall_per_s"])):
+             cap["dask"]["now"]["per_cpu_s"])):
         result["targets"].append({"name": name, "target": f"≥ {goal:g}/s", "value": value, "ok": value >= goal})
+    # Shown, not judged: on one machine the scheduler and the workers take what the coordinator leaves of its cores,
+    # so this rate is the machine's; with the coordinator pinned to a core of its own (taskset) the scheduler's
+    # core sets it (README, "Cost and capacity").
+    result["shown"] = [{"name": "through Dask: units recorded per second, wall clock (trivial unit; the scheduler "
+                                "and the workers share this machine's cores, so it is the machine's rate, not the "
+                                "coordinator's)", "value": cap["dask"]["now"]["wall_per_s"]}]
     return result
 
 
@@ -515,6 +519,8 @@ def print_report(result: dict, console: Console) -> None:
     for target in result["targets"]:
         mark = "[green]ok[/green]" if target["ok"] else "[red]missed[/red]"
         console.print(f"  {mark}  {target['name']}: {target['value']} (target {target['target']})")
+    for figure in result.get("shown", []):
+        console.print(f"  [dim]shown[/dim]  {figure['name']}: {figure['value']}")
 
 
 def print_capacity(cap: dict, console: Console) -> None:

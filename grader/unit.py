@@ -40,6 +40,10 @@ DISABLED_PLUGINS = [arg for name in ("cacheprovider", "stepwise", "unraisableexc
                                      "faulthandler", "logging", "junitxml", "doctest", "pastebin", "legacypath",
                                      "tmpdir", "monkeypatch", "recwarn", "nose", "setuponly", "setupplan")
                     for arg in ("-p", f"no:{name}")]
+# Nor the plugins other packages install (entry points: pytest-timeout, anyio, platformdirs here): finding them costs
+# a scan of every installed distribution's metadata per session, pytest-timeout wraps every test, and a plugin the
+# kit does not ship has no business in the trusted grading session.
+NO_AUTOLOADED_PLUGINS = ["--disable-plugin-autoload"]
 
 _zygote: Zygote | None = None
 
@@ -108,7 +112,7 @@ def _collected(task: Assignment, tests_hash: str, lang: str) -> tuple[dict, ...]
 
 
 def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False, extra: tuple = ()) -> int:
-    args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS,
+    args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS, *NO_AUTOLOADED_PLUGINS,
             "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
             "-W", "ignore"]
     if collect_only:
