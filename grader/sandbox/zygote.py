@@ -28,7 +28,6 @@ import signal
 import socket
 import struct
 import sys
-import warnings
 
 PR_SET_PDEATHSIG = 1
 FORK = "fork"  # the one request on the control socket
@@ -57,39 +56,14 @@ def _clean_up(uid: int | None) -> None:
     cgroups.leave_slot(os.getpid())
 
 
-_META_KERNELS: list = []  # the torch.library registrations below, kept alive for the zygote's lifetime
-
-
-def fast_meta_init() -> None:
-    """``normal_`` on the meta device answers at once, as ``uniform_`` and ``zero_`` already do.
-
-    Models are built on the meta device wherever only their structure is checked. Torch has no native meta
-    kernel for ``normal_``: it runs the Python reference decomposition, 0.5 ms a call, so the 120 convolutions
-    of a DenseNet-121 that ``kaiming_normal_`` initialises cost 60 ms of the student's time on every unit,
-    to fill tensors that hold no data. This kernel keeps the decomposition's argument checks and returns
-    the tensor as it is, which is all the decomposition's result is on meta.
-    """
-    import torch
-
-    def normal_(self, mean=0.0, std=1.0, *, generator=None):
-        torch._check(self.dtype.is_floating_point or self.dtype.is_complex,
-                     lambda: f"expected a floating-point or complex dtype, but got dtype={self.dtype}")
-        torch._check(std >= 0.0, lambda: f"normal expects std >= 0.0, but found std {std}")
-        return self
-
-    library = torch.library.Library("aten", "IMPL")  # noqa: TOR901 -- an existing op, another dispatch key
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point of it
-        library.impl("normal_", normal_, "Meta")
-    _META_KERNELS.append(library)
-
-
 def warm_up() -> None:
     """Pay torch's lazy initialisation once here instead of once per child."""
     import torch
     from torch import nn
 
-    fast_meta_init()
+    from grader.sandbox import meta_kernels
+
+    meta_kernels.install()
 
     torch.set_num_threads(1)  # before any op: a multi-threaded parent makes forked children hang in libgomp
     torch.set_num_interop_threads(1)
