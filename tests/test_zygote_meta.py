@@ -49,20 +49,26 @@ def zygote():
     z.close()
 
 
-def test_meta_normal_in_a_child_answers_as_torchs_own_and_fast(zygote):
+def _in_a_child_and_here(zygote, source: str) -> tuple[dict, dict]:
+    """``result`` of ``source`` run in a sandboxed child (the fast kernels) and in this process (torch's own
+    decompositions: the kernels are installed in zygotes only)."""
     child = zygote.fork({"hide": [], "cuda": False})
     try:
-        child.request(request(Op.RUN_CELL, label="cases", source=CASES), timeout=60)
+        child.request(request(Op.RUN_CELL, label="cases", source=source), timeout=60)
         in_child = child.request(request(Op.GET, name="result"), timeout=30)
     finally:
         child.close()
     here: dict = {}
-    exec(CASES, here)  # this process has torch's own meta kernel (the decomposition)
-    assert in_child["outcomes"] == here["result"]["outcomes"]
+    exec(source, here)
+    return in_child, here["result"]
+
+
+def test_meta_normal_in_a_child_answers_as_torchs_own_and_fast(zygote):
+    in_child, here = _in_a_child_and_here(zygote, CASES)
+    assert in_child["outcomes"] == here["outcomes"]
     assert [o[0] for o in in_child["outcomes"]] == ["ok"] * 3 + ["RuntimeError"] * 2 + ["ok"] * 3
     # which kernel answered, not a speed target: the decomposition takes about 150 times as long
-    assert in_child["ms_per_init"] < here["result"]["ms_per_init"] / 3, (in_child["ms_per_init"],
-                                                                          here["result"]["ms_per_init"])
+    assert in_child["ms_per_init"] < here["ms_per_init"] / 3, (in_child["ms_per_init"], here["ms_per_init"])
 
 
 LAYERS = '''
@@ -169,20 +175,12 @@ result["ms_per_layer"] = (time.perf_counter() - started) * 1000 / 100
 
 
 def test_meta_batch_norm_cat_and_relu_in_a_child_answer_as_torchs_own_and_fast(zygote):
-    child = zygote.fork({"hide": [], "cuda": False})
-    try:
-        child.request(request(Op.RUN_CELL, label="layers", source=LAYERS), timeout=60)
-        in_child = child.request(request(Op.GET, name="result"), timeout=30)
-    finally:
-        child.close()
-    here: dict = {}
-    exec(LAYERS, here)  # this process has torch's own meta kernels (the decompositions)
-    for op in ("batch_norm", "cat", "relu"):  # every outcome: shapes, strides, dtypes, errors
-        assert in_child[op] == here["result"][op], op
+    in_child, here = _in_a_child_and_here(zygote, LAYERS)
     ops = ("batch_norm", "cat", "relu")
-    errors = {op: [i for i, o in enumerate(here["result"][op]) if o[0] != "ok"] for op in ops}
+    for op in ops:  # every outcome: shapes, strides, dtypes, errors
+        assert in_child[op] == here[op], op
+    errors = {op: [i for i, o in enumerate(here[op]) if o[0] != "ok"] for op in ops}
     assert errors == {"batch_norm": [11, 13, 14, 15, 16, 20, 21], "cat": [13, 14, 15, 16, 17, 18], "relu": []}
     # which kernels answered, not a speed target: the decompositions take several times as long
-    assert in_child["ms_per_layer"] < here["result"]["ms_per_layer"] / 2, (in_child["ms_per_layer"],
-                                                                            here["result"]["ms_per_layer"])
-
+    assert in_child["ms_per_layer"] < here["ms_per_layer"] / 2, (in_child["ms_per_layer"],
+                                                                 here["ms_per_layer"])
