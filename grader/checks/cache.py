@@ -1,7 +1,10 @@
 """Values a hidden-test module computes once: per grading run (per kit), or per submission."""
 from __future__ import annotations
 
+import weakref
+
 _kit: str | None = None
+_caches: "weakref.WeakSet[ResultCache]" = weakref.WeakSet()  # every hidden-test module's cache
 
 
 def use_kit(digest: str) -> None:
@@ -16,6 +19,13 @@ def current_kit() -> str | None:
     return _kit
 
 
+def forget_submissions() -> None:
+    """Drop every module's per-submission values once a unit is over: its child is gone, and nothing of one
+    student's should outlive the unit (a worker freezes its long-lived heap after some units: grader.unit)."""
+    for cache in list(_caches):
+        cache.student, cache.submission = None, {}
+
+
 class ResultCache:
     """One per hidden-test module: values computed once per grading run (reference modules and outputs,
     reused for every student, for as long as the kit's hash stays the same) and values computed once per
@@ -27,6 +37,7 @@ class ResultCache:
         self.kit = _kit
         self.student = None
         self.submission: dict = {}
+        _caches.add(self)
 
     def once(self, key, build):
         if self.kit != _kit:
