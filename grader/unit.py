@@ -167,7 +167,7 @@ def _settle_heap_once(kit: str | None) -> None:
     A worker holds torch, pytest, the reference solutions and the hidden tests' cached reference results: some
     360,000 objects that live as long as it does. Every full collection walked them all, 200 ms each, about
     every dozen units; frozen (``gc.freeze``), a full collection walks only what later units leave behind
-    (13 ms). The heap's long-lived part grows with each assignment's first unit, so it is settled then, once,
+    (about 18 ms). The heap's long-lived part grows with each assignment's first unit, so it is settled then, once,
     after the unit's per-submission values are dropped and garbage collected, so that nothing of one
     student's is frozen with it. Not in the unit's own seconds: a worker's one-time cost, like its start.
     """

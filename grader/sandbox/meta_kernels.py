@@ -22,14 +22,14 @@ from __future__ import annotations
 import warnings
 
 import torch
+from torch._decomp import global_decomposition_table
+from torch._prims_common import suggest_memory_format
 
 _REGISTRATIONS: list = []  # the torch.library registrations, kept alive for the zygote's lifetime
 
 
 def _decomposition(op: torch._ops.OpOverload):
     """The Python kernel torch registers for ``op`` on meta (picked as ``torch._meta_registrations`` does)."""
-    from torch._decomp import global_decomposition_table
-
     for table in ("meta", "post_autograd", "pre_autograd"):
         if op in global_decomposition_table[table]:
             return global_decomposition_table[table][op]
@@ -50,8 +50,6 @@ FLOATS = (torch.float32, torch.float64)
 def _suggests_channels_last(t) -> bool:
     """Whether torch's references would lay a result out channels-last after ``t`` (a 4-D tensor whose
     strides are ambiguous, e.g. one channel): such cases go to the decomposition."""
-    from torch._prims_common import suggest_memory_format
-
     return suggest_memory_format(t) != torch.contiguous_format
 
 
