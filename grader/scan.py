@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import lru_cache
 
-from grader.i18n import N_, _
+from grader.i18n import N_, _, language
 from grader.notebook import Cell
 
 SUSPICIOUS_MODULES = {
@@ -356,5 +357,22 @@ def scan_for_tampering(cells: list[Cell]) -> list[str]:
     reasons: list[str] = []
     for cell in cells:
         if cell.kind != "test":
-            reasons.extend(scan_source(cell.source, cell.label))
+            reasons.extend(_scanned(cell.source, cell.label, language()))
     return reasons
+
+
+MAX_REMEMBERED_SOURCE = 50_000  # characters: a longer cell is scanned afresh each time rather than kept
+
+
+def _scanned(source: str, label: str, lang: str) -> tuple[str, ...]:
+    """``scan_source``, remembered per worker for cells of ordinary size: most of a notebook's code cells (its
+    setup and measuring cells, two thirds of the scan's time) are the release's own, the same in every
+    student's submission. The answer depends on the source, the cell's label and the language only."""
+    if len(source) > MAX_REMEMBERED_SOURCE:
+        return tuple(scan_source(source, label))
+    return _scanned_remembered(source, label, lang)
+
+
+@lru_cache(maxsize=2048)
+def _scanned_remembered(source: str, label: str, lang: str) -> tuple[str, ...]:
+    return tuple(scan_source(source, label))

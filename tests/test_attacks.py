@@ -758,3 +758,24 @@ def test_scan_has_no_false_positives_on_the_reference_solutions():
     assert notebooks
     flagged = {str(p.relative_to(ROOT)): scan_for_tampering(read_cells(p)) for p in notebooks}
     assert {k: v for k, v in flagged.items() if v} == {}
+
+
+def test_a_remembered_scan_answers_as_a_fresh_one_for_each_label_and_language():
+    """A worker remembers each cell's scan (most cells are the release's, the same for every student): the
+    answer still names the cell it was given and is in the language graded in."""
+    from grader.i18n import set_language
+    from grader.notebook import Cell
+    from grader.scan import scan_for_tampering
+
+    source = "import ctypes\ntorch.allclose = lambda *a, **k: True\n"
+    first = scan_for_tampering([Cell(0, "conv_params", "solution", source)])
+    again = scan_for_tampering([Cell(0, "conv_params", "solution", source)])
+    elsewhere = scan_for_tampering([Cell(3, "vgg_block", "solution", source)])
+    assert first == again == scan_source(source, "conv_params") and len(first) == 2
+    assert elsewhere == scan_source(source, "vgg_block") and all("vgg_block" in r for r in elsewhere)
+    set_language("ko")
+    try:
+        korean = scan_for_tampering([Cell(0, "conv_params", "solution", source)])
+        assert korean == scan_source(source, "conv_params") and korean != first
+    finally:
+        set_language("en")
