@@ -46,9 +46,7 @@ class Session:
         except (StudentTimeout, SandboxTimeout):
             self.strike()
             raise
-        if message.get("op") == Op.DESCRIBE:  # decoded without handles (it is verified as plain data first)
-            return self.wrap(value)
-        return value
+        return value  # a description (Op.DESCRIBE) is plain data: decoded and verified without handles
 
     def strike(self) -> None:
         """After one call ran out of time, later calls get a short limit: one endless loop, called by every
@@ -69,17 +67,6 @@ class Session:
         ``Child.request`` calls it while it decodes an answer."""
         return RemoteObject(self, value[wire.HANDLE_KEY], str(value.get("type", "?")),
                             [str(m) for m in value.get("mro", [])], bool(value.get("callable")))
-
-    def wrap(self, value):
-        if isinstance(value, dict):
-            if wire.HANDLE_KEY in value:
-                return self.handle(value)
-            return {key: self.wrap(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self.wrap(item) for item in value]
-        if isinstance(value, tuple):
-            return tuple(self.wrap(item) for item in value)
-        return value
 
 
 class RemoteObject:

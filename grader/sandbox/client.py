@@ -232,9 +232,10 @@ class Child:
         if reply["ok"]:
             value = reply.get("value")
             if message.get("op") == Op.DESCRIBE:
-                from grader.sandbox.describe import InconsistentDescription, verify
+                from grader.sandbox.describe import InconsistentDescription, from_wire, verify
 
                 try:
+                    value = from_wire(value)
                     verify(value)
                 except InconsistentDescription as err:
                     raise InconsistentAnswer(str(err)) from None

@@ -110,6 +110,58 @@ def describe(obj) -> dict:
 STRUCTURAL_KEYS = ("num_params", "num_trainable", "parameters", "state_dict", "children")
 
 
+def _lists(value):
+    """Tuples as lists, recursively: JSON's own arrays travel and decode several times cheaper than tagged
+    tuples (``grader.wire``); ``from_wire`` makes them tuples again."""
+    if isinstance(value, (list, tuple)):
+        return [_lists(item) for item in value]
+    return value
+
+
+def for_the_wire(info: dict) -> dict:
+    """``describe()``'s answer as the child sends it: tuples as lists, and a reported list (``parameters``,
+    ``state_dict``) left out (None) where it is exactly what the ``raw`` account implies, as in every module
+    whose methods nobody overrode. That halves a description (a DenseNet-121's: 176 → 74 kB, 13 → 4 ms to send
+    and decode). It weakens nothing: a module whose reported lists differ from its registrations still sends
+    both, and ``verify`` refuses it; a child whose own code was patched could fake both accounts either way
+    (what stops that is the behavioural cross-checks, see the module's docstring)."""
+    out = {key: value for key, value in info.items() if key != "raw"}
+    raw = info.get("raw")
+    if not isinstance(raw, dict):
+        return _lists(out)
+    out["raw"] = {key: _lists(value) for key, value in raw.items()}
+    if info.get("parameters") == [(name, shape) for name, shape, _ in raw["params"]]:
+        out["parameters"] = None
+    if info.get("state_dict") == raw["state"]:
+        out["state_dict"] = None
+    return {key: value if key == "raw" else _lists(value) for key, value in out.items()}
+
+
+def from_wire(info):
+    """A description as ``describe()`` gives it, from what the child sent (``for_the_wire``): the left-out
+    lists filled in from ``raw``, the lists of pairs and shapes made tuples again. Anything malformed raises
+    InconsistentDescription; ``verify`` comes next."""
+    if not isinstance(info, dict) or not info.get("is_module"):
+        return info
+    try:
+        raw = info["raw"]
+        params = [(str(n), tuple(int(d) for d in s), bool(g)) for n, s, g in raw["params"]]
+        state = [(str(k), tuple(int(d) for d in s), str(t)) for k, s, t in raw["state"]]
+        out = {**info, "raw": {"params": params, "state": state,
+                               "children": [(str(n), str(t)) for n, t in raw["children"]]}}
+        reported = info["parameters"]
+        out["parameters"] = ([(n, s) for n, s, _ in params] if reported is None
+                             else [(str(n), tuple(int(d) for d in s)) for n, s in reported])
+        reported = info["state_dict"]
+        out["state_dict"] = list(state) if reported is None else [(str(k), tuple(int(d) for d in s), str(t))
+                                                                  for k, s, t in reported]
+        out["children"] = [(str(n), str(t)) for n, t in info["children"]]
+    except (KeyError, TypeError, ValueError) as err:
+        raise InconsistentDescription(_("the description of your module is malformed ({error_type})",
+                                        error_type=type(err).__name__)) from None
+    return out
+
+
 def verify(info) -> None:
     """Raise InconsistentDescription unless a description's structural fields agree with its ``raw`` account.
 

@@ -23,7 +23,7 @@ import torch
 
 from grader import wire
 from grader.wire import Op
-from grader.sandbox.describe import count_calls, describe, type_names
+from grader.sandbox.describe import count_calls, describe, for_the_wire, type_names
 
 MAX_OUTPUT_CHARS = 4000
 
@@ -134,7 +134,7 @@ class Runtime:
         return getattr(self.target(request["target"]), request["attr"])
 
     def description(self, request: dict):
-        return describe(self.target(request["target"]))
+        return for_the_wire(describe(self.target(request["target"])))
 
     def length(self, request: dict):
         return len(self.target(request["target"]))
@@ -200,7 +200,8 @@ class Runtime:
                     value = self.handle(request)
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
-                reply = {"ok": True, "value": self.encode(value)}
+                # a description is plain data already (describe.for_the_wire): no handles to make, no walk
+                reply = {"ok": True, "value": value if request.get("op") == Op.DESCRIBE else self.encode(value)}
             except CellTimeout:
                 reply = {"ok": False, "timeout": request.get("timeout")}
             except BaseException as err:  # student code may raise anything, SystemExit included
