@@ -51,6 +51,17 @@ class GradingPlugin:
         self.cuda = torch.cuda.is_available() if cuda is None else cuda
         self.reports: dict[str, dict] = {}
 
+    def begin(self, student, reference, submission=None) -> None:
+        """Grade another unit in the same session (``grader.hidden_session``): its fixtures' values, no reports."""
+        self._student, self._reference, self._submission = student, reference, submission
+        self.reports = {}
+
+    def end(self) -> list[dict]:
+        """``results()``, then nothing of the unit kept: a worker's long-lived session holds no student's values."""
+        results = self.results()
+        self.begin(None, None, None)
+        return results
+
     @pytest.fixture
     def student(self):
         return self._student

@@ -21,6 +21,7 @@ import torch
 from grader import profiling
 from grader.checks.cache import current_kit, forget_submissions, use_kit
 from grader.course import Assignment, assignment as get_assignment, project_root
+from grader.hidden_session import HiddenTestSession, SessionBroken
 from grader.i18n import _, language, set_language
 from grader.notebook import Cell, SubmissionError, check_expected_cells, read_cells, runnable_source
 from grader.pytest_plugin import GradingPlugin, exercise_of, title_of
@@ -48,6 +49,8 @@ DISABLED_PLUGINS = [arg for name in ("cacheprovider", "stepwise", "unraisableexc
 # a scan of every installed distribution's metadata per session, pytest-timeout wraps every test, and a plugin the
 # kit does not ship has no business in the trusted grading session.
 NO_AUTOLOADED_PLUGINS = ["--disable-plugin-autoload"]
+# --tb=no: a failed test's message comes from its exception (grader.pytest_plugin.student_message), never from
+# pytest's formatted traceback, which --tb=native built for every failure (a third of a failing test's report).
 
 _zygote: Zygote | None = None
 
@@ -115,10 +118,14 @@ def _collected(task: Assignment, tests_hash: str, lang: str) -> tuple[dict, ...]
                   "outcome": "error", "message": ""} for name, title, points, exercise in plugin.collected)
 
 
-def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False, extra: tuple = ()) -> int:
-    args = [str(task.tests), "-q", "--assert=plain", "--tb=native", *DISABLED_PLUGINS, *NO_AUTOLOADED_PLUGINS,
+def _pytest_args(task: Assignment) -> list[str]:
+    return [str(task.tests), "-q", "--assert=plain", "--tb=no", *DISABLED_PLUGINS, *NO_AUTOLOADED_PLUGINS,
             "-o", "addopts=", "-o", "python_files=test_*.py", "--rootdir", str(task.tests.parent), "-c", "/dev/null",
             "-W", "ignore"]
+
+
+def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = False, extra: tuple = ()) -> int:
+    args = _pytest_args(task)
     if collect_only:
         args.append("--collect-only")
         plugin.collected = []
@@ -137,6 +144,37 @@ def _run_pytest(task: Assignment, plugin: GradingPlugin, collect_only: bool = Fa
         extra = (*extra, Collector())
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         return pytest.main(args, plugins=[plugin, *extra])
+
+
+# This worker's hidden-test sessions, by (assignment, kit, language); None where one could not be set up (the
+# units of that kit then run pytest.main each, as before).
+_sessions: dict[tuple[str, str, str], HiddenTestSession | None] = {}
+
+
+def run_hidden_tests(task: Assignment, kit: str, student, reference, submission: dict,
+                     extra: tuple = ()) -> list[dict]:
+    """The hidden tests' results for one unit, from this worker's session for the kit (grader.hidden_session)."""
+    key = (task.id, kit, language())
+    if key not in _sessions:
+        for old in [k for k in _sessions if k[0] == task.id]:  # an older kit's session: finished, not kept
+            if _sessions[old] is not None:
+                _sessions[old].close()
+            del _sessions[old]
+        try:
+            _sessions[key] = HiddenTestSession(_pytest_args(task), GradingPlugin(None, None))
+        except SessionBroken:
+            _sessions[key] = None
+    hidden = _sessions[key]
+    if hidden is None:
+        plugin = GradingPlugin(student, reference, submission=submission)
+        _run_pytest(task, plugin, extra=extra)
+        return plugin.results()
+    hidden.plugin.begin(student, reference, submission)
+    try:
+        hidden.run(extra)
+    except SessionBroken:  # as pytest.main after an internal error: what was recorded counts; a new session next
+        _sessions.pop(key, None)
+    return hidden.plugin.end()
 
 
 @lru_cache(maxsize=None)
@@ -201,11 +239,11 @@ def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Setti
             child, result.cells = run_cells(cells, profile.timed_fork(fork) if profile else fork, settings)
         result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
-        plugin = GradingPlugin(StudentNamespace(session), _reference(task.id, kit),
-                               submission={c.label: c.source for c in cells})
         with profile.hidden_tests() if profile else contextlib.nullcontext():
-            _run_pytest(task, plugin, extra=(profiling.ProfilePlugin(profile),) if profile else ())
-        result.tests = [TestOutcome.from_dict(t) for t in plugin.results()] or tests
+            outcomes = run_hidden_tests(task, kit, StudentNamespace(session), _reference(task.id, kit),
+                                        {c.label: c.source for c in cells},
+                                        extra=(profiling.ProfilePlugin(profile),) if profile else ())
+        result.tests = [TestOutcome.from_dict(t) for t in outcomes] or tests
         result.student_output = "".join(child.output)[-4000:]
         if child.dead and child.dead != "finished":
             result.status = f"graded (the sandbox stopped: {child.dead})"
