@@ -1,6 +1,8 @@
 """The hidden-test toolkit's own rules (grader/checks): one call policy, tables of causes, seeded builders."""
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 
@@ -84,6 +86,29 @@ def test_weights_load_by_name_else_by_shape_and_tolerances_come_from_one_table()
     with pytest.raises(CheckFailed, match="do not line up with the reference's"):
         load_weights(torch.nn.Linear(3, 3), ref)
     assert tolerance("cpu") == {"atol": 1e-5, "rtol": 1e-4} and tolerance("cuda", torch.float64)["atol"] == 1e-7
+
+
+def test_a_hybrid_in_training_mode_shares_the_skeletons_weights_and_leaves_its_statistics_alone():
+    """The hybrid (and the reference part it is compared with) reuse the skeleton's weight tensors instead of
+    copying them, but a pass in training mode updates only the copies' batch-norm statistics, and runs in the
+    mode asked for, whatever the skeleton's own."""
+    from grader.checks.composite import copy_sharing_weights, hybrid_output
+
+    torch.manual_seed(0)
+    skeleton = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.BatchNorm2d(2),
+                                   torch.nn.Sequential(torch.nn.Conv2d(2, 2, 1), torch.nn.BatchNorm2d(2))).eval()
+    copied = copy_sharing_weights(skeleton)
+    assert all(a is b for a, b in zip(copied.parameters(), skeleton.parameters()))
+    assert all(a is not b for a, b in zip(copied.buffers(), skeleton.buffers()))
+    before = {k: v.clone() for k, v in skeleton.state_dict().items()}
+    part = copy.deepcopy(skeleton[2])
+    x, wrong = torch.randn(4, 1, 5, 5) * 3 + 1, set()
+    trained = hybrid_output(skeleton, {"2": part.train()}, torch.float32, x, wrong, train=True)
+    assert all(torch.equal(before[k], v) for k, v in skeleton.state_dict().items()) and not skeleton.training
+    expected = copy.deepcopy(skeleton).train()
+    with torch.no_grad():
+        assert torch.allclose(trained, expected(x), atol=1e-6) and wrong == set()
+        assert not torch.allclose(trained, skeleton(x), atol=1e-3)  # eval mode would have given another output
 
 
 def test_a_composite_is_judged_given_its_own_parts():
