@@ -35,16 +35,16 @@ class HiddenTestSession:
     def __init__(self, args: list[str], plugin: GradingPlugin):
         self.plugin = plugin
         self._devnull = open(os.devnull, "w", encoding="utf-8")  # pytest's terminal writer keeps its stream
-        with self._quiet():
-            self.config = _prepareconfig(list(args), [plugin])
-            try:
+        try:
+            with self._quiet():
+                self.config = _prepareconfig(list(args), [plugin])
                 self.config._do_configure()
                 self.session = Session.from_config(self.config)
                 self.config.hook.pytest_sessionstart(session=self.session)
                 self.config.hook.pytest_collection(session=self.session)
-            except BaseException:
-                self.close()
-                raise
+        except Exception as err:  # a usage error, a broken conftest: pytest.main reports those for each unit
+            self.close()
+            raise SessionBroken(f"pytest could not start a session: {type(err).__name__}: {err}") from err
         if self.session.testsfailed or not self.session.items:  # collection errors: never reuse such a session
             self.close()
             raise SessionBroken("the hidden tests did not collect cleanly")
@@ -84,11 +84,12 @@ class HiddenTestSession:
         """Finish the session as ``pytest.main`` does (session finish, unconfigure)."""
         if self.closed:
             return
+        config, session = getattr(self, "config", None), getattr(self, "session", None)
         with self._quiet(), contextlib.suppress(Exception):
-            session = getattr(self, "session", None)
             if session is not None:
-                self.config.hook.pytest_sessionfinish(session=session, exitstatus=0)
-            self.config._ensure_unconfigure()
+                config.hook.pytest_sessionfinish(session=session, exitstatus=0)
+            if config is not None:
+                config._ensure_unconfigure()
         self.closed = True
         self._devnull.close()
 

@@ -100,3 +100,9 @@ def test_each_unit_sets_up_and_tears_down_its_own_fixtures(tmp_path):
 def test_a_session_whose_tests_do_not_collect_is_refused(tmp_path):
     with pytest.raises(SessionBroken):
         _session(tmp_path, "def test_broken(:\n    pass\n")
+
+
+def test_a_session_pytest_cannot_start_is_refused(tmp_path):
+    (tmp_path / "test_demo.py").write_text(TESTS, encoding="utf-8")
+    with pytest.raises(SessionBroken, match="could not start"):
+        HiddenTestSession([str(tmp_path), "--no-such-option"], GradingPlugin(None, None))
