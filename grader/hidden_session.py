@@ -1,7 +1,7 @@
 """One pytest session per worker, assignment, kit and language: configured and collected once, run per unit.
 
 ``pytest.main`` for every unit configured pytest, registered its plugins, imported nothing new but collected
-the hidden tests again and tore it all down: some 30 ms of each unit, the same work each time. A
+the hidden tests again and tore it all down: some 40 ms of each unit, the same work each time. A
 ``HiddenTestSession`` does that once (as ``pytest.main`` does: ``_prepareconfig``, then ``wrap_session``'s
 configure, session start and collection) and then runs the same collected items for each unit through pytest's
 own ``pytest_runtest_protocol`` hook, in order, exactly as ``pytest_runtestloop`` does. Running an item again
@@ -10,8 +10,10 @@ fixture request). The last item of a unit is run with ``nextitem=None``, so ever
 down before the next unit: a unit sees nothing of the one before, as with a fresh session.
 
 What a unit changes is the ``GradingPlugin``'s state only (``begin``): the student's proxy, the reference,
-the submission and an empty set of reports. Anything unusual (collection errors, an internal error of pytest)
-falls back on ``pytest.main`` for that unit and drops the session, so a broken session is never reused.
+the submission and an empty set of reports. A session that pytest cannot start or whose tests do not collect
+cleanly is never used: those units run ``pytest.main`` as before. An internal error of pytest during a unit ends
+that unit's run with what was recorded (as ``pytest.main`` does) and drops the session: a broken session is never
+reused.
 """
 from __future__ import annotations
 
