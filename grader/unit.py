@@ -156,7 +156,7 @@ def run_hidden_tests(task: Assignment, kit: str, student, reference, submission:
     """The hidden tests' results for one unit, from this worker's session for the kit (grader.hidden_session)."""
     key = (task.id, kit, language())
     if key not in _sessions:
-        for old in [k for k in _sessions if k[0] == task.id]:  # an older kit's session: finished, not kept
+        for old in [k for k in _sessions if k[0] == task.id and k[1] != kit]:  # an older kit's: finished, not kept
             if _sessions[old] is not None:
                 _sessions[old].close()
             del _sessions[old]
