@@ -1,8 +1,9 @@
 """Messages between the trusted grader and the sandboxed child: data only, size-capped.
 
 A frame is an 8-byte big-endian length, a kind byte and the payload: ``J``
-for tensor-free data as JSON (tuples, dtypes and the like tagged), ``T`` for a
-``torch.save`` archive.
+for tensor-free data as JSON (tuples, dtypes, meta and empty tensors and the
+like tagged), ``R`` for JSON plus dense CPU tensors' bytes, ``T`` for a
+``torch.save`` archive (anything else).
 The length prefix matters: grandchildren of the child keep inherited sockets
 open, so a reader can never wait for EOF. The trusted side decodes with
 ``torch.load(weights_only=True)`` -- PyTorch's restricted unpickler, which
@@ -116,6 +117,9 @@ def _tag(obj, tensors: list | None = None):
         return {"~c": [obj.real, obj.imag]}
     if kind is bytes:
         return {"~b": obj.hex()}
+    if kind is torch.Tensor and _dataless(obj):
+        return {"~M": [obj.device.type, str(obj.dtype).removeprefix("torch."), list(obj.shape), list(obj.stride()),
+                       bool(obj.requires_grad)]}
     if tensors is not None and kind is torch.Tensor and _raw_tensor(obj, tensors):
         tensors.append(obj)
         return {"~T": len(tensors) - 1}
@@ -129,29 +133,77 @@ RAW_DTYPES = {str(d).removeprefix("torch."): d for d in (
 RAW_ALIGN = 64
 
 
+def _plain_dense(tensor: torch.Tensor) -> bool:
+    return (tensor.layout == torch.strided and not tensor.is_quantized and not tensor.is_conj()
+            and not tensor.is_neg() and str(tensor.dtype).removeprefix("torch.") in RAW_DTYPES)
+
+
+def _dataless(tensor: torch.Tensor) -> bool:
+    """A tensor with no data to send: on the meta device (the shape checks' inputs and outputs), or an empty CPU
+    tensor with an empty storage. Its dtype, shape, strides and requires_grad travel as JSON ("~M") and come out
+    as torch.load gives them (a meta tensor's storage offset is not kept by torch.save either)."""
+    if not _plain_dense(tensor):
+        return False
+    if tensor.device.type == "meta":
+        return True
+    return (tensor.device.type == "cpu" and tensor.numel() == 0 and not tensor.storage_offset()
+            and not tensor.untyped_storage().nbytes())
+
+
 def _raw_tensor(tensor: torch.Tensor, seen: list) -> bool:
     """Can this tensor travel as its bytes and come out the same as through torch.save: a dense CPU tensor of a
-    common dtype that owns exactly its storage, laid out contiguously, sharing it with no other tensor of the
-    message (torch.save would keep that sharing, the strides and the rest of a storage)."""
-    if (tensor.layout != torch.strided or tensor.device.type != "cpu" or tensor.is_quantized
-            or tensor.is_conj() or tensor.is_neg() or not tensor.is_contiguous() or tensor.storage_offset()
-            or str(tensor.dtype).removeprefix("torch.") not in RAW_DTYPES):
+    common dtype that shares its storage with no other tensor of the message (torch.save would keep that
+    sharing). A view travels with its whole storage, its strides and its offset, as through torch.save: the
+    seeded test weights are such views (a 218 MB Hankel matrix over a 53 kB storage)."""
+    if not _plain_dense(tensor) or tensor.device.type != "cpu":
         return False
     storage = tensor.untyped_storage()
-    if storage.nbytes() != tensor.numel() * tensor.element_size() or not storage.nbytes():
+    if not storage.nbytes() or storage.nbytes() % tensor.element_size():
         return False
     pointer = storage.data_ptr()
     return all(other.untyped_storage().data_ptr() != pointer for other in seen)
 
 
+def _owns_its_storage(tensor: torch.Tensor) -> bool:
+    """Laid out contiguously over exactly its storage: sent as a plain 5-field entry, else with strides."""
+    return (tensor.is_contiguous() and not tensor.storage_offset()
+            and tensor.untyped_storage().nbytes() == tensor.numel() * tensor.element_size())
+
+
+def _dataless_tensor(spec) -> torch.Tensor:
+    """The tensor a "~M" tag names, its fields checked (an empty CPU tensor, or any shape on meta)."""
+    if type(spec) is not list or len(spec) != 5:
+        raise WireError("a data-less tensor entry is malformed")
+    device, name, shape, stride, grad = spec
+    dtype = RAW_DTYPES.get(name) if type(name) is str else None
+    if (device not in ("meta", "cpu") or dtype is None or type(grad) is not bool
+            or not _dims(shape, 1 << 62) or not _dims(stride, 1 << 62) or len(stride) != len(shape)):
+        raise WireError("a data-less tensor entry is malformed")
+    if device == "cpu" and 0 not in shape:
+        raise WireError("a data-less CPU tensor entry has elements")
+    tensor = torch.empty_strided(shape, stride, dtype=dtype, device=device)
+    if grad:
+        tensor.requires_grad_(True)
+    return tensor
+
+
+def _dims(values, limit: int) -> bool:
+    return (type(values) is list and len(values) <= MAX_DIMS
+            and all(type(n) is int and 0 <= n <= limit for n in values))
+
+
 def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytes:
     """RAW_FRAME: a 4-byte header length, the header (JSON: the tagged tree and each tensor's dtype, shape,
-    offset, byte count and requires_grad), padding to RAW_ALIGN, then each tensor's bytes at its offset."""
+    offset, byte count and requires_grad, and for a view its strides and storage offset too), padding to
+    RAW_ALIGN, then each tensor's storage bytes at its offset."""
     specs, offset = [], 0
     for tensor in tensors:
-        size = tensor.numel() * tensor.element_size()
-        specs.append([str(tensor.dtype).removeprefix("torch."), list(tensor.shape), offset, size,
-                      bool(tensor.requires_grad)])
+        size = tensor.untyped_storage().nbytes()
+        spec = [str(tensor.dtype).removeprefix("torch."), list(tensor.shape), offset, size,
+                bool(tensor.requires_grad)]
+        if not _owns_its_storage(tensor):  # a view: its storage's bytes, then where the view lies in them
+            spec += [list(tensor.stride()), tensor.storage_offset()]
+        specs.append(spec)
         offset += -(-size // RAW_ALIGN) * RAW_ALIGN
     header = json.dumps({"tree": tree, "tensors": specs}, separators=(",", ":")).encode()
     start = -(-(1 + 4 + len(header)) // RAW_ALIGN) * RAW_ALIGN
@@ -161,8 +213,9 @@ def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytes:
     out[5:5 + len(header)] = header
     if offset:
         flat = torch.frombuffer(out, dtype=torch.uint8)
-        for tensor, (_, _, at, size, _) in zip(tensors, specs):
-            flat[start + at:start + at + size].copy_(tensor.detach().reshape(-1).view(torch.uint8))
+        for tensor, (_, _, at, size, *_) in zip(tensors, specs):
+            storage = torch.tensor([], dtype=torch.uint8).set_(tensor.untyped_storage())
+            flat[start + at:start + at + size].copy_(storage)
     return bytes(out)
 
 
@@ -182,12 +235,11 @@ def _raw_tensors(payload: bytes, max_bytes: int, restore_grad: bool) -> tuple[ob
     data = buffer  # writable, so torch.frombuffer reads it without a warning
     tensors, end = [], 0
     for spec in header["tensors"][:MAX_ITEMS]:
-        if type(spec) is not list or len(spec) != 5:
+        if type(spec) is not list or len(spec) not in (5, 7):
             raise WireError("the answer's raw frame has a malformed tensor entry")
-        name, shape, at, size, grad = spec
+        name, shape, at, size, grad = spec[:5]
         dtype = RAW_DTYPES.get(name) if type(name) is str else None
-        if (dtype is None or type(shape) is not list or len(shape) > MAX_DIMS
-                or not all(type(n) is int and 0 <= n <= max_bytes for n in shape)
+        if (dtype is None or not _dims(shape, max_bytes)
                 or type(at) is not int or type(size) is not int or at < end or at % RAW_ALIGN
                 or at + size > len(data) or type(grad) is not bool):
             raise WireError("the answer's raw frame has a tensor entry out of bounds or of an unknown dtype")
@@ -195,15 +247,33 @@ def _raw_tensors(payload: bytes, max_bytes: int, restore_grad: bool) -> tuple[ob
         for n in shape:
             numel *= n
         itemsize = torch.empty((), dtype=dtype).element_size()
-        if numel * itemsize != size or size == 0:
-            raise WireError("the answer's raw frame has a tensor whose size does not match its shape")
-        tensor = torch.empty(shape, dtype=dtype)  # its own resizable storage, as torch.load would give
-        tensor.reshape(-1).copy_(torch.frombuffer(buffer, dtype=dtype, count=numel, offset=at))
+        if len(spec) == 5:
+            if numel * itemsize != size or size == 0:
+                raise WireError("the answer's raw frame has a tensor whose size does not match its shape")
+            tensor = torch.empty(shape, dtype=dtype)  # its own resizable storage, as torch.load would give
+            tensor.reshape(-1).copy_(torch.frombuffer(buffer, dtype=dtype, count=numel, offset=at))
+        else:
+            tensor = _strided_view(buffer, dtype, itemsize, shape, at, size, spec[5], spec[6], max_bytes)
         if grad and restore_grad:  # the child gets what torch.save would give it; the grader detaches anyway
             tensor.requires_grad_(True)
         tensors.append(tensor)
         end = at + size
     return header["tree"], tensors
+
+
+def _strided_view(buffer: bytearray, dtype: torch.dtype, itemsize: int, shape: list, at: int, size: int,
+                  stride, offset, max_bytes: int) -> torch.Tensor:
+    """A raw frame's view entry: a fresh storage of ``size`` bytes and the view over it, as torch.load rebuilds
+    one. Checked here, not by torch: ``set_`` would grow a storage too small for the view instead of failing."""
+    if (not _dims(stride, max_bytes) or len(stride) != len(shape) or type(offset) is not int or offset < 0
+            or size <= 0 or size % itemsize):
+        raise WireError("the answer's raw frame has a malformed view entry")
+    elements = size // itemsize
+    if 0 not in shape and offset + sum((n - 1) * s for n, s in zip(shape, stride)) >= elements:
+        raise WireError("the answer's raw frame has a view that reaches past its storage")
+    storage = torch.empty(elements, dtype=dtype)
+    storage.copy_(torch.frombuffer(buffer, dtype=dtype, count=elements, offset=at))
+    return torch.empty(0, dtype=dtype).set_(storage.untyped_storage(), offset, shape, stride)
 
 
 def _untag(obj, tensors: list | None = None):
@@ -231,6 +301,8 @@ def _untag(obj, tensors: list | None = None):
             return complex(float(value[0]), float(value[1]))
         if key == "~b" and isinstance(value, str):
             return bytes.fromhex(value)
+        if key == "~M":
+            return _dataless_tensor(value)
         if tensors is not None:  # only inside a raw frame
             if key == "~T" and type(value) is int:
                 return _take_tensor(tensors, value)
@@ -457,6 +529,8 @@ def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=
         pairs = value if key == "~d" and type(value) is list else None
         if tensors is not None and key == "~T" and type(value) is int:
             return _plain_tensor(_take_tensor(tensors, value))  # validate's check of a tensor
+        if key == "~M":
+            return _plain_tensor(_dataless_tensor(value))
         if tensors is not None and key == "~od" and type(value) is list and len(value) == 2 and type(value[0]) is list:
             pairs = value[0]  # an OrderedDict becomes a plain dict here, as validate makes it
         if pairs is not None:

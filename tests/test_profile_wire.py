@@ -33,9 +33,10 @@ def _through_dumps(obj, trusted: bool):
 def _same(a, b) -> bool:
     if isinstance(a, torch.Tensor):
         return (type(a) is type(b) and a.dtype == b.dtype and a.shape == b.shape and a.stride() == b.stride()
-                and a.requires_grad == b.requires_grad and a.storage_offset() == b.storage_offset()
+                and a.device == b.device and a.requires_grad == b.requires_grad
+                and a.storage_offset() == b.storage_offset()
                 and a.untyped_storage().nbytes() == b.untyped_storage().nbytes()
-                and torch.equal(a.detach().resolve_conj(), b.detach().resolve_conj()))
+                and (a.device.type == "meta" or torch.equal(a.detach().resolve_conj(), b.detach().resolve_conj())))
     if isinstance(a, dict):
         return (type(a) is type(b) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
                 and getattr(a, "_metadata", None) == getattr(b, "_metadata", None))
@@ -49,16 +50,52 @@ RAW = [X, (X, 3, "a", torch.Size([1, 2]), torch.float64), {"op": "call", "args":
        torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).state_dict(),
        torch.tensor(3.5), torch.ones(3, dtype=torch.bfloat16), torch.ones(2, dtype=torch.complex64),
        torch.randn(3, requires_grad=True), torch.tensor([True, False]), {"~T": X}]
-FALLBACK = [[torch.arange(6).view(2, 3).t()], (X, X), X[1], torch.zeros(0), torch.nn.Parameter(torch.randn(2)),
-            (torch.randn(2) * 1j).conj()]
+# views travel with their whole storage, strides and offset, as through torch.save
+HANKEL = torch.randn(4 + 6 - 1).as_strided((4, 6), (1, 1))
+VIEWS = [[torch.arange(6).view(2, 3).t()], X[1], {"w": HANKEL, "b": torch.randn(4)}, torch.randn(4, 5)[1:3, ::2],
+         torch.randn(3, 8)[:0], torch.randn(2, 3, 4, 5).to(memory_format=torch.channels_last)]
+# no data at all: meta tensors (any strides) and empty CPU tensors go as JSON
+DATALESS = [torch.empty(2, 3, 224, 224, device="meta"), (torch.empty(4, 6, device="meta").t(), 3),
+            torch.empty(2, 3, 4, 5, device="meta").to(memory_format=torch.channels_last),
+            {"x": torch.empty(2, 16, 9, 9, device="meta", dtype=torch.float16, requires_grad=True)},
+            torch.zeros(0), torch.empty(2, 0, 4, dtype=torch.int64)]
+FALLBACK = [(X, X), (HANKEL, HANKEL[1:]), torch.nn.Parameter(torch.randn(2)), (torch.randn(2) * 1j).conj(),
+            torch.nn.Parameter(torch.empty(3, device="meta"))]
 
 
-@pytest.mark.parametrize("obj", RAW + FALLBACK, ids=lambda o: type(o).__name__)
+def _expected_frame(obj) -> bytes:
+    if any(obj is r for r in RAW + VIEWS):
+        return RAW_FRAME
+    return wire.JSON_FRAME if any(obj is d for d in DATALESS) else TORCH_FRAME
+
+
+@pytest.mark.parametrize("obj", RAW + VIEWS + DATALESS + FALLBACK, ids=lambda o: type(o).__name__)
 @pytest.mark.parametrize("trusted", [False, True], ids=["child", "grader"])
 def test_raw_frames_give_what_torch_save_gave(obj, trusted):
+    """The same value on both sides; the grader refuses the same answers (a Hankel view, which reads more
+    elements than its storage holds, is refused as an answer either way)."""
     frame = wire.dumps(obj)
-    assert frame[:1] == (RAW_FRAME if any(obj is r for r in RAW) else TORCH_FRAME)
-    assert _same(_through_torch_save(obj, trusted), _through_dumps(obj, trusted))
+    assert frame[:1] == _expected_frame(obj)
+    outcomes = []
+    for through in (_through_torch_save, _through_dumps):
+        try:
+            outcomes.append(through(obj, trusted))
+        except WireError:
+            outcomes.append(WireError)
+    if outcomes[0] is WireError or outcomes[1] is WireError:
+        assert outcomes == [WireError, WireError] and trusted
+    else:
+        assert _same(*outcomes)
+
+
+def test_a_view_costs_its_storage_not_its_shape():
+    """The seeded Hankel weights: a 4096x9216 view of 13,311 numbers travels in about 53 kB, not 151 MB."""
+    storage = torch.randn(4096 + 9216 - 1)
+    frame = wire.dumps({"classifier.1.weight": storage.as_strided((4096, 9216), (1, 1))})
+    assert frame[:1] == RAW_FRAME and len(frame) < storage.numel() * 4 + 4096
+    tree, tensors = wire._raw_tensors(frame[1:], wire.DEFAULT_MAX_BYTES, restore_grad=True)
+    weight = wire._untag(tree, tensors)["classifier.1.weight"]
+    assert weight.stride() == (1, 1) and torch.equal(weight[5, 7:9], storage[12:14])
 
 
 def _raw(tree, specs, data: bytes = b"\0" * 256) -> bytes:
@@ -77,7 +114,19 @@ def _raw(tree, specs, data: bytes = b"\0" * 256) -> bytes:
     _raw([{"~T": 0}, {"~T": 0}], [["float32", [4], 0, 16, False]]),  # one tensor twice
     _raw({"~T": 3}, [["float32", [4], 0, 16, False]]),  # a tensor it does not hold
     _raw({"~T": 0}, [["float32", [-4], 0, 16, False]]),  # a negative size
-], ids=["truncated", "overlap", "unaligned", "dtype", "size", "past-end", "twice", "missing", "negative"])
+    _raw({"~T": 0}, [["float32", [4], 0, 16, False, [1], 1]]),  # a view past its storage (set_ would grow it)
+    _raw({"~T": 0}, [["float32", [2, 2], 0, 16, False, [1], 0]]),  # strides not matching the shape
+    _raw({"~T": 0}, [["float32", [2], 0, 16, False, [-1], 3]]),  # a negative stride
+    _raw({"~T": 0}, [["float32", [2], 0, 10, False, [1], 0]]),  # a storage of part of an element
+    _raw({"~T": 0}, [["float32", [8], 0, 16, False, [0], 0]]),  # an expand: more elements than storage
+    b"J" + json.dumps({"~M": ["cpu", "float32", [4], [1], False]}).encode(),  # data-less with elements
+    b"J" + json.dumps({"~M": ["cuda", "float32", [0], [1], False]}).encode(),  # another device
+    b"J" + json.dumps({"~M": ["meta", "object", [2], [1], False]}).encode(),  # unknown dtype
+    b"J" + json.dumps({"~M": ["meta", "float32", [2, 3], [1], False]}).encode(),  # strides not matching
+    b"J" + json.dumps({"~M": ["meta", "float32", [1 << 62, 1 << 62], [1, 1], False]}).encode(),  # overflow
+], ids=["truncated", "overlap", "unaligned", "dtype", "size", "past-end", "twice", "missing", "negative",
+        "view-past-storage", "view-strides", "view-negative-stride", "view-partial", "view-expand",
+        "dataless-elements", "dataless-device", "dataless-dtype", "dataless-strides", "dataless-overflow"])
 def test_malformed_raw_frames_are_refused(frame):
     with pytest.raises(WireError):
         wire.decode_trusted(frame)
