@@ -1,6 +1,6 @@
 """Children of the zygote build and run models on the meta device with fast kernels for ``normal_``,
-``native_batch_norm``, ``cat`` and ``relu`` (grader/sandbox/meta_kernels.py): each answers as torch's own
-decomposition does (shapes, strides, dtypes, errors), only faster."""
+``native_batch_norm``, ``cat``, ``relu`` and ``uniform_`` (grader/sandbox/meta_kernels.py): each answers as
+torch's own decomposition does (shapes, strides, dtypes, errors), only faster."""
 from __future__ import annotations
 
 import pytest
@@ -184,3 +184,48 @@ def test_meta_batch_norm_cat_and_relu_in_a_child_answer_as_torchs_own_and_fast(z
     # which kernels answered, not a speed target: the decompositions take several times as long
     assert in_child["ms_per_layer"] < here["ms_per_layer"] / 2, (in_child["ms_per_layer"],
                                                                  here["ms_per_layer"])
+
+
+UNIFORM = '''
+import torch
+from torch import nn
+
+def outcome(make):
+    try:
+        t = make()
+        return ["ok", list(t.shape), list(t.stride()), str(t.dtype), t.device.type]
+    except Exception as err:
+        return [type(err).__name__, str(err)]
+
+def meta(*shape, dtype=torch.float32):
+    return torch.empty(*shape, device="meta", dtype=dtype)
+
+cases = [
+    lambda: meta(4, 5).uniform_(),                                    # the regular case: answered at once
+    lambda: meta(4, 5, dtype=torch.float64).uniform_(-2.0, 3.0),
+    lambda: meta(3, dtype=torch.float16).uniform_(generator=torch.Generator()),
+    lambda: meta(4, 5).uniform_(1.0, 0.0),                            # from > to: the decomposition allows it
+    lambda: meta(0).uniform_(),
+    lambda: meta(3, dtype=torch.long).uniform_(),                     # to the decomposition
+    lambda: meta(4, 3).t().uniform_(),
+    lambda: meta(1).expand(3).uniform_(),
+    lambda: meta(2, 3)[:, ::2].uniform_(),
+    lambda: nn.init.kaiming_uniform_(meta(64, 3, 7, 7), a=5 ** 0.5),  # nn.Conv2d's and nn.Linear's own init
+    lambda: nn.init.uniform_(meta(10, 4), -0.1, 0.1),
+]
+with torch.device("meta"):
+    layer = nn.Linear(9216, 4096)
+result = {"outcomes": [outcome(c) for c in cases],
+          "layer": [outcome(lambda: layer.weight), outcome(lambda: layer.bias)],
+          # which kernel answers on meta: the first "Meta:" line of the dispatcher's table for the op
+          "kernel": next(line for line in torch._C._dispatch_dump("aten::uniform_").splitlines()
+                         if line.startswith("Meta:"))}
+'''
+
+
+def test_meta_uniform_in_a_child_answers_as_torchs_own(zygote):
+    in_child, here = _in_a_child_and_here(zygote, UNIFORM)
+    assert in_child["outcomes"] == here["outcomes"] and in_child["layer"] == here["layer"]
+    assert all(o[0] == "ok" for o in here["outcomes"])  # the decomposition refuses none of these
+    assert "grader/sandbox/meta_kernels.py" in in_child["kernel"], in_child["kernel"]
+    assert "meta_kernels.py" not in here["kernel"]

@@ -7,7 +7,9 @@ runs their Python reference decompositions instead, each call far dearer than th
 - ``normal_``: 0.5 ms a call; ``kaiming_normal_`` initialises every convolution of a DenseNet with it;
 - ``native_batch_norm``: 1.6 ms; a ResNet-18 forward pass on meta spent 90% of its 44 ms in its 20;
 - ``cat``: 0.5 ms; a DenseNet-121 forward pass on meta spent 29 of its 39 ms in its 62 concatenations;
-- ``relu`` (not in place): 0.3 ms.
+- ``relu`` (not in place): 0.3 ms;
+- ``uniform_``: 0.15 ms; ``kaiming_uniform_``, every ``nn.Conv2d``'s and ``nn.Linear``'s default initialisation,
+  calls it twice per layer (a GoogLeNet built on meta: about 120 calls).
 
 The kernels here answer at once, with the tensors the decomposition would return (shapes, strides, dtypes),
 and keep its errors: ``normal_`` repeats its argument checks; the others answer only the regular case (default
@@ -42,6 +44,17 @@ def normal_(self, mean=0.0, std=1.0, *, generator=None):
                  lambda: f"expected a floating-point or complex dtype, but got dtype={self.dtype}")
     torch._check(std >= 0.0, lambda: f"normal expects std >= 0.0, but found std {std}")
     return self
+
+
+def make_uniform_(decomposition):
+    """``Tensor.uniform_`` on meta: the tensor as it is for a contiguous floating-point tensor (there the
+    decomposition checks nothing else, not even ``from <= to``, and returns the tensor); ``decomposition`` itself
+    everywhere else."""
+    def uniform_(self, low=0.0, high=1.0, *, generator=None):
+        if self.dtype.is_floating_point and self.is_contiguous():
+            return self
+        return decomposition(self, low, high, generator=generator)
+    return uniform_
 
 
 FLOATS = (torch.float32, torch.float64)
@@ -120,10 +133,12 @@ def install() -> None:
     aten = torch.ops.aten
     batch_norm = make_batch_norm(_decomposition(aten.native_batch_norm.default))
     cat, relu = make_cat(_decomposition(aten.cat.default)), make_relu(_decomposition(aten.relu.default))
+    uniform_ = make_uniform_(_decomposition(aten.uniform_.default))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "overriding a previously registered kernel": the point of it
         library.impl("normal_", normal_, "Meta")
         library.impl("native_batch_norm", batch_norm, "Meta")
         library.impl("cat", cat, "Meta")
         library.impl("relu", relu, "Meta")
+        library.impl("uniform_", uniform_, "Meta")
     _REGISTRATIONS.append(library)
