@@ -25,8 +25,11 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # pytest's exit code 5 (no tests collected) is a failure here, not a pass.
+# TEST_WORKERS pytest processes (pytest-xdist), each taking whole test files: a file's module-scoped fixtures
+# (a graded attack class, a LocalCluster) are built once. TEST_WORKERS=0 runs the suite in this one process.
+TEST_WORKERS ?= 2
 test: setup
-	@$(BIN)/python -m pytest $(PYTEST_ARGS); status=$$?; \
+	@$(BIN)/python -m pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile) $(PYTEST_ARGS); status=$$?; \
 	  if [ $$status -eq 5 ]; then echo "error: pytest collected no tests" >&2; exit 1; fi; exit $$status
 
 grade: setup
