@@ -41,6 +41,7 @@ MAX_DEPTH = 32
 MAX_ITEMS = 1_000_000
 MAX_PICKLE_BYTES = 16 * 1024 * 1024  # the object structure; tensor data lives in separate entries
 MAX_DIMS = 64
+_JSON_SCALARS = frozenset({str, int, float, bool, type(None)})  # what JSON carries as it is
 
 
 class Op(str, Enum):
@@ -87,14 +88,12 @@ def _tag(obj, tensors: list | None = None):
     is given and the tensor is one that ``_raw_tensor`` takes: then it is appended there and tagged by index
     (and an OrderedDict keeps its type and a state_dict's ``_metadata``, as through torch.save)."""
     kind = type(obj)
-    if obj is None or kind in (bool, int, str):
+    if kind in _JSON_SCALARS:
         return obj
-    if kind is float:
-        return obj
-    if kind is list:
-        return [_tag(item, tensors) for item in obj]
-    if kind is tuple:
-        return {"~t": [_tag(item, tensors) for item in obj]}
+    if kind is list or kind is tuple:  # a list of scalars (a shape, a row of a description) in one step
+        items = list(obj) if set(map(type, obj)) <= _JSON_SCALARS else [
+            item if type(item) in _JSON_SCALARS else _tag(item, tensors) for item in obj]
+        return items if kind is list else {"~t": items}
     if kind is OrderedDict and tensors is not None:
         extra = vars(obj)
         if set(extra) - {"_metadata"}:
@@ -105,7 +104,8 @@ def _tag(obj, tensors: list | None = None):
                         None if metadata is None else _tag(metadata, tensors)]}
     if kind in (dict, OrderedDict):
         if all(type(key) is str and not key.startswith("~") for key in obj):
-            return {key: _tag(value, tensors) for key, value in obj.items()}
+            return {key: value if type(value) in _JSON_SCALARS else _tag(value, tensors)
+                    for key, value in obj.items()}
         return {"~d": [[_tag(key, tensors), _tag(value, tensors)] for key, value in obj.items()]}
     if kind is torch.Size:
         return {"~s": [int(n) for n in obj]}
@@ -121,7 +121,7 @@ def _tag(obj, tensors: list | None = None):
         return {"~M": [obj.device.type, str(obj.dtype).removeprefix("torch."), list(obj.shape), list(obj.stride()),
                        bool(obj.requires_grad)]}
     if tensors is not None and kind is torch.Tensor and _raw_tensor(obj, tensors):
-        tensors.append(obj)
+        tensors.add(obj)
         return {"~T": len(tensors) - 1}
     raise _NeedsTorch
 
@@ -150,7 +150,7 @@ def _dataless(tensor: torch.Tensor) -> bool:
             and not tensor.untyped_storage().nbytes())
 
 
-def _raw_tensor(tensor: torch.Tensor, seen: list) -> bool:
+def _raw_tensor(tensor: torch.Tensor, seen: "_RawTensors") -> bool:
     """Can this tensor travel as its bytes and come out the same as through torch.save: a dense CPU tensor of a
     common dtype that shares its storage with no other tensor of the message (torch.save would keep that
     sharing). A view travels with its whole storage, its strides and its offset, as through torch.save: the
@@ -160,8 +160,7 @@ def _raw_tensor(tensor: torch.Tensor, seen: list) -> bool:
     storage = tensor.untyped_storage()
     if not storage.nbytes() or storage.nbytes() % tensor.element_size():
         return False
-    pointer = storage.data_ptr()
-    return all(other.untyped_storage().data_ptr() != pointer for other in seen)
+    return storage.data_ptr() not in seen.storages
 
 
 def _owns_its_storage(tensor: torch.Tensor) -> bool:
@@ -216,22 +215,29 @@ def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytes:
         for tensor, (_, _, at, size, *_) in zip(tensors, specs):
             storage = torch.tensor([], dtype=torch.uint8).set_(tensor.untyped_storage())
             flat[start + at:start + at + size].copy_(storage)
-    return bytes(out)
+    return out  # not bytes(out): a copy of every tensor's bytes more, on each message
 
 
-def _raw_tensors(payload: bytes, max_bytes: int, restore_grad: bool) -> tuple[object, list[torch.Tensor]]:
+def _raw_tensors(payload: bytes | memoryview, max_bytes: int,
+                 restore_grad: bool) -> tuple[object, list[torch.Tensor]]:
     """The tree and the tensors of a RAW_FRAME's payload (the frame less its kind byte), every field checked:
-    known dtypes, sane shapes, each tensor's bytes inside the frame, aligned, in order and not overlapping."""
+    known dtypes, sane shapes, each tensor's bytes inside the frame, aligned, in order and not overlapping.
+    Each tensor gets its own storage, copied out of the payload: none of them shares memory with the frame."""
     if len(payload) < 4:
         raise WireError("the answer's raw frame is truncated")
     length = int.from_bytes(payload[:4], "big")
     if length > min(len(payload) - 4, MAX_PICKLE_BYTES):
         raise WireError("the answer's raw frame has a header over its size")
-    header = json.loads(payload[4:4 + length].decode("utf-8"))
+    header = json.loads(str(payload[4:4 + length], "utf-8"))
     if type(header) is not dict or type(header.get("tensors")) is not list or "tree" not in header:
         raise WireError("the answer's raw frame has no tree or tensor list")
     start = -(-(1 + 4 + length) // RAW_ALIGN) * RAW_ALIGN - 1
-    buffer = bytearray(memoryview(payload)[start:]) if start <= len(payload) else bytearray()
+    if start > len(payload):
+        buffer = memoryview(bytearray())
+    elif isinstance(payload, memoryview) and not payload.readonly:
+        buffer = payload[start:]  # a received frame (recv_raw's bytearray): read where it lies
+    else:
+        buffer = memoryview(bytearray(memoryview(payload)[start:]))  # writable, so torch.frombuffer does not warn
     data = buffer  # writable, so torch.frombuffer reads it without a warning
     tensors, end = [], 0
     for spec in header["tensors"][:MAX_ITEMS]:
@@ -324,12 +330,21 @@ def _take_tensor(tensors: list, index: int) -> torch.Tensor:
 
 
 class _RawTensors(list):
-    """The tensors a raw frame carries, and whether the walk tagged an OrderedDict as one (``~od``)."""
+    """The tensors a raw frame carries, the addresses of their storages (a state_dict of a few hundred tensors was
+    checked against every earlier one: quadratic), and whether the walk tagged an OrderedDict as one (``~od``)."""
 
     ordered_dicts = False
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.storages: set[int] = set()
 
-def dumps(obj) -> bytes:
+    def add(self, tensor: torch.Tensor) -> None:
+        self.append(tensor)
+        self.storages.add(tensor.untyped_storage().data_ptr())
+
+
+def dumps(obj) -> bytes | bytearray:
     """Tensor-free messages (most of them: handles, numbers, descriptions) go as JSON, ten times cheaper
     than a torch.save archive; dense CPU tensors in plain containers as a raw frame (JSON plus their bytes,
     no zip archive, no pickle: several times cheaper again); anything else through torch.save."""
@@ -347,21 +362,27 @@ def dumps(obj) -> bytes:
         return TORCH_FRAME + buffer.getvalue()
 
 
-def _loads_json(payload: bytes):
+def _loads_json(payload: bytes | memoryview):
     try:
-        return _untag(json.loads(payload.decode("utf-8")))
+        return _untag(json.loads(str(payload, "utf-8")))
     except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
         raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
 
 
-def send(sock: socket.socket, obj) -> None:
-    sock.sendall(frame(obj))
+COPY_BELOW = 1 << 16  # a payload this small is copied behind its length header and sent in one call
 
 
-def frame(obj) -> bytes:
-    """One message as it travels: the length header, then ``dumps(obj)``."""
+def send(sock: socket.socket, obj) -> int:
+    """Send one message; returns its size on the wire. A large payload (tensors) is sent after its header as
+    it is, not copied into one string with it first."""
     payload = dumps(obj)
-    return HEADER.pack(len(payload)) + payload
+    header = HEADER.pack(len(payload))
+    if len(payload) < COPY_BELOW:
+        sock.sendall(header + payload)
+    else:
+        sock.sendall(header)
+        sock.sendall(payload)
+    return len(header) + len(payload)
 
 
 class Meter:
@@ -386,22 +407,24 @@ class Meter:
 meter: Meter | None = None
 
 
-def _recv_exactly(sock: socket.socket, count: int, deadline: float | None) -> bytes:
-    chunks, remaining = [], count
-    while remaining:
+def _recv_exactly(sock: socket.socket, count: int, deadline: float | None) -> bytearray:
+    """``count`` bytes, received straight into one buffer (not joined from chunks: a copy less of a large frame)."""
+    buffer = bytearray(count)
+    view, got = memoryview(buffer), 0
+    while got < count:
         if deadline is not None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([sock], [], [], left)[0]:
                 raise PeerTimeout("no answer before the time limit")
-        chunk = sock.recv(min(remaining, 1 << 20))
-        if not chunk:
+        received = sock.recv_into(view[got:], min(count - got, 1 << 20))
+        if not received:
             raise PeerGone("the connection was closed")
-        chunks.append(chunk)
-        remaining -= len(chunk)
-    return b"".join(chunks)
+        got += received
+    return buffer
 
 
-def recv_raw(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> bytes:
+def recv_raw(sock: socket.socket, *, deadline: float | None = None,
+             max_bytes: int = DEFAULT_MAX_BYTES) -> bytearray:
     (length,) = HEADER.unpack(_recv_exactly(sock, HEADER.size, deadline))
     if length > max_bytes:
         raise WireError(f"a message of {length:,} bytes is over the {max_bytes:,}-byte limit")
@@ -432,13 +455,14 @@ def recv_trusted(sock: socket.socket, *, deadline: float | None = None, max_byte
     return decode_trusted(recv_raw(sock, deadline=deadline, max_bytes=max_bytes), max_bytes, handle=handle)
 
 
-def decode_trusted(frame: bytes, max_bytes: int = DEFAULT_MAX_BYTES, *, handle: Callable[[dict], Any] | None = None):
+def decode_trusted(frame: bytes | bytearray, max_bytes: int = DEFAULT_MAX_BYTES, *,
+                   handle: Callable[[dict], Any] | None = None):
     """One frame from the untrusted side, decoded (``recv_trusted`` without the socket, so it can be timed).
 
     ``handle``, if given, replaces each ``{HANDLE_KEY: n, ...}`` dict inside the answer's ``value`` (after
     that dict passed the checks) with what it returns: the caller's proxy, built in the same walk.
     """
-    kind, payload = frame[:1], frame[1:]
+    kind, payload = bytes(frame[:1]), memoryview(frame)[1:]  # a view: no copy of a large frame
     if kind in (JSON_FRAME, RAW_FRAME):
         try:
             if kind == JSON_FRAME:
@@ -498,7 +522,7 @@ def _answer(obj, walk, handle):
 
 def _json_tree(payload: bytes):
     try:
-        return json.loads(payload.decode("utf-8"))
+        return json.loads(str(payload, "utf-8"))
     except (ValueError, UnicodeDecodeError, RecursionError, TypeError, RuntimeError) as err:
         raise WireError(f"the answer is not valid data ({type(err).__name__})") from None
 
@@ -519,7 +543,7 @@ def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=
     budget = _spend_item(budget, depth)
     kind = type(obj)
     if kind is list:
-        return [_untag_checked(item, depth + 1, budget, handle, tensors) for item in obj]
+        return _checked_items(obj, depth + 1, budget, handle, tensors)
     if kind is not dict:
         return obj  # str, int, float, bool, None: JSON's scalars
     if len(obj) == 1:
@@ -547,19 +571,42 @@ def _untag_checked(obj, depth: int = 0, budget: list[int] | None = None, handle=
             budget[0] += 1  # counted again by validate
             return validate(_untag(obj), depth, budget)  # a leaf of the tagged kinds: untag, then check
     inner = None if HANDLE_KEY in obj else handle  # a handle's own fields stay data
-    out = {key: _untag_checked(value, depth + 1, budget, inner, tensors) for key, value in obj.items()}
+    out = dict(zip(obj, _checked_items(obj.values(), depth + 1, budget, inner, tensors)))
     return handle(out) if handle is not None and HANDLE_KEY in out else out
+
+
+def _checked_items(items, depth: int, budget: list[int], handle, tensors: list | None) -> list:
+    """``_untag_checked`` of each item at ``depth``, in order. Scalars and lists of scalars (a shape, a row of a
+    description) are counted and kept here, without a call each: a description of a DenseNet-121 holds some
+    10,000 of them, and a call per item made its check 20 times as slow as parsing its JSON."""
+    out = []
+    for item in items:
+        kind = type(item)
+        if kind in _JSON_SCALARS:
+            budget[0] -= 1
+            if budget[0] < 0 or depth > MAX_DEPTH:
+                raise WireError("the answer is nested too deeply or holds too many items")
+            out.append(item)
+        elif kind is list and set(map(type, item)) <= _JSON_SCALARS:
+            budget[0] -= 1 + len(item)
+            if budget[0] < 0 or depth + bool(item) > MAX_DEPTH:
+                raise WireError("the answer is nested too deeply or holds too many items")
+            out.append(item)
+        else:
+            out.append(_untag_checked(item, depth, budget, handle, tensors))
+    return out
 
 
 def recv_plain(sock: socket.socket, *, deadline: float | None = None, max_bytes: int = DEFAULT_MAX_BYTES):
     """Receive from the trusted side (used by the child; trusts the grader)."""
     frame = recv_raw(sock, deadline=deadline, max_bytes=max_bytes)
-    if frame[:1] == JSON_FRAME:
-        return _loads_json(frame[1:])
-    if frame[:1] == RAW_FRAME:
-        tree, tensors = _raw_tensors(frame[1:], max_bytes, restore_grad=True)
+    kind, payload = bytes(frame[:1]), memoryview(frame)[1:]
+    if kind == JSON_FRAME:
+        return _loads_json(payload)
+    if kind == RAW_FRAME:
+        tree, tensors = _raw_tensors(payload, max_bytes, restore_grad=True)
         return _untag(tree, tensors)
-    return torch.load(io.BytesIO(frame[1:]), weights_only=True)
+    return torch.load(io.BytesIO(payload), weights_only=True)
 
 
 _SCALARS = (bool, int, float, str, bytes, type(None))

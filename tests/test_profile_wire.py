@@ -159,3 +159,83 @@ def test_a_tensor_free_answer_is_tagged_once_and_keeps_its_json(monkeypatch):
     walks.clear()
     assert wire.dumps(ordered) == b'J{"v":{"a":1,"b":{"~t":[2,3]}}}' and walks == [True, False]
     assert wire.decode_trusted(wire.dumps(shapes))["value"]["state_dict"] == [("w", (4, 3), "float32")]
+
+
+def _random_tree(rng, depth: int):
+    """A JSON tree as a child might send it: scalars, lists of scalars (shapes), mixed lists, dicts, a few tags."""
+    roll = rng.random()
+    if depth <= 0 or roll < 0.3:
+        return rng.choice([0, 7, -3, 2.5, "w", "", True, None, "~t"])
+    if roll < 0.5:
+        return [rng.choice([1, 64, 3, "float32", None]) for _ in range(rng.randrange(0, 5))]
+    if roll < 0.75:
+        return [_random_tree(rng, depth - 1) for _ in range(rng.randrange(0, 4))]
+    if roll < 0.9:
+        return {f"k{i}": _random_tree(rng, depth - 1) for i in range(rng.randrange(0, 4))}
+    return rng.choice([{"~t": [_random_tree(rng, depth - 1), 3]}, {"~s": [2, 3]}, {"~dt": "float64"},
+                       {"~d": [[1, _random_tree(rng, depth - 1)], ["a", [4, 5]]]}])
+
+
+def _deep(levels: int, leaf):
+    tree = leaf
+    for i in range(levels):
+        tree = [tree] if i % 2 else {"v": tree}
+    return tree
+
+
+def _outcome(walk, tree):
+    try:
+        return walk(tree)
+    except WireError:
+        return WireError
+
+
+@pytest.mark.parametrize("max_items", [12, 40, 1_000_000])
+def test_the_answers_walk_equals_validate_of_untag_at_every_limit(monkeypatch, max_items):
+    """The walk that checks a JSON answer (counting lists of scalars without a call each) accepts and refuses
+    exactly what ``validate(_untag(tree))`` does: same values, same types, refused past the item budget or past
+    MAX_DEPTH levels, wherever the last item sits (a scalar, a list of scalars, a dict's value, an empty list)."""
+    import random
+
+    monkeypatch.setattr(wire, "MAX_ITEMS", max_items)
+    rng = random.Random(1234)
+    trees = [_random_tree(rng, 6) for _ in range(400)]
+    for levels in range(wire.MAX_DEPTH - 3, wire.MAX_DEPTH + 3):
+        trees += [_deep(levels, leaf) for leaf in (1, [1, 2], [], [[]], {"x": 3}, {"x": [4]}, {})]
+    outcomes = {"accepted": 0, "refused": 0}
+    for tree in trees:
+        expected = _outcome(lambda t: wire.validate(wire._untag(t)), json.loads(json.dumps(tree)))
+        got = _outcome(wire._untag_checked, json.loads(json.dumps(tree)))
+        assert got == expected and repr(got) == repr(expected), tree
+        outcomes["refused" if got is WireError else "accepted"] += 1
+    assert outcomes["accepted"] > 50 and outcomes["refused"] > 5  # both sides of each limit were reached
+
+
+@pytest.mark.parametrize("size", [3, 70_000], ids=["one-call", "header-then-payload"])
+def test_a_message_through_a_socket_arrives_whole_and_owns_its_memory(size):
+    """``send`` then ``recv_plain``/``recv_trusted`` over a real socket pair: a small message goes in one call, a
+    large one as header then payload; both arrive equal, and every tensor received has a storage of its own,
+    none of them in the received frame (which is read in place, not copied first)."""
+    import socket
+    import threading
+
+    for receive in (wire.recv_plain, wire.recv_trusted):
+        view = HANKEL if receive is wire.recv_plain else torch.randn(4, 5)[1:3, ::2]  # the grader refuses a Hankel
+        message = {"ok": True, "value": {"w": torch.randn(size, 3), "b": torch.arange(size), "h": view},
+                   "output": ""}
+        ours, theirs = socket.socketpair()
+        with ours, theirs:
+            sizes = []
+            sender = threading.Thread(target=lambda: sizes.append(wire.send(theirs, message)))
+            sender.start()  # a frame over the socket buffer needs a reader while it is written
+            got = receive(ours)
+            sender.join()
+            value = got["value"]
+            assert sizes == [wire.HEADER.size + len(wire.dumps(message))]
+            assert all(torch.equal(value[k], message["value"][k]) for k in ("w", "b", "h"))
+            pointers = {t.untyped_storage().data_ptr() for t in value.values()}
+            assert len(pointers) == 3
+            for tensor in value.values():  # allocated by torch, as torch.load gives it: not over the frame's bytes
+                assert tensor.untyped_storage().resizable()
+                assert tensor.untyped_storage().nbytes() == message["value"][
+                    next(k for k in value if value[k] is tensor)].untyped_storage().nbytes()

@@ -250,8 +250,7 @@ class Child:
         """``request``'s round trip, timed part by part into ``meter`` (profiling only)."""
         clock = time.perf_counter
         started = clock()
-        data = wire.frame(message)
-        self.sock.sendall(data)
+        size = wire.send(self.sock, message)
         sent = clock()
         frame = wire.recv_raw(self.sock, deadline=deadline, max_bytes=max_bytes)
         received = clock()
@@ -259,7 +258,7 @@ class Child:
             return wire.decode_trusted(frame, max_bytes, handle=handle)
         finally:
             meter.requests += 1
-            meter.bytes_sent += len(data)
+            meter.bytes_sent += size
             meter.bytes_received += len(frame) + wire.HEADER.size
             meter.wait_s += received - sent
             meter.wire_s += (sent - started) + (clock() - received)
