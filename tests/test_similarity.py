@@ -154,3 +154,26 @@ def test_a_damaged_fingerprint_record_leaves_only_that_unit_out():
     report = find_pairs(units)
     assert ("c", task) in report.without_fingerprints and ("d", task) in report.without_fingerprints
     assert any({p.a, p.b} == {"a", "b"} for p in report.pairs)
+
+
+def _winnow_by_definition(grams, w):
+    """Each window's rightmost minimal hash, each selected position once: the definition, window by window."""
+    if len(grams) <= w:
+        return [min(grams, key=lambda g: g[0])] if grams else []
+    chosen, last = [], -1
+    for start in range(len(grams) - w + 1):
+        best = min(range(start, start + w), key=lambda i: (grams[i][0], -i))
+        if best != last:
+            chosen.append(grams[best])
+            last = best
+    return chosen
+
+
+def test_one_pass_winnowing_selects_what_the_definition_selects():
+    """The stored fingerprints must not change with the faster winnowing: ties included (few distinct hashes)."""
+    rng = random.Random(11)
+    for _ in range(3000):
+        distinct = rng.choice([2, 5, 1 << 53])
+        grams = [(rng.randrange(distinct), i, i + 1) for i in range(rng.randrange(0, 50))]
+        w = rng.choice([1, 2, 3, W])
+        assert winnow(grams, w) == _winnow_by_definition(grams, w), (grams, w)
