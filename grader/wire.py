@@ -88,12 +88,14 @@ def _tag(obj, tensors: list | None = None):
     is given and the tensor is one that ``_raw_tensor`` takes: then it is appended there and tagged by index
     (and an OrderedDict keeps its type and a state_dict's ``_metadata``, as through torch.save)."""
     kind = type(obj)
-    if kind in _JSON_SCALARS:
+    if obj is None or kind in (bool, int, str):
         return obj
-    if kind is list or kind is tuple:  # a list of scalars (a shape, a row of a description) in one step
-        items = list(obj) if set(map(type, obj)) <= _JSON_SCALARS else [
-            item if type(item) in _JSON_SCALARS else _tag(item, tensors) for item in obj]
-        return items if kind is list else {"~t": items}
+    if kind is float:
+        return obj
+    if kind is list:
+        return [_tag(item, tensors) for item in obj]
+    if kind is tuple:
+        return {"~t": [_tag(item, tensors) for item in obj]}
     if kind is OrderedDict and tensors is not None:
         extra = vars(obj)
         if set(extra) - {"_metadata"}:
@@ -104,8 +106,7 @@ def _tag(obj, tensors: list | None = None):
                         None if metadata is None else _tag(metadata, tensors)]}
     if kind in (dict, OrderedDict):
         if all(type(key) is str and not key.startswith("~") for key in obj):
-            return {key: value if type(value) in _JSON_SCALARS else _tag(value, tensors)
-                    for key, value in obj.items()}
+            return {key: _tag(value, tensors) for key, value in obj.items()}
         return {"~d": [[_tag(key, tensors), _tag(value, tensors)] for key, value in obj.items()]}
     if kind is torch.Size:
         return {"~s": [int(n) for n in obj]}
