@@ -192,7 +192,7 @@ def _dims(values, limit: int) -> bool:
             and all(type(n) is int and 0 <= n <= limit for n in values))
 
 
-def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytes:
+def _raw_frame(tree, tensors: list[torch.Tensor]) -> bytearray:
     """RAW_FRAME: a 4-byte header length, the header (JSON: the tagged tree and each tensor's dtype, shape,
     offset, byte count and requires_grad, and for a view its strides and storage offset too), padding to
     RAW_ALIGN, then each tensor's storage bytes at its offset."""
@@ -239,7 +239,6 @@ def _raw_tensors(payload: bytes | memoryview, max_bytes: int,
         buffer = payload[start:]  # a received frame (recv_raw's bytearray): read where it lies
     else:
         buffer = memoryview(bytearray(memoryview(payload)[start:]))  # writable, so torch.frombuffer does not warn
-    data = buffer  # writable, so torch.frombuffer reads it without a warning
     tensors, end = [], 0
     for spec in header["tensors"][:MAX_ITEMS]:
         if type(spec) is not list or len(spec) not in (5, 7):
@@ -248,7 +247,7 @@ def _raw_tensors(payload: bytes | memoryview, max_bytes: int,
         dtype = RAW_DTYPES.get(name) if type(name) is str else None
         if (dtype is None or not _dims(shape, max_bytes)
                 or type(at) is not int or type(size) is not int or at < end or at % RAW_ALIGN
-                or at + size > len(data) or type(grad) is not bool):
+                or at + size > len(buffer) or type(grad) is not bool):
             raise WireError("the answer's raw frame has a tensor entry out of bounds or of an unknown dtype")
         numel = 1
         for n in shape:
@@ -268,7 +267,7 @@ def _raw_tensors(payload: bytes | memoryview, max_bytes: int,
     return header["tree"], tensors
 
 
-def _strided_view(buffer: bytearray, dtype: torch.dtype, itemsize: int, shape: list, at: int, size: int,
+def _strided_view(buffer: memoryview, dtype: torch.dtype, itemsize: int, shape: list, at: int, size: int,
                   stride, offset, max_bytes: int) -> torch.Tensor:
     """A raw frame's view entry: a fresh storage of ``size`` bytes and the view over it, as torch.load rebuilds
     one. Checked here, not by torch: ``set_`` would grow a storage too small for the view instead of failing."""
