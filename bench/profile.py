@@ -45,10 +45,12 @@ def summarise(profiles: list[dict], slowest: int = 10) -> dict:
         for name, rows in per_test.items():
             tests.append({"assignment": task, "test": name, "units": len(rows),
                           **{key: med(key, rows) for key in ("seconds", "trusted_s", "sandbox_s", "wire_s",
-                                                              "requests", "bytes_sent", "bytes_received")}})
+                                                              "wire_cpu_s", "requests", "bytes_sent",
+                                                              "bytes_received")}})
         tests_all += tests
         split = {key: median(sum(t[key] for t in u["tests"]) for u in units)
-                 for key in ("trusted_s", "sandbox_s", "wire_s", "bytes_sent", "bytes_received", "requests")}
+                 for key in ("trusted_s", "sandbox_s", "wire_s", "wire_cpu_s", "bytes_sent", "bytes_received",
+                             "requests")}
         assignments[task] = {"units": len(units), **{key: med(key) for key in (
             "total_s", "sandbox_start_s", "cells_s", "tests_s", "pytest_overhead_s", "other_s")},
             **{key: med(key) if all(key in u for u in units) else None for key in ("prepare_s", "finish_s")},
@@ -67,27 +69,30 @@ def _kb(count: float) -> str:
 
 def print_profile(summary: dict, console: Console, title: str = "") -> None:
     table = Table(title=title or f"Where a unit's time goes (median per unit, ms; {summary['units']} units)",
-                  caption="tests = hidden tests' time: trusted side + sandbox side + wire; pytest = its own "
-                          "session around them; other = the rest: before = reading, scanning, fingerprinting the "
-                          "notebook; after = closing the child, cleaning up; and loading the reference once")
+                  caption="tests = hidden tests' time: trusted side + sandbox side + wire; wire CPU = the trusted "
+                          "worker's CPU time within the wire's (the wire's wall time on busy cores also holds the "
+                          "time other processes ran); pytest = its own session around them; other = the rest: "
+                          "before = reading, scanning, fingerprinting the notebook; after = closing the child, "
+                          "cleaning up; and loading the reference once")
     for column in ("assignment", "units", "total", "sandbox start", "cells", "tests", "trusted", "sandbox",
-                   "wire", "KiB sent / received", "requests", "pytest", "other", "before", "after"):
+                   "wire", "wire CPU", "KiB sent / received", "requests", "pytest", "other", "before", "after"):
         table.add_column(column, justify="left" if column == "assignment" else "right")
     for task, row in summary["assignments"].items():
         split = row["tests"]
         table.add_row(task, str(row["units"]), _ms(row["total_s"]), _ms(row["sandbox_start_s"]), _ms(row["cells_s"]),
                       _ms(row["tests_s"]), _ms(split["trusted_s"]), _ms(split["sandbox_s"]), _ms(split["wire_s"]),
-                      f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}", f"{split['requests']:.0f}",
+                      _ms(split["wire_cpu_s"]), f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}", f"{split['requests']:.0f}",
                       _ms(row["pytest_overhead_s"]), _ms(row["other_s"]),
                       "—" if row.get("prepare_s") is None else _ms(row["prepare_s"]),
                       "—" if row.get("finish_s") is None else _ms(row["finish_s"]))
     console.print(table)
     slow = Table(title="The slowest ten hidden tests (median over the units that ran them, ms)")
-    for column in ("assignment", "test", "total", "trusted", "sandbox", "wire", "KiB sent / received", "requests"):
+    for column in ("assignment", "test", "total", "trusted", "sandbox", "wire", "wire CPU", "KiB sent / received",
+                   "requests"):
         slow.add_column(column, justify="left" if column in ("assignment", "test") else "right")
     for test in summary["slowest"]:
         slow.add_row(test["assignment"], test["test"], _ms(test["seconds"]), _ms(test["trusted_s"]),
-                     _ms(test["sandbox_s"]), _ms(test["wire_s"]),
+                     _ms(test["sandbox_s"]), _ms(test["wire_s"]), _ms(test["wire_cpu_s"]),
                      f"{_kb(test['bytes_sent'])} / {_kb(test['bytes_received'])}", f"{test['requests']:.0f}")
     console.print(slow)
 

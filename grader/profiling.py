@@ -107,11 +107,12 @@ class ProfilePlugin:
             return (yield)
         finally:
             seconds = time.perf_counter() - began
-            requests, sent, received, wire_s, wait_s = (a - b for a, b in zip(meter.snapshot(), before))
+            requests, sent, received, wire_s, wait_s, wire_cpu_s = (
+                a - b for a, b in zip(meter.snapshot(), before))
             self.profile.tests.append({
                 "test": item.name, "seconds": seconds, "requests": requests,
                 "trusted_s": max(0.0, seconds - wire_s - wait_s), "sandbox_s": wait_s, "wire_s": wire_s,
-                "bytes_sent": sent, "bytes_received": received})
+                "wire_cpu_s": wire_cpu_s, "bytes_sent": sent, "bytes_received": received})
 
 
 @contextmanager

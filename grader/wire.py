@@ -391,17 +391,19 @@ class Meter:
     ``Child.request`` adds to the one in ``meter`` when it is set; unset (the default) it costs one
     global lookup per request. Encoding, sending and decoding are the wire's seconds; ``wait_s`` runs
     from the request sent to the answer's last byte received: the sandbox's side (its own decoding of
-    the request and encoding of the answer included).
+    the request and encoding of the answer included). ``wire_cpu_s`` is this thread's CPU time in the
+    wire's seconds: on busy cores the wall-clock seconds also hold the time other processes ran (the
+    child that was just woken, the other workers), which the CPU time leaves out.
     """
 
-    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s")
+    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s", "wire_cpu_s")
 
     def __init__(self) -> None:
         self.requests = self.bytes_sent = self.bytes_received = 0
-        self.wire_s = self.wait_s = 0.0
+        self.wire_s = self.wait_s = self.wire_cpu_s = 0.0
 
-    def snapshot(self) -> tuple[int, int, int, float, float]:
-        return self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s
+    def snapshot(self) -> tuple[int, int, int, float, float, float]:
+        return self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s, self.wire_cpu_s
 
 
 meter: Meter | None = None

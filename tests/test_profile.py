@@ -40,9 +40,10 @@ def test_profile_has_sandbox_start_cells_and_each_test_split(profiled):
     for test in tests:
         assert min(test["trusted_s"], test["sandbox_s"], test["wire_s"]) >= 0
         assert test["trusted_s"] + test["sandbox_s"] + test["wire_s"] == pytest.approx(test["seconds"], abs=1e-6)
+        assert 0 <= test["wire_cpu_s"] <= test["wire_s"] + 1e-4  # CPU time within the wire's wall time
     talking = [t for t in tests if t["requests"]]
     assert talking and all(t["bytes_sent"] > 0 and t["bytes_received"] > 0 for t in talking)
-    assert all(t["sandbox_s"] > 0 and t["wire_s"] > 0 for t in talking)
+    assert all(t["sandbox_s"] > 0 and t["wire_s"] > 0 and t["wire_cpu_s"] > 0 for t in talking)
     assert any(t["bytes_sent"] > 100_000 for t in tests)  # weights loaded into the student's model travel
     assert "profile" not in json.dumps(result.public()) and "profile" not in json.dumps(result.to_dict())
 
@@ -52,7 +53,8 @@ def test_profile_summary_per_assignment_and_slowest_ten(profiled):
     summary = summarise([profile, profile])
     row = summary["assignments"]["vgg"]
     assert row["units"] == 2 and row["test_count"] == len({t["test"] for t in profile["tests"]})
-    assert set(row["tests"]) == {"trusted_s", "sandbox_s", "wire_s", "bytes_sent", "bytes_received", "requests"}
+    assert set(row["tests"]) == {"trusted_s", "sandbox_s", "wire_s", "wire_cpu_s", "bytes_sent", "bytes_received",
+                                 "requests"}
     slowest = summary["slowest"]
     assert len(slowest) == min(10, row["test_count"])
     assert [t["seconds"] for t in slowest] == sorted((t["seconds"] for t in slowest), reverse=True)

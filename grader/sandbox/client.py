@@ -248,12 +248,12 @@ class Child:
 
     def _metered(self, message: dict, deadline: float, max_bytes: int, meter: wire.Meter, handle):
         """``request``'s round trip, timed part by part into ``meter`` (profiling only)."""
-        clock = time.perf_counter
-        started = clock()
+        clock, cpu = time.perf_counter, time.thread_time
+        started, cpu_started = clock(), cpu()
         size = wire.send(self.sock, message)
-        sent = clock()
+        sent, cpu_sent = clock(), cpu()
         frame = wire.recv_raw(self.sock, deadline=deadline, max_bytes=max_bytes)
-        received = clock()
+        received, cpu_received = clock(), cpu()
         try:
             return wire.decode_trusted(frame, max_bytes, handle=handle)
         finally:
@@ -262,6 +262,7 @@ class Child:
             meter.bytes_received += len(frame) + wire.HEADER.size
             meter.wait_s += received - sent
             meter.wire_s += (sent - started) + (clock() - received)
+            meter.wire_cpu_s += (cpu_sent - cpu_started) + (cpu() - cpu_received)
 
     def stop(self, reason: str) -> None:
         """Kill the child's processes, from any thread; the pending request then fails with ``reason``."""
