@@ -81,7 +81,8 @@ def print_profile(summary: dict, console: Console, title: str = "") -> None:
         split = row["tests"]
         table.add_row(task, str(row["units"]), _ms(row["total_s"]), _ms(row["sandbox_start_s"]), _ms(row["cells_s"]),
                       _ms(row["tests_s"]), _ms(split["trusted_s"]), _ms(split["sandbox_s"]), _ms(split["wire_s"]),
-                      _ms(split["wire_cpu_s"]), f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}", f"{split['requests']:.0f}",
+                      _ms(split["wire_cpu_s"]), f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}",
+                      f"{split['requests']:.0f}",
                       _ms(row["pytest_overhead_s"]), _ms(row["other_s"]),
                       "—" if row.get("prepare_s") is None else _ms(row["prepare_s"]),
                       "—" if row.get("finish_s") is None else _ms(row["finish_s"]))
