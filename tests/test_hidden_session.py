@@ -42,6 +42,25 @@ def test_units_graded_in_one_session_equal_fresh_pytest_runs(tmp_path, monkeypat
     assert any(outcome == "failed" for _, outcome, _, _ in reused[1])
 
 
+def test_failed_tests_reports_skip_pytests_traceback_formatting(tmp_path, monkeypatch):
+    """A failed test's report is built without the traceback pytest would format for it (no one reads it): the
+    outcomes, points and messages are those pytest's own reports give."""
+    from _pytest.nodes import Node
+
+    wrong = write_submission(tmp_path, "resnet", {"basic_block": _without_skip_connection()})
+    formatted, original = [], Node._repr_failure_py
+    monkeypatch.setattr(Node, "_repr_failure_py",
+                        lambda self, *args, **kwargs: formatted.append(self.name) or original(self, *args, **kwargs))
+    monkeypatch.setattr(unit, "_sessions", {})
+    fast = _outcomes(grade_unit(wrong, "resnet", "student"))
+    assert not formatted and any(outcome == "failed" for _, outcome, _, _ in fast)
+
+    monkeypatch.setattr(GradingPlugin, "pytest_runtest_makereport", lambda self, item, call: None)  # pytest's own
+    monkeypatch.setattr(unit, "_sessions", {})
+    assert _outcomes(grade_unit(wrong, "resnet", "student")) == fast
+    assert formatted  # pytest's own reports did format the failures
+
+
 def test_nothing_of_a_unit_stays_in_the_session(tmp_path, monkeypatch):
     monkeypatch.setattr(unit, "_sessions", {})
     grade_unit(write_submission(tmp_path, "vgg"), "vgg", "student")
