@@ -24,6 +24,9 @@ from rich.table import Table
 REPO = Path(__file__).resolve().parent.parent
 
 
+CHILD_CPU = ("child_code_cpu_s", "child_describe_cpu_s", "child_wire_cpu_s")  # grader.wire.Meter's child_* seconds
+
+
 def summarise(profiles: list[dict], slowest: int = 10) -> dict:
     """Per assignment, the median unit's parts (seconds) and the per-test medians; the slowest tests overall.
 
@@ -46,14 +49,17 @@ def summarise(profiles: list[dict], slowest: int = 10) -> dict:
             tests.append({"assignment": task, "test": name, "units": len(rows),
                           **{key: med(key, rows) for key in ("seconds", "trusted_s", "sandbox_s", "wire_s",
                                                               "wire_cpu_s", "requests", "bytes_sent",
-                                                              "bytes_received")}})
+                                                              "bytes_received")},
+                          **{key: med(key, rows) if all(key in r for r in rows) else None
+                             for key in CHILD_CPU}})
         tests_all += tests
         split = {key: median(sum(t[key] for t in u["tests"]) for u in units)
                  for key in ("trusted_s", "sandbox_s", "wire_s", "wire_cpu_s", "bytes_sent", "bytes_received",
                              "requests")}
         assignments[task] = {"units": len(units), **{key: med(key) for key in (
             "total_s", "sandbox_start_s", "cells_s", "tests_s", "pytest_overhead_s", "other_s")},
-            **{key: med(key) if all(key in u for u in units) else None for key in ("prepare_s", "finish_s")},
+            **{key: med(key) if all(key in u for u in units) else None
+               for key in ("prepare_s", "finish_s", "trusted_cpu_s", *CHILD_CPU)},
             "tests": split, "test_count": len(tests)}
     tests_all.sort(key=lambda t: t["seconds"], reverse=True)
     return {"assignments": assignments, "slowest": tests_all[:slowest], "units": len(profiles)}
@@ -61,6 +67,10 @@ def summarise(profiles: list[dict], slowest: int = 10) -> dict:
 
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f}"
+
+
+def _ms_or_dash(seconds: float | None) -> str:
+    return "—" if seconds is None else _ms(seconds)
 
 
 def _kb(count: float) -> str:
@@ -87,15 +97,43 @@ def print_profile(summary: dict, console: Console, title: str = "") -> None:
                       "—" if row.get("prepare_s") is None else _ms(row["prepare_s"]),
                       "—" if row.get("finish_s") is None else _ms(row["finish_s"]))
     console.print(table)
+    print_cpu(summary, console)
     slow = Table(title="The slowest ten hidden tests (median over the units that ran them, ms)")
-    for column in ("assignment", "test", "total", "trusted", "sandbox", "wire", "wire CPU", "KiB sent / received",
-                   "requests"):
+    for column in ("assignment", "test", "total", "trusted", "sandbox", "student code CPU", "wire", "wire CPU",
+                   "KiB sent / received", "requests"):
         slow.add_column(column, justify="left" if column in ("assignment", "test") else "right")
     for test in summary["slowest"]:
         slow.add_row(test["assignment"], test["test"], _ms(test["seconds"]), _ms(test["trusted_s"]),
-                     _ms(test["sandbox_s"]), _ms(test["wire_s"]), _ms(test["wire_cpu_s"]),
-                     f"{_kb(test['bytes_sent'])} / {_kb(test['bytes_received'])}", f"{test['requests']:.0f}")
+                     _ms(test["sandbox_s"]), _ms_or_dash(test.get("child_code_cpu_s")), _ms(test["wire_s"]),
+                     _ms(test["wire_cpu_s"]), f"{_kb(test['bytes_sent'])} / {_kb(test['bytes_received'])}",
+                     f"{test['requests']:.0f}")
     console.print(slow)
+
+
+def print_cpu(summary: dict, console: Console) -> None:
+    """Whose CPU a unit costs: the trusted worker's, and the child's, split as its answers report it.
+
+    With one worker per core a unit's wall time is about the two added up (they take turns), so the
+    student-code column is the part no change to the grader can cut: only running less of the students' code.
+    """
+    rows = [(task, row) for task, row in summary["assignments"].items() if row.get("child_code_cpu_s") is not None]
+    if not rows:
+        return
+    table = Table(title="CPU time per unit (median, ms): the trusted worker, and the sandboxed child as its "
+                        "answers report it",
+                  caption="student code = the requests that run the student's code (cells, calls, attributes); "
+                          "describing = the grader's descriptions of modules, made in the child; wire = the "
+                          "child's decoding of requests and encoding and sending of answers; the child's start "
+                          "(fork, isolation) is not in it")
+    for column in ("assignment", "trusted worker", "child: student code", "child: describing", "child: wire",
+                   "child: all three", "total"):
+        table.add_column(column, justify="left" if column == "assignment" else "right")
+    for task, row in rows:
+        child = row["child_code_cpu_s"] + row["child_describe_cpu_s"] + row["child_wire_cpu_s"]
+        trusted = row.get("trusted_cpu_s")
+        table.add_row(task, _ms_or_dash(trusted), _ms(row["child_code_cpu_s"]), _ms(row["child_describe_cpu_s"]),
+                      _ms(row["child_wire_cpu_s"]), _ms(child), _ms_or_dash(None if trusted is None else trusted + child))
+    console.print(table)
 
 
 def profile_examples(submissions: Path, assignments: list[str], repeat: int) -> tuple[list[dict], float]:

@@ -40,6 +40,7 @@ class UnitProfile:
 
     def __init__(self) -> None:
         self.started = time.perf_counter()
+        self.cpu_started = time.process_time()  # this worker's CPU (all its threads), the children's not in it
         self.meter = wire.Meter()
         self.start_s = 0.0
         self.forks = 0
@@ -84,11 +85,16 @@ class UnitProfile:
         tests_s = sum(t["seconds"] for t in self.tests)
         finish = time.perf_counter() - self.finished if self.finished else 0.0
         return {"assignment": assignment, "student_id": student_id, "total_s": total,
+                "trusted_cpu_s": time.process_time() - self.cpu_started,
                 "prepare_s": self.prepare_s, "finish_s": finish,
                 "sandbox_start_s": self.start_s, "forks": self.forks, "cells_s": self.cells_s,
                 "cells_requests": self.cells_meter[0], "tests_s": tests_s,
                 "pytest_overhead_s": max(0.0, self.pytest_s - tests_s),
                 "other_s": max(0.0, total - self.start_s - self.cells_s - self.pytest_s),
+                # the sandboxed child's own CPU time over the whole unit, cells included, as its answers report it
+                "child_code_cpu_s": self.meter.child_code_cpu_s,
+                "child_describe_cpu_s": self.meter.child_describe_cpu_s,
+                "child_wire_cpu_s": self.meter.child_wire_cpu_s,
                 "tests": self.tests}
 
 
@@ -107,12 +113,14 @@ class ProfilePlugin:
             return (yield)
         finally:
             seconds = time.perf_counter() - began
-            requests, sent, received, wire_s, wait_s, wire_cpu_s = (
+            requests, sent, received, wire_s, wait_s, wire_cpu_s, code_cpu, describe_cpu, child_wire_cpu = (
                 a - b for a, b in zip(meter.snapshot(), before))
             self.profile.tests.append({
                 "test": item.name, "seconds": seconds, "requests": requests,
                 "trusted_s": max(0.0, seconds - wire_s - wait_s), "sandbox_s": wait_s, "wire_s": wire_s,
-                "wire_cpu_s": wire_cpu_s, "bytes_sent": sent, "bytes_received": received})
+                "wire_cpu_s": wire_cpu_s, "bytes_sent": sent, "bytes_received": received,
+                "child_code_cpu_s": code_cpu, "child_describe_cpu_s": describe_cpu,
+                "child_wire_cpu_s": child_wire_cpu})
 
 
 @contextmanager

@@ -395,16 +395,38 @@ class Meter:
     the request and encoding of the answer included). ``wire_cpu_s`` is this thread's CPU time in the
     wire's seconds: on busy cores the wall-clock seconds also hold the time other processes ran (the
     child that was just woken, the other workers), which the CPU time leaves out.
+
+    The ``child_*`` seconds are the child's own CPU time as its answers report it (``runtime.serve``): the
+    requests' work (``code``: the student's code; ``describe``: the grader's description of a module) and
+    its side of the wire. They come from untrusted code and are only ever printed by the profile.
     """
 
-    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s", "wire_cpu_s")
+    __slots__ = ("requests", "bytes_sent", "bytes_received", "wire_s", "wait_s", "wire_cpu_s",
+                 "child_code_cpu_s", "child_describe_cpu_s", "child_wire_cpu_s")
 
     def __init__(self) -> None:
         self.requests = self.bytes_sent = self.bytes_received = 0
         self.wire_s = self.wait_s = self.wire_cpu_s = 0.0
+        self.child_code_cpu_s = self.child_describe_cpu_s = self.child_wire_cpu_s = 0.0
 
-    def snapshot(self) -> tuple[int, int, int, float, float, float]:
-        return self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s, self.wire_cpu_s
+    def snapshot(self) -> tuple[int, int, int, float, float, float, float, float, float]:
+        return (self.requests, self.bytes_sent, self.bytes_received, self.wire_s, self.wait_s, self.wire_cpu_s,
+                self.child_code_cpu_s, self.child_describe_cpu_s, self.child_wire_cpu_s)
+
+    def add_child_cpu(self, op: object, reported: object) -> None:
+        """Add an answer's ``cpu`` field, [request's work, wire] in seconds, if it is one (else nothing)."""
+        if not (isinstance(reported, list) and len(reported) == 2
+                and all(type(x) is float and 0.0 <= x <= MAX_REPORTED_CPU_S for x in reported)):
+            return
+        work, wire_cpu = reported
+        if op == Op.DESCRIBE:
+            self.child_describe_cpu_s += work
+        else:
+            self.child_code_cpu_s += work
+        self.child_wire_cpu_s += wire_cpu
+
+
+MAX_REPORTED_CPU_S = 3600.0  # a child's report beyond an hour is a lie (or a clock gone wrong): not counted
 
 
 meter: Meter | None = None

@@ -250,12 +250,15 @@ class Child:
         """``request``'s round trip, timed part by part into ``meter`` (profiling only)."""
         clock, cpu = time.perf_counter, time.thread_time
         started, cpu_started = clock(), cpu()
-        size = wire.send(self.sock, message)
+        size = wire.send(self.sock, {**message, "meter": True})  # the child reports its CPU time (Meter)
         sent, cpu_sent = clock(), cpu()
         frame = wire.recv_raw(self.sock, deadline=deadline, max_bytes=max_bytes)
         received, cpu_received = clock(), cpu()
         try:
-            return wire.decode_trusted(frame, max_bytes, handle=handle)
+            reply = wire.decode_trusted(frame, max_bytes, handle=handle)
+            if isinstance(reply, dict):
+                meter.add_child_cpu(message.get("op"), reply.get("cpu"))
+            return reply
         finally:
             meter.requests += 1
             meter.bytes_sent += size

@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import sys
+import time
 import traceback
 import types
 from collections import OrderedDict
@@ -186,13 +187,23 @@ class Runtime:
     def serve(self) -> None:
         signal.signal(signal.SIGALRM, _on_alarm)
         sys.stdout = sys.stderr = self.output
+        cpu = time.thread_time
+        # While the trusted side profiles (its requests carry "meter"), each answer says how this process's CPU
+        # time went: the request's own work, and the wire (decoding this request, encoding this answer, sending
+        # the one before). Not measured otherwise: a profiling aid, never read for a grade.
+        metering, sent_cpu = False, 0.0
         while True:
+            began = cpu() if metering else None
             try:
                 request = wire.recv_plain(self.sock)
             except wire.PeerGone:
                 return
             if request.get("op") == Op.EXIT:
                 return
+            metering = bool(request.get("meter"))
+            received = cpu() if metering else 0.0
+            wire_cpu = sent_cpu + (received - began if metering and began is not None else 0.0)
+            handled = 0.0
             reply: dict
             try:
                 signal.setitimer(signal.ITIMER_REAL, float(request.get("timeout") or 0))
@@ -200,6 +211,7 @@ class Runtime:
                     value = self.handle(request)
                 finally:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+                    handled = cpu() if metering else 0.0
                 # a description is plain data already (describe.for_the_wire): no handles to make, no walk
                 reply = {"ok": True, "value": value if request.get("op") == Op.DESCRIBE else self.encode(value)}
             except CellTimeout:
@@ -207,12 +219,17 @@ class Runtime:
             except BaseException as err:  # student code may raise anything, SystemExit included
                 reply = {"ok": False, "error": self.error_report(err)}
             reply["output"] = self.output.take()
+            if metering:
+                encoded = cpu()
+                handled = handled or encoded
+                reply["cpu"] = [handled - received, wire_cpu + encoded - handled]
             try:
                 wire.send(self.sock, reply)
             except (ValueError, TypeError, RuntimeError) as err:  # e.g. an unpicklable value
                 wire.send(self.sock, {"ok": False, "output": "", "error": {
                     "type": type(err).__name__, "mro": type_names(err),
                     "message": f"the value could not be sent back: {err}", "traceback": ""}})
+            sent_cpu = cpu() - encoded if metering else 0.0
 
 
 def main(sock: socket.socket) -> None:
