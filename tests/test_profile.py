@@ -45,9 +45,10 @@ def test_profile_has_sandbox_start_cells_and_each_test_split(profiled):
     assert talking and all(t["bytes_sent"] > 0 and t["bytes_received"] > 0 for t in talking)
     assert all(t["sandbox_s"] > 0 and t["wire_s"] > 0 and t["wire_cpu_s"] > 0 for t in talking)
     assert any(t["bytes_sent"] > 100_000 for t in tests)  # weights loaded into the student's model travel
-    for test in tests:  # the child's own CPU for a test's requests is spent while the trusted side waits for it
+    for test in tests:  # the child's work for a test's requests is done within their round trips
         assert min(test["child_code_cpu_s"], test["child_describe_cpu_s"], test["child_wire_cpu_s"]) >= 0
-        assert test["child_code_cpu_s"] + test["child_describe_cpu_s"] <= test["sandbox_s"] + 1e-3
+        # (the wait, and the wire's wall time too: on busy cores the child may run before the send returns)
+        assert test["child_code_cpu_s"] + test["child_describe_cpu_s"] <= test["sandbox_s"] + test["wire_s"] + 1e-3
     assert all(t["child_wire_cpu_s"] > 0 for t in talking)
     assert sum(t["child_code_cpu_s"] for t in tests) > 0.01 and sum(t["child_describe_cpu_s"] for t in tests) > 0
     assert profile["child_code_cpu_s"] >= sum(t["child_code_cpu_s"] for t in tests)  # + the cells'
