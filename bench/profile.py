@@ -94,8 +94,7 @@ def print_profile(summary: dict, console: Console, title: str = "") -> None:
                       _ms(split["wire_cpu_s"]), f"{_kb(split['bytes_sent'])} / {_kb(split['bytes_received'])}",
                       f"{split['requests']:.0f}",
                       _ms(row["pytest_overhead_s"]), _ms(row["other_s"]),
-                      "—" if row.get("prepare_s") is None else _ms(row["prepare_s"]),
-                      "—" if row.get("finish_s") is None else _ms(row["finish_s"]))
+                      _ms_or_dash(row.get("prepare_s")), _ms_or_dash(row.get("finish_s")))
     console.print(table)
     print_cpu(summary, console)
     slow = Table(title="The slowest ten hidden tests (median over the units that ran them, ms)")
