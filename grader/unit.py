@@ -232,6 +232,9 @@ def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Setti
     for reason in scan_for_tampering(cells):
         result.flag(reason)
     result.fingerprints = fingerprint_unit(cells, task.release_notebook)  # for the similar-code report
+    # Once per worker and kit, and before the first fork: a worker that started its zygote early (a Gradescope
+    # run: one unit) loads the reference while the zygote is still starting instead of after it.
+    reference = _reference(task.id, kit)
     scratch = Path(tempfile.mkdtemp(prefix="cnn-grade-"))
     try:
         fork = lambda: zygote().fork(sandbox_config(settings, scratch, Path(path)))  # noqa: E731
@@ -240,7 +243,7 @@ def _grade_unit(path: Path, assignment_id: str, student_id: str, settings: Setti
         result.sandbox_mode = sandbox_mode(zygote().mode)
         session = Session(child, call_timeout=settings.call_timeout, budget=settings.submission_budget)
         with profile.hidden_tests() if profile else contextlib.nullcontext():
-            outcomes = run_hidden_tests(task, kit, StudentNamespace(session), _reference(task.id, kit),
+            outcomes = run_hidden_tests(task, kit, StudentNamespace(session), reference,
                                         {c.label: c.source for c in cells},
                                         extra=(profiling.ProfilePlugin(profile),) if profile else ())
         result.tests = [TestOutcome.from_dict(t) for t in outcomes] or tests

@@ -23,11 +23,14 @@ if TYPE_CHECKING:
 
 def _worker_init() -> None:
     """One thread per worker (workers fill the cores), and torch's lazy start-up paid before the first unit."""
+    from grader.sandbox import launcher
+
+    launcher.launch_early()  # this worker's zygote starts up while the worker imports torch and warms up
     from grader.sandbox.zygote import warm_up
     from grader.unit import zygote
 
     warm_up()
-    zygote()  # start this worker's zygote now, not inside the first student's time
+    zygote()  # ready now, not inside the first student's time
 
 
 def _grade(unit: "Unit", settings: "Settings") -> dict:

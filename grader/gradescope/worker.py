@@ -15,6 +15,9 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     notebook, assignment_id, out = argv
+    from grader.sandbox import launcher
+
+    launcher.launch_early()  # the zygote's start-up overlaps this process's torch import and the reference's load
     from grader import unit
     from grader.unit import Settings, grade_unit
 

@@ -16,7 +16,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,10 +23,11 @@ from typing import Any, Callable
 
 from grader import wire
 from grader.i18n import _
+from grader.sandbox import launcher
 from grader.sandbox.diskwatch import DiskWatch
 from grader.sandbox.limits import DEFAULT_LIMITS
 from grader.sandbox.uid_killer import kill_uid
-from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode
+from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode  # noqa: F401 (the variable: for dask.py)
 from grader.sandbox.namespaces import sandbox_pid_of
 from grader.sandbox.zygote import FORK
 from grader.wire import Op
@@ -78,28 +78,12 @@ class StudentRaised(Exception):
         return name in self.mro
 
 
-def zygote_environment() -> dict[str, str]:
-    """A small, explicit environment: nothing of the grader's own variables leaks to students."""
-    keep = ("PATH", "LANG", "LC_ALL", "HOME", "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "CUDA_VISIBLE_DEVICES")
-    env = {k: os.environ[k] for k in keep if k in os.environ}
-    env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="Agg",
-               PYTHONNOUSERSITE="1",
-               # big tensors (a 57M-parameter AlexNet) page-fault far less on transparent huge pages
-               THP_MEM_ALLOC_ENABLE="1")
-    return env
-
-
 class Zygote:
     """A zygote process of this worker (one slot), in the sandbox mode that ``CNN_GRADER_SANDBOX`` asks for."""
 
     def __init__(self):
-        self.control, theirs = socket.socketpair()
-        requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()), requested],
-            pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/",
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        theirs.close()
+        launched = launcher.adopt() or launcher.launch()  # one this process started early, if it still fits
+        self.control, self.process = launched.control, launched.process
         try:
             ready = wire.recv_plain(self.control, deadline=time.monotonic() + 120)
             self.mode = SandboxMode(ready["mode"])
