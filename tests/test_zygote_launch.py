@@ -69,6 +69,30 @@ def test_an_early_zygote_for_another_sandbox_mode_is_discarded(monkeypatch):
         zygote.close()
 
 
+def test_a_discarded_early_zygote_cleans_up_its_slot_as_it_exits(monkeypatch):
+    """Discarded once it has joined its slot's cgroups: it removes them (SIGTERM, not SIGKILL)."""
+    from grader.sandbox import cgroups
+
+    monkeypatch.setenv(SANDBOX_MODE_VARIABLE, "auto")
+    launcher.launch_early()
+    early = launcher._early.process  # noqa: SLF001
+    deadline = time.monotonic() + 60
+    while not any(d.is_dir() for _, _, d in cgroups._cgroup_dirs(early.pid)) and time.monotonic() < deadline:  # noqa: SLF001
+        if early.poll() is not None:
+            break
+        time.sleep(0.05)
+    joined = [d for _, _, d in cgroups._cgroup_dirs(early.pid) if d.is_dir()]  # noqa: SLF001
+    if not joined:
+        pytest.skip("no cgroup can be created for a sandbox slot on this machine")
+    monkeypatch.setenv(SANDBOX_MODE_VARIABLE, "none")
+    zygote = Zygote()
+    try:
+        assert zygote.process is not early and _gone(early)
+        assert not [d for d in joined if d.exists()]
+    finally:
+        zygote.close()
+
+
 def test_a_dead_early_zygote_is_replaced_by_a_fresh_one():
     launcher.launch_early()
     early = launcher._early.process  # noqa: SLF001

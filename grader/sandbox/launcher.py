@@ -38,10 +38,15 @@ class Launched:
     requested: str  # the sandbox mode asked for (CNN_GRADER_SANDBOX when it was started)
 
     def discard(self) -> None:
-        """Close the control socket (a zygote then cleans up and exits) and make sure the process is gone."""
+        """Stop the zygote as its worker's end would: SIGTERM, on which it removes its slot's cgroups and kills
+        its slot uid's processes before it exits; SIGKILL only if it has not gone after 10 s."""
         self.control.close()
         if self.process.poll() is None:
-            self.process.kill()
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
         self.process.wait()
         if self.process.stderr:
             self.process.stderr.close()
