@@ -15,7 +15,6 @@ import os
 import signal
 import socket
 import struct
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,12 +120,7 @@ class Zygote:
     def close(self) -> None:
         """Closing the control socket makes the zygote clean up (kill its sandbox uid) and exit; else it is killed."""
         finish_closing(block=True)  # its closed children's middle processes first, while it can still reap them
-        self.control.close()
-        try:
-            self.process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        launcher.stop(self.process, self.control, terminate=False, grace=5)
 
 
 def _is_namespace_init(pid: int) -> bool:

@@ -38,18 +38,24 @@ class Launched:
     requested: str  # the sandbox mode asked for (CNN_GRADER_SANDBOX when it was started)
 
     def discard(self) -> None:
-        """Stop the zygote as its worker's end would: SIGTERM, on which it removes its slot's cgroups and kills
-        its slot uid's processes before it exits; SIGKILL only if it has not gone after 10 s."""
-        self.control.close()
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.process.wait()
+        """Stop the zygote, which may still be starting up and not yet reading its control socket: SIGTERM, on
+        which it removes its slot's cgroups and kills its slot uid's processes before it exits."""
+        stop(self.process, self.control, terminate=True, grace=10)
         if self.process.stderr:
             self.process.stderr.close()
+
+
+def stop(process: subprocess.Popen, control: socket.socket, terminate: bool, grace: float) -> None:
+    """Close the control socket (a zygote in its loop then cleans up and exits) and, with ``terminate``, send
+    SIGTERM (which it handles the same way anywhere); SIGKILL if it has not exited after ``grace`` seconds."""
+    control.close()
+    if terminate and process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def launch() -> Launched:
