@@ -168,9 +168,9 @@ class SandboxUnavailable(RuntimeError):
 def check_sandbox() -> SandboxMode:
     """The sandbox mode (``SandboxMode``) the workers' zygotes will use; raises SandboxUnavailable, saying what the
     machine lacks, if the one asked for (or, by default, any) cannot be built."""
-    from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, IsolationError, choose_mode
+    from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, IsolationError, choose_mode, requested_mode
 
-    requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
+    requested = requested_mode()
     try:
         return sandbox_mode(choose_mode(requested))
     except IsolationError as err:

@@ -167,7 +167,7 @@ class KitPlugin(WorkerPlugin):
                         "host": os.uname().nodename}
         if KitHash(report["kit"]).digest != KitHash(self.admission.kit).digest:
             return report  # never start a zygote for a kit that may not grade
-        from grader.sandbox.client import SANDBOX_MODE_VARIABLE
+        from grader.sandbox.modes import SANDBOX_MODE_VARIABLE
         from grader.sandbox.zygote import warm_up
         from grader import unit
 
@@ -261,9 +261,9 @@ class DaskBackend:
 
     # -- connecting and admitting ---------------------------------------------------------------------------
     def check(self) -> None:
-        from grader.sandbox.client import SANDBOX_MODE_VARIABLE
+        from grader.sandbox.modes import requested_mode
 
-        self.admission = Admission(kit_hash().parts, os.environ.get(SANDBOX_MODE_VARIABLE) or "auto")
+        self.admission = Admission(kit_hash().parts, requested_mode())
         self._connect()
         self.client.subscribe_topic(TOPIC, lambda event: self._events.put(("worker", event[1])))
         present = set(self.client.scheduler_info(n_workers=-1)["workers"])

@@ -26,7 +26,7 @@ from grader.sandbox import launcher
 from grader.sandbox.diskwatch import DiskWatch
 from grader.sandbox.limits import DEFAULT_LIMITS
 from grader.sandbox.uid_killer import kill_uid
-from grader.sandbox.modes import SANDBOX_MODE_VARIABLE, SandboxMode  # noqa: F401 (the variable: for dask.py)
+from grader.sandbox.modes import SandboxMode
 from grader.sandbox.namespaces import sandbox_pid_of
 from grader.sandbox.zygote import FORK
 from grader.wire import Op

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 
-from grader.sandbox.modes import SANDBOX_MODE_VARIABLE
+from grader.sandbox.modes import requested_mode
 
 
 def zygote_environment() -> dict[str, str]:
@@ -61,7 +61,7 @@ def stop(process: subprocess.Popen, control: socket.socket, terminate: bool, gra
 def launch() -> Launched:
     """Start a zygote in the sandbox mode that ``CNN_GRADER_SANDBOX`` asks for now (``auto`` if unset)."""
     control, theirs = socket.socketpair()
-    requested = os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
+    requested = requested_mode()
     process = subprocess.Popen(
         [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno()), requested],
         pass_fds=[theirs.fileno()], env=zygote_environment(), cwd="/",
@@ -87,7 +87,7 @@ def adopt() -> Launched | None:
     launched, _early = _early, None
     if launched is None:
         return None
-    if launched.process.poll() is not None or launched.requested != (os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"):
+    if launched.process.poll() is not None or launched.requested != requested_mode():
         launched.discard()
         return None
     return launched

@@ -41,6 +41,11 @@ from grader.sandbox.syscalls import (MS_NOEXEC, MS_NODEV, MS_NOSUID, MS_PRIVATE,
 SANDBOX_MODE_VARIABLE = "CNN_GRADER_SANDBOX"  # auto (default), or a mode by name
 
 
+def requested_mode() -> str:
+    """The sandbox mode this process's environment asks for now: a mode's name, or ``auto`` when unset."""
+    return os.environ.get(SANDBOX_MODE_VARIABLE) or "auto"
+
+
 class SandboxMode(str, Enum):
     """How a child is isolated."""
 
